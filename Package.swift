@@ -1,0 +1,68 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "dstack",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "dstack", targets: ["dstack"]),
+        .executable(name: "dstack-runner", targets: ["dstack-runner"]),
+        .library(name: "DstackCore", targets: ["DstackCore"]),
+        .library(name: "DstackTesting", targets: ["DstackTesting"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // Native libraries, found with pkg-config; `make` installs the apt packages.
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+        .target(name: "CCurlShim", dependencies: ["CCurl"]),
+
+        // The vendor-neutral core.
+        .target(
+            name: "DstackCore",
+            dependencies: [
+                "CCurl", "CCurlShim", "CJansson", "COpenSSL", "CSQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // One folder per cloud provider.
+        .target(name: "DstackLocal", dependencies: ["DstackCore"], path: "Plugins/Local"),
+        .target(name: "DstackAWS", dependencies: ["DstackCore", "COpenSSL"], path: "Plugins/AWS"),
+        .target(name: "DstackGCP", dependencies: ["DstackCore"], path: "Plugins/GCP"),
+        .target(name: "DstackAzure", dependencies: ["DstackCore"], path: "Plugins/Azure"),
+
+        // The registry: the one place that lists the built-in providers.
+        .target(
+            name: "DstackPlugins",
+            dependencies: ["DstackCore", "DstackLocal", "DstackAWS", "DstackGCP", "DstackAzure"]
+        ),
+
+        // The provider conformance kit and test helpers (no XCTest dependency, so any
+        // test framework can call it).
+        .target(name: "DstackTesting", dependencies: ["DstackCore"]),
+
+        .executableTarget(
+            name: "dstack",
+            dependencies: [
+                "DstackCore", "DstackPlugins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "dstack-runner", dependencies: ["DstackCore"]),
+        // Opens the state from many processes at once; CLITests drives it.
+        .executableTarget(name: "dstack-state-stress", dependencies: ["DstackCore"], path: "Tests/StateStress"),
+
+        .testTarget(name: "DstackCoreTests", dependencies: ["DstackCore", "DstackTesting"]),
+        .testTarget(name: "LocalTests", dependencies: ["DstackLocal", "DstackCore", "DstackTesting"]),
+        .testTarget(name: "StubTests", dependencies: ["DstackGCP", "DstackAzure", "DstackCore", "DstackTesting"]),
+        .testTarget(name: "AWSTests", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"]),
+        .testTarget(name: "CLITests", dependencies: ["DstackCore", "DstackTesting"]),
+    ],
+    swiftLanguageModes: [.v5]
+)

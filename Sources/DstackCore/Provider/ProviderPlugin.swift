@@ -1,0 +1,70 @@
+/// One setting that `dstack <vendor> configure` asks for or takes as a flag.
+public struct ConfigField: Sendable, Equatable {
+    /// The prompt text, e.g. "AWS Access Key ID".
+    public var label: String
+    /// The key in config.json, snake_case, e.g. "access_key_id". The flag is derived
+    /// from it: `--access-key-id`.
+    public var key: String
+    /// Secrets are masked when shown (`****************WXYZ`) and never logged.
+    public var isSecret: Bool
+    /// Optional fields may stay empty; the prompt shows `[None]` when they are.
+    public var isOptional: Bool
+    /// Used when neither the user nor the saved settings give a value.
+    public var defaultValue: String?
+    /// False for advanced settings that are flags only and never prompted for.
+    public var isPrompted: Bool
+    /// One line for `--help`.
+    public var help: String
+
+    public init(label: String, key: String, isSecret: Bool = false, isOptional: Bool = false,
+                defaultValue: String? = nil, isPrompted: Bool = true, help: String = "") {
+        self.label = label
+        self.key = key
+        self.isSecret = isSecret
+        self.isOptional = isOptional
+        self.defaultValue = defaultValue
+        self.isPrompted = isPrompted
+        self.help = help
+    }
+
+    /// `access_key_id` → `access-key-id`.
+    public var flagName: String { key.replacingOccurrences(of: "_", with: "-") }
+}
+
+/// A vendor's saved settings, keyed by `ConfigField.key`.
+public typealias ProviderSettings = [String: String]
+
+/// A provider as the registry knows it: what to ask for and how to make one.
+public struct ProviderPlugin: Sendable {
+    /// Lower-case vendor name used on the command line and in config.json: "aws".
+    public var vendor: String
+    /// "AWS", "GCP", "Azure", "Local".
+    public var displayName: String
+    public var fields: [ConfigField]
+    /// Makes a provider from saved settings. Throws `ProviderError.invalidConfiguration`
+    /// when the settings cannot work at all.
+    public var makeProvider: @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider
+
+    public init(vendor: String, displayName: String, fields: [ConfigField],
+                makeProvider: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider) {
+        self.vendor = vendor
+        self.displayName = displayName
+        self.fields = fields
+        self.makeProvider = makeProvider
+    }
+}
+
+/// The built-in providers, in the order the CLI lists them.
+public struct ProviderRegistry: Sendable {
+    public var plugins: [ProviderPlugin]
+
+    public init(_ plugins: [ProviderPlugin]) {
+        self.plugins = plugins
+    }
+
+    public func plugin(named vendor: String) -> ProviderPlugin? {
+        plugins.first { $0.vendor == vendor.lowercased() }
+    }
+
+    public var vendors: [String] { plugins.map(\.vendor) }
+}

@@ -1,0 +1,178 @@
+import DstackCore
+import Foundation
+
+/// A check of the provider contract that did not hold.
+public struct ConformanceFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The checks every provider's own tests run. Each check throws `ConformanceFailure`
+/// naming the broken promise; a test calls the checks it needs, or `runAll()`.
+/// No XCTest here, so any test framework can drive it.
+public struct ProviderConformance: Sendable {
+    public var provider: any CloudProvider
+    /// A type the provider must accept.
+    public var goodInstanceType: String
+    /// A type the provider must reject as unsupported.
+    public var badInstanceType: String
+    public var userData: String
+    /// How long `list` may take to show a requested instance.
+    public var settleTimeout: TimeInterval
+
+    public init(provider: any CloudProvider, goodInstanceType: String, badInstanceType: String,
+                userData: String = "#!/bin/sh\necho dstack conformance\n", settleTimeout: TimeInterval = 20) {
+        self.provider = provider
+        self.goodInstanceType = goodInstanceType
+        self.badInstanceType = badInstanceType
+        self.userData = userData
+        self.settleTimeout = settleTimeout
+    }
+
+    public func runAll() async throws {
+        try await checkValidatesInstanceTypes()
+        try await checkRequestListTerminate()
+        try await checkTerminateTwiceIsFine()
+        try await checkFailuresAreProviderErrors()
+    }
+
+    /// A good type validates with sane facts; a bad one is `unsupportedInstanceType`.
+    public func checkValidatesInstanceTypes() async throws {
+        let facts = try await provider.validateInstanceType(goodInstanceType)
+        guard facts.name == goodInstanceType else {
+            throw ConformanceFailure("validate(\(goodInstanceType)) returned facts for \(facts.name)")
+        }
+        guard facts.vcpus > 0, facts.memoryMiB > 0, !facts.architecture.isEmpty else {
+            throw ConformanceFailure("validate(\(goodInstanceType)) returned empty facts: \(facts)")
+        }
+        do {
+            let bad = try await provider.validateInstanceType(badInstanceType)
+            throw ConformanceFailure("validate(\(badInstanceType)) accepted a bad type: \(bad)")
+        } catch ProviderError.unsupportedInstanceType(let name, _) {
+            guard name == badInstanceType else {
+                throw ConformanceFailure("unsupportedInstanceType names \(name), expected \(badInstanceType)")
+            }
+        } catch let error as ProviderError {
+            throw ConformanceFailure("validate(\(badInstanceType)) threw \(error), expected unsupportedInstanceType")
+        }
+    }
+
+    /// Request one instance, see it listed, terminate it, see it gone or going.
+    public func checkRequestListTerminate() async throws {
+        let token = "conformance-\(UUID().uuidString)"
+        let launch = try await provider.requestSpot(
+            SpotRequest(instanceType: goodInstanceType, count: 1, userData: userData, idempotencyToken: token))
+        guard !launch.spotRequestIDs.isEmpty || !launch.instances.isEmpty else {
+            throw ConformanceFailure("requestSpot returned neither spot requests nor instances")
+        }
+        let known = KnownResources(spotRequestIDs: launch.spotRequestIDs, instanceIDs: launch.instances.map(\.id))
+        let listed = try await waitForList(known: known, what: "the requested instance to be listed") { instances in
+            instances.filter { self.belongs($0, to: launch) && $0.state.isLive }
+        }
+        guard listed.allSatisfy({ $0.instanceType == goodInstanceType }) else {
+            throw ConformanceFailure("list shows the instance with the wrong type: \(listed)")
+        }
+
+        // The same token again must not create a second instance.
+        let again = try await provider.requestSpot(
+            SpotRequest(instanceType: goodInstanceType, count: 1, userData: userData, idempotencyToken: token))
+        let allKnown = KnownResources(spotRequestIDs: Array(Set(known.spotRequestIDs + again.spotRequestIDs)),
+                                      instanceIDs: Array(Set(known.instanceIDs + again.instances.map(\.id))))
+        let afterRetry = try await provider.list(known: allKnown).filter {
+            ($0.belongsToAny(launch) || $0.belongsToAny(again)) && $0.state.isLive
+        }
+        guard Set(afterRetry.map(\.id)).count <= 1 else {
+            throw ConformanceFailure("a second requestSpot with the same idempotency token created more instances: \(afterRetry.map(\.id))")
+        }
+
+        try await provider.terminate(TerminationTarget(instances: listed + afterRetry))
+        _ = try await waitForList(known: allKnown, what: "the instance to be gone or terminating") { instances in
+            let live = instances.filter { ($0.belongsToAny(launch) || $0.belongsToAny(again)) && $0.state.isLive }
+            return live.isEmpty ? [ManagedInstance(id: "done", instanceType: "", state: .terminated)] : []
+        }
+    }
+
+    /// Terminating an instance twice, or IDs that never existed, is not an error.
+    public func checkTerminateTwiceIsFine() async throws {
+        let launch = try await provider.requestSpot(
+            SpotRequest(instanceType: goodInstanceType, count: 1, userData: userData,
+                        idempotencyToken: "conformance-\(UUID().uuidString)"))
+        let known = KnownResources(spotRequestIDs: launch.spotRequestIDs, instanceIDs: launch.instances.map(\.id))
+        let listed = try await waitForList(known: known, what: "the requested instance to be listed") { instances in
+            instances.filter { self.belongs($0, to: launch) && $0.state.isLive }
+        }
+        let target = TerminationTarget(instances: listed)
+        try await provider.terminate(target)
+        do {
+            try await provider.terminate(target)
+        } catch {
+            throw ConformanceFailure("terminating the same instance twice threw \(error)")
+        }
+    }
+
+    /// Operations that must fail throw `ProviderError`, never anything else.
+    public func checkFailuresAreProviderErrors() async throws {
+        do {
+            _ = try await provider.requestSpot(
+                SpotRequest(instanceType: badInstanceType, count: 1, userData: userData,
+                            idempotencyToken: "conformance-\(UUID().uuidString)"))
+            throw ConformanceFailure("requestSpot(\(badInstanceType)) succeeded")
+        } catch is ProviderError {
+        } catch let failure as ConformanceFailure {
+            throw failure
+        } catch {
+            throw ConformanceFailure("requestSpot(\(badInstanceType)) threw a non-ProviderError: \(type(of: error)) \(error)")
+        }
+    }
+
+    /// A stub provider: every one of the five operations throws `notImplemented`.
+    public static func checkNotImplemented(_ provider: any CloudProvider, vendor: String) async throws {
+        let operations: [(String, () async throws -> Void)] = [
+            ("verifyConfiguration", { try await provider.verifyConfiguration() }),
+            ("validateInstanceType", { _ = try await provider.validateInstanceType("any") }),
+            ("requestSpot", {
+                _ = try await provider.requestSpot(SpotRequest(instanceType: "any", count: 1, userData: "", idempotencyToken: "t"))
+            }),
+            ("terminate", { try await provider.terminate(TerminationTarget(instanceIDs: ["i-1"])) }),
+            ("list", { _ = try await provider.list() }),
+        ]
+        for (name, operation) in operations {
+            do {
+                try await operation()
+                throw ConformanceFailure("\(name) succeeded on a stub provider")
+            } catch ProviderError.notImplemented(let named) {
+                guard named == vendor else { throw ConformanceFailure("\(name) names vendor \(named), expected \(vendor)") }
+            } catch let failure as ConformanceFailure {
+                throw failure
+            } catch {
+                throw ConformanceFailure("\(name) threw \(error), expected notImplemented(\(vendor))")
+            }
+        }
+    }
+
+    private func belongs(_ instance: ManagedInstance, to launch: SpotLaunch) -> Bool {
+        instance.belongsToAny(launch)
+    }
+
+    /// Polls `list` until `select` returns something non-empty, or fails after the timeout.
+    private func waitForList(known: KnownResources, what: String,
+                             _ select: @escaping ([ManagedInstance]) -> [ManagedInstance]) async throws -> [ManagedInstance] {
+        let deadline = Date().addingTimeInterval(settleTimeout)
+        var last: [ManagedInstance] = []
+        repeat {
+            last = try await provider.list(known: known)
+            let selected = select(last)
+            if !selected.isEmpty { return selected }
+            try await Task.sleep(nanoseconds: 200_000_000)
+        } while Date() < deadline
+        throw ConformanceFailure("timed out after \(Int(settleTimeout)) s waiting for \(what); list returned \(last)")
+    }
+}
+
+extension ManagedInstance {
+    fileprivate func belongsToAny(_ launch: SpotLaunch) -> Bool {
+        launch.instances.contains { $0.id == id }
+            || (spotRequestID.map { launch.spotRequestIDs.contains($0) } ?? false)
+            || launch.spotRequestIDs.contains(id)
+    }
+}
