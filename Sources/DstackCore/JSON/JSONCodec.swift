@@ -32,12 +32,30 @@ extension JSONValue {
         try parse(String(decoding: bytes, as: UTF8.self))
     }
 
-    /// Prints the value with jansson. `pretty` indents by two spaces; keys keep their order.
-    public func serialized(pretty: Bool = false) -> String {
+    public enum Style: Sendable {
+        /// `{"a":1,"b":[2]}`: for wire formats.
+        case compact
+        /// `{"a": 1, "b": [2]}`: one line that people read, e.g. `--json` output.
+        case spaced
+        /// Indented by two spaces, one key a line: for files people edit.
+        case pretty
+    }
+
+    /// `pretty: true` is `.pretty`, false is `.compact`.
+    public func serialized(pretty: Bool) -> String {
+        serialized(pretty ? .pretty : .compact)
+    }
+
+    /// Prints the value with jansson; object keys keep their order.
+    public func serialized(_ style: Style = .compact) -> String {
         let node = makeJansson()
         defer { json_decref(node) }
         var flags = JSON_ENCODE_ANY | JSON_PRESERVE_ORDER
-        if pretty { flags |= 2 /* JSON_INDENT(2) */ } else { flags |= JSON_COMPACT }
+        switch style {
+        case .compact: flags |= JSON_COMPACT
+        case .spaced: break
+        case .pretty: flags |= 2 /* JSON_INDENT(2) */
+        }
         guard let dumped = json_dumps(node, Int(flags)) else { return "null" }
         defer { free(dumped) }
         return String(cString: dumped)

@@ -1,0 +1,113 @@
+import Foundation
+
+/// The autoscale commands of the seed document, as operations on state and the active
+/// provider. Every operation changes state in one transaction first and then makes the
+/// cloud match it, so a cloud failure leaves a state the server's reconciler finishes.
+public struct AutoscaleService {
+    public let workspace: Workspace
+
+    public init(workspace: Workspace) {
+        self.workspace = workspace
+    }
+
+    public struct AllowOutcome: Equatable {
+        public var instanceType: String
+        public var previousMax: Int
+        public var newMax: Int
+        public var shutDown: [ManagedInstance]
+    }
+
+    /// Adds, replaces or (with max 0) removes a rule, then shuts down the newest extra
+    /// instances of that type. The provider validates the type before anything changes.
+    public func allow(instanceType: String, max: Int) async throws -> AllowOutcome {
+        precondition(max >= 0, "callers validate max")
+        let active = try workspace.activeProvider()
+        if max > 0 {
+            _ = try await active.provider.validateInstanceType(instanceType)
+        }
+        let state = try workspace.state()
+        let previous = try state.write { try $0.setRule(instanceType, max: max) }
+        let instances = try await listManaged(active)
+        let excess = ExcessInstances.toShutDown(instances, instanceType: instanceType, max: max)
+        try await shutDown(excess, active)
+        return AllowOutcome(instanceType: instanceType, previousMax: previous, newMax: max, shutDown: excess)
+    }
+
+    public struct RuleStatus: Equatable {
+        public var instanceType: String
+        public var max: Int
+        public var instances: Int
+    }
+
+    public struct Info: Equatable {
+        public var enabled: Bool
+        public var vendor: String?
+        public var rules: [RuleStatus]
+    }
+
+    /// The rules, sorted by type, with the live instances of each type as the cloud
+    /// reports them. With no provider configured the counts are zero.
+    public func info() async throws -> Info {
+        let state = try workspace.state()
+        let (rules, enabled) = try state.read { tx in (try tx.rules(), try tx.isEnabled()) }
+        var counts: [String: Int] = [:]
+        let vendor = try workspace.activeVendor()
+        if vendor != nil {
+            counts = ExcessInstances.liveCounts(try await listManaged(try workspace.activeProvider()))
+        }
+        return Info(enabled: enabled, vendor: vendor,
+                    rules: rules.map { RuleStatus(instanceType: $0.instanceType, max: $0.max, instances: counts[$0.instanceType] ?? 0) })
+    }
+
+    public struct ClearOutcome: Equatable {
+        public var removedRules: Int
+        public var shutDown: [ManagedInstance]
+    }
+
+    /// Deletes every rule and shuts down every managed instance.
+    public func clear() async throws -> ClearOutcome {
+        let removed = try workspace.state().write { try $0.removeAllRules() }
+        let shutDown = try await shutDownEverything()
+        return ClearOutcome(removedRules: removed, shutDown: shutDown)
+    }
+
+    public struct ToggleOutcome: Equatable {
+        public var changed: Bool
+        public var shutDown: [ManagedInstance]
+    }
+
+    /// Pauses autoscaling and shuts down every managed instance; rules stay.
+    public func disable() async throws -> ToggleOutcome {
+        let changed = try workspace.state().write { try $0.setEnabled(false) }
+        return ToggleOutcome(changed: changed, shutDown: try await shutDownEverything())
+    }
+
+    /// Resumes autoscaling with the rules as they are.
+    public func enable() throws -> ToggleOutcome {
+        let changed = try workspace.state().write { try $0.setEnabled(true) }
+        return ToggleOutcome(changed: changed, shutDown: [])
+    }
+
+    // MARK: shared steps
+
+    /// Every instance this installation manages, from the cloud, with what state knows.
+    public func listManaged(_ active: ActiveProvider) async throws -> [ManagedInstance] {
+        let known = try workspace.state().read { try $0.knownResources(vendor: active.vendor) }
+        return try await active.provider.list(known: known)
+    }
+
+    private func shutDownEverything() async throws -> [ManagedInstance] {
+        guard try workspace.activeVendor() != nil else { return [] }
+        let active = try workspace.activeProvider()
+        let live = ExcessInstances.allLive(try await listManaged(active))
+        try await shutDown(live, active)
+        return live
+    }
+
+    private func shutDown(_ instances: [ManagedInstance], _ active: ActiveProvider) async throws {
+        guard !instances.isEmpty else { return }
+        let target = TerminationTarget(instances: instances)
+        try await active.provider.terminate(target)
+        try workspace.state().write { try $0.forget(target, vendor: active.vendor) }
+    }
+}

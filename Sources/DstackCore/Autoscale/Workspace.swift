@@ -1,0 +1,81 @@
+import Foundation
+
+/// One dstack installation as the commands see it: the home directory, the
+/// configuration, the state, and the provider the configuration makes active.
+/// Vendor names come only from the registry; nothing here knows one.
+public final class Workspace {
+    public let home: DstackHome
+    public let registry: ProviderRegistry
+    public let environment: [String: String]
+    private var openedState: StateStore?
+
+    public init(home: DstackHome, registry: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+        self.home = home
+        self.registry = registry
+        self.environment = environment
+    }
+
+    public var configStore: ConfigStore { ConfigStore(home: home) }
+
+    public func configuration() throws -> Configuration {
+        try configStore.load()
+    }
+
+    /// Opens state.db on first use (creating the home and the schema if needed).
+    public func state() throws -> StateStore {
+        if let openedState { return openedState }
+        let store = try StateStore(home: home)
+        openedState = store
+        return store
+    }
+
+    public func context() throws -> ProviderContext {
+        ProviderContext(installationID: try state().read { try $0.installationID() }, home: home.url, environment: environment)
+    }
+
+    /// Makes the named vendor's provider from settings (saved ones unless given).
+    public func provider(vendor: String, settings: ProviderSettings? = nil) throws -> any CloudProvider {
+        guard let plugin = registry.plugin(named: vendor) else { throw WorkspaceError.unknownVendor(vendor, known: registry.vendors) }
+        let saved = try configuration().providers[plugin.vendor] ?? [:]
+        return try plugin.makeProvider(settings ?? saved, try context())
+    }
+
+    /// The provider that autoscaling uses, or `noProviderConfigured`.
+    public func activeProvider() throws -> ActiveProvider {
+        guard let vendor = try configuration().activeVendor else {
+            throw WorkspaceError.noProviderConfigured(known: registry.vendors)
+        }
+        guard let plugin = registry.plugin(named: vendor) else {
+            throw WorkspaceError.unknownActiveVendor(vendor, path: configStore.path)
+        }
+        return ActiveProvider(plugin: plugin, provider: try provider(vendor: vendor))
+    }
+
+    /// The active vendor's name, or nil; never fails on a missing configuration file.
+    public func activeVendor() throws -> String? {
+        try configuration().activeVendor
+    }
+}
+
+public struct ActiveProvider {
+    public var plugin: ProviderPlugin
+    public var provider: any CloudProvider
+    public var vendor: String { plugin.vendor }
+}
+
+public enum WorkspaceError: Error, Equatable, CustomStringConvertible {
+    case unknownVendor(String, known: [String])
+    case noProviderConfigured(known: [String])
+    case unknownActiveVendor(String, path: String)
+
+    public var description: String {
+        switch self {
+        case .unknownVendor(let vendor, let known):
+            return "unknown vendor '\(vendor)'; dstack knows \(known.joined(separator: ", "))"
+        case .noProviderConfigured(let known):
+            return "no cloud provider is configured; run 'dstack <vendor> configure' first, where <vendor> is one of \(known.joined(separator: ", "))"
+        case .unknownActiveVendor(let vendor, let path):
+            return "\(path) names '\(vendor)' as the active vendor, which this dstack does not know; run 'dstack <vendor> configure'"
+        }
+    }
+}

@@ -1,0 +1,39 @@
+/// The user data every vendor's instances boot with: one shell template that installs
+/// the runner when it is missing and starts it. It carries no cloud credentials: the
+/// runner needs none, only the address of the dstack server.
+public struct RunnerBootstrap: Sendable, Equatable {
+    /// Where the runner is downloaded from when the image does not have it.
+    public var runnerURL: String?
+    /// The dstack server the runner registers with.
+    public var serverURL: String?
+
+    public init(runnerURL: String? = nil, serverURL: String? = nil) {
+        self.runnerURL = runnerURL
+        self.serverURL = serverURL
+    }
+
+    public func render() -> String {
+        var lines = [
+            "#!/bin/sh",
+            "# dstack runner bootstrap: rendered by dstack, holds no cloud credentials.",
+            "set -eu",
+            "RUNNER=\"${DSTACK_RUNNER:-/usr/local/bin/dstack-runner}\"",
+        ]
+        if let runnerURL {
+            lines += [
+                "if [ ! -x \"$RUNNER\" ]; then",
+                "  curl -fsSL --retry 5 -o \"$RUNNER\" \(shellQuoted(runnerURL))",
+                "  chmod 0755 \"$RUNNER\"",
+                "fi",
+            ]
+        }
+        var command = "exec \"$RUNNER\" --instance-id \"${DSTACK_INSTANCE_ID:-}\" --state-dir \"${DSTACK_INSTANCE_DIR:-/var/lib/dstack}\""
+        if let serverURL { command += " --server \(shellQuoted(serverURL))" }
+        lines.append(command)
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func shellQuoted(_ value: String) -> String {
+        "'" + value.replacingOccurrences(of: "'", with: "'\\''") + "'"
+    }
+}

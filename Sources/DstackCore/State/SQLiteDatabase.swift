@@ -1,0 +1,125 @@
+import CSQLite
+import Foundation
+
+/// A thin, synchronous wrapper over one SQLite connection. Not shared between threads.
+final class SQLiteDatabase {
+    private(set) var handle: OpaquePointer?
+    let path: String
+
+    /// SQLITE_TRANSIENT: SQLite copies bound text before the Swift buffer goes away.
+    private static let transient = unsafeBitCast(OpaquePointer(bitPattern: -1), to: sqlite3_destructor_type.self)
+
+    init(path: String) throws {
+        self.path = path
+        var db: OpaquePointer?
+        let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX
+        let code = sqlite3_open_v2(path, &db, flags, nil)
+        guard code == SQLITE_OK, let db else {
+            let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(code))
+            sqlite3_close(db)
+            throw SQLiteError(code: code, message: message)
+        }
+        handle = db
+        // Writers from other processes wait instead of failing at once.
+        sqlite3_busy_timeout(db, 15_000)
+    }
+
+    deinit { sqlite3_close_v2(handle) }
+
+    func execute(_ sql: String) throws {
+        var errorMessage: UnsafeMutablePointer<CChar>?
+        let code = sqlite3_exec(handle, sql, nil, nil, &errorMessage)
+        if code != SQLITE_OK {
+            let message = errorMessage.map { String(cString: $0) } ?? String(cString: sqlite3_errstr(code))
+            sqlite3_free(errorMessage)
+            throw SQLiteError(code: code, message: message)
+        }
+    }
+
+    /// Runs a statement with bound values; returns every row as text-or-nil columns.
+    @discardableResult
+    func query(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+        var statement: OpaquePointer?
+        var code = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
+        guard code == SQLITE_OK else { throw lastError(code) }
+        defer { sqlite3_finalize(statement) }
+        for (index, value) in values.enumerated() {
+            let position = Int32(index + 1)
+            switch value {
+            case .null: code = sqlite3_bind_null(statement, position)
+            case .integer(let i): code = sqlite3_bind_int64(statement, position, i)
+            case .real(let d): code = sqlite3_bind_double(statement, position, d)
+            case .text(let s): code = sqlite3_bind_text(statement, position, s, -1, Self.transient)
+            }
+            guard code == SQLITE_OK else { throw lastError(code) }
+        }
+        var rows: [[SQLiteValue]] = []
+        while true {
+            code = sqlite3_step(statement)
+            if code == SQLITE_DONE { break }
+            guard code == SQLITE_ROW else { throw lastError(code) }
+            let columns = sqlite3_column_count(statement)
+            rows.append((0..<columns).map { column in
+                switch sqlite3_column_type(statement, column) {
+                case SQLITE_INTEGER: return .integer(sqlite3_column_int64(statement, column))
+                case SQLITE_FLOAT: return .real(sqlite3_column_double(statement, column))
+                case SQLITE_NULL: return .null
+                default: return .text(String(cString: sqlite3_column_text(statement, column)))
+                }
+            })
+        }
+        return rows
+    }
+
+    var changes: Int { Int(sqlite3_changes(handle)) }
+
+    private func lastError(_ code: Int32) -> SQLiteError {
+        SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)))
+    }
+}
+
+enum SQLiteValue: Equatable {
+    case null
+    case integer(Int64)
+    case real(Double)
+    case text(String)
+
+    var text: String? {
+        switch self {
+        case .text(let s): return s
+        case .integer(let i): return String(i)
+        case .real(let d): return String(d)
+        case .null: return nil
+        }
+    }
+
+    var integer: Int64? {
+        switch self {
+        case .integer(let i): return i
+        case .real(let d): return Int64(d)
+        case .text(let s): return Int64(s)
+        case .null: return nil
+        }
+    }
+
+    var real: Double? {
+        switch self {
+        case .integer(let i): return Double(i)
+        case .real(let d): return d
+        case .text(let s): return Double(s)
+        case .null: return nil
+        }
+    }
+}
+
+struct SQLiteError: Error, CustomStringConvertible {
+    var code: Int32
+    var message: String
+    var description: String { message }
+
+    /// The file exists but is not a database we can read (garbage, truncated, encrypted).
+    var meansCorrupt: Bool {
+        let primary = code & 0xff
+        return primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT
+    }
+}

@@ -1,0 +1,20 @@
+import ArgumentParser
+import DstackCore
+import DstackPlugins
+
+/// `dstack`: the command tree, as nested types. `dstack <vendor> configure` is not a
+/// static subcommand: it is built from the provider plugins' fields (VendorConfigure).
+struct Dstack: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "dstack",
+        abstract: "Run workflows on spot instances in your own cloud.",
+        usage: "dstack [VENDOR configure | autoscale | instances] ...",
+        discussion: """
+        Configure a cloud vendor with 'dstack VENDOR configure', where VENDOR is one of \
+        \(builtinRegistry.vendors.joined(separator: ", ")). Then allow instance types with \
+        'dstack autoscale allow INSTANCE_TYPE --max MAX'. Settings and state live in \
+        $DSTACK_HOME (default ~/.dstack).
+        """,
+        subcommands: [Autoscale.self, Instances.self]
+    )
+}

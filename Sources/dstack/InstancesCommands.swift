@@ -1,0 +1,91 @@
+import ArgumentParser
+import DstackCore
+import Foundation
+
+extension Dstack {
+    struct Instances: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the instances dstack manages, or launch some by hand.",
+            usage: "dstack instances [list [--json] | request INSTANCE_TYPE [--count N]]",
+            subcommands: [List.self, Request.self],
+            defaultSubcommand: List.self
+        )
+    }
+}
+
+extension Dstack.Instances {
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List every instance this installation manages, as the cloud reports it.",
+            usage: "dstack instances list [--json]"
+        )
+
+        @Flag(help: "Print a JSON array of instances.")
+        var json = false
+
+        func run() async throws {
+            let workspace = CommandContext.workspace()
+            let active = try workspace.activeProvider()
+            let instances = try await AutoscaleService(workspace: workspace).listManaged(active)
+                .sorted { ($0.launchTime ?? .distantFuture, $0.id) < ($1.launchTime ?? .distantFuture, $1.id) }
+            let formatter = ISO8601DateFormatter()
+            if json {
+                let rows: [JSONValue] = instances.map { instance in
+                    [
+                        "id": .string(instance.id),
+                        "instance_type": .string(instance.instanceType),
+                        "state": .string(instance.state.rawValue),
+                        "launch_time": instance.launchTime.map { .string(formatter.string(from: $0)) } ?? .null,
+                        "spot_request_id": instance.spotRequestID.map(JSONValue.string) ?? .null,
+                    ]
+                }
+                say(JSONValue.array(rows).serialized(.spaced))
+                return
+            }
+            if instances.isEmpty {
+                say("No managed instances (provider: \(active.vendor)).")
+                return
+            }
+            var table = TextTable(header: ["ID", "TYPE", "STATE", "LAUNCHED", "SPOT REQUEST"])
+            table.rows = instances.map {
+                [$0.id, $0.instanceType, $0.state.rawValue, $0.launchTime.map { formatter.string(from: $0) } ?? "-", $0.spotRequestID ?? "-"]
+            }
+            say(table.render())
+        }
+    }
+
+    struct Request: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Launch spot instances now, within the type's rule (e.g. to warm up before a batch of runs).",
+            usage: "dstack instances request INSTANCE_TYPE [--count N]"
+        )
+
+        @Argument(help: ArgumentHelp("An instance type that a rule allows.", valueName: "INSTANCE_TYPE"))
+        var instanceType: String
+
+        @Option(name: .customLong("count"), parsing: .unconditional,
+                help: ArgumentHelp("How many instances to launch (default 1)", valueName: "N"))
+        var count: String = "1"
+
+        func validate() throws {
+            _ = try parsedCount()
+        }
+
+        func parsedCount() throws -> Int {
+            guard !count.isEmpty, count.allSatisfy({ $0.isASCII && $0.isNumber }), let value = Int(count), value > 0 else {
+                throw ValidationError("--count must be a whole number of 1 or more, got '\(count)'")
+            }
+            return value
+        }
+
+        func run() async throws {
+            let workspace = CommandContext.workspace()
+            let launch = try await InstanceLauncher(workspace: workspace)
+                .request(instanceType: instanceType, count: try parsedCount())
+            let instances = launch.instances.filter { !$0.isUnfulfilledRequest }.map(\.id)
+            say("Requested \(plural(try parsedCount(), "spot instance")) of \(instanceType).")
+            if !launch.spotRequestIDs.isEmpty { say("Spot requests: \(launch.spotRequestIDs.joined(separator: ", ")).") }
+            if !instances.isEmpty { say("Instances: \(instances.joined(separator: ", ")).") }
+        }
+    }
+}
