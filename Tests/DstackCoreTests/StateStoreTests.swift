@@ -1,0 +1,108 @@
+import DstackCore
+import XCTest
+
+final class StateStoreTests: XCTestCase {
+    var temp: TempHome!
+
+    override func setUp() { temp = TempHome() }
+    override func tearDown() { temp.cleanUp() }
+
+    func testANewStateIsEnabledWithNoRulesAndAnInstallationID() throws {
+        let state = try StateStore(home: temp.home)
+        try state.read { tx in
+            XCTAssertTrue(try tx.isEnabled())
+            XCTAssertEqual(try tx.rules(), [])
+            XCTAssertEqual(try tx.installationID().count, 16)
+        }
+    }
+
+    func testTheInstallationIDIsStableAcrossOpens() throws {
+        let first = try StateStore(home: temp.home).read { try $0.installationID() }
+        let second = try StateStore(home: temp.home).read { try $0.installationID() }
+        XCTAssertEqual(first, second)
+    }
+
+    func testRulesAreSetReplacedAndRemovedWithMaxZero() throws {
+        let state = try StateStore(home: temp.home)
+        XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 2) }, 0)
+        XCTAssertEqual(try state.write { try $0.setRule("c5.large", max: 1) }, 0)
+        XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 3) }, 2)
+        XCTAssertEqual(try state.read { try $0.rules() },
+                       [AutoscaleRule(instanceType: "c5.large", max: 1), AutoscaleRule(instanceType: "m5.xlarge", max: 3)])
+        XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 0) }, 3)
+        XCTAssertEqual(try state.read { try $0.rules() }, [AutoscaleRule(instanceType: "c5.large", max: 1)])
+        XCTAssertEqual(try state.write { try $0.removeAllRules() }, 1)
+        XCTAssertEqual(try state.read { try $0.rules() }, [])
+    }
+
+    func testEnabledFlagReportsWhetherItChanged() throws {
+        let state = try StateStore(home: temp.home)
+        XCTAssertTrue(try state.write { try $0.setEnabled(false) })
+        XCTAssertFalse(try state.write { try $0.setEnabled(false) })
+        XCTAssertFalse(try state.read { try $0.isEnabled() })
+        XCTAssertTrue(try state.write { try $0.setEnabled(true) })
+    }
+
+    func testAFailedTransactionChangesNothing() throws {
+        struct Boom: Error {}
+        let state = try StateStore(home: temp.home)
+        XCTAssertThrowsError(try state.write { tx in
+            try tx.setRule("m5.xlarge", max: 5)
+            throw Boom()
+        })
+        XCTAssertEqual(try state.read { try $0.rules() }, [])
+    }
+
+    func testTheFileIsInWALMode() throws {
+        _ = try StateStore(home: temp.home)
+        XCTAssertEqual(try sqlite3(temp.home.stateFile.path, "PRAGMA journal_mode"), "wal")
+    }
+
+    func testACorruptDatabaseIsReportedAndNeverOverwritten() throws {
+        try temp.home.prepare()
+        let garbage = Data(repeating: 0x5a, count: 8192)
+        try garbage.write(to: temp.home.stateFile)
+        XCTAssertThrowsError(try StateStore(home: temp.home)) { error in
+            guard case StateError.corrupt(let path, _)? = error as? StateError else { return XCTFail("\(error)") }
+            XCTAssertEqual(path, temp.home.stateFile.path)
+        }
+        XCTAssertEqual(try Data(contentsOf: temp.home.stateFile), garbage)
+    }
+
+    func testADatabaseFromANewerDstackIsRefused() throws {
+        _ = try StateStore(home: temp.home)
+        _ = try sqlite3(temp.home.stateFile.path, "PRAGMA user_version = 999")
+        XCTAssertThrowsError(try StateStore(home: temp.home)) { error in
+            guard case StateError.tooNew(_, 999, _)? = error as? StateError else { return XCTFail("\(error)") }
+        }
+    }
+
+    func testTheLaunchJournalRecordsIntentThenOutcome() throws {
+        let state = try StateStore(home: temp.home)
+        try state.write { try $0.journalLaunchIntent(token: "t1", vendor: "aws", instanceType: "m5.xlarge", count: 2) }
+        XCTAssertEqual(try state.read { try $0.launches(vendor: "aws") }.map(\.status), [.intent])
+        try state.write { tx in
+            try tx.markLaunchSent(token: "t1", spotRequestIDs: ["sir-1", "sir-2"])
+            try tx.recordInstances([ManagedInstance(id: "i-1", instanceType: "m5.xlarge", state: .running, spotRequestID: "sir-1")],
+                                   vendor: "aws", launchToken: "t1")
+        }
+        XCTAssertEqual(try state.read { try $0.knownResources(vendor: "aws") },
+                       KnownResources(spotRequestIDs: ["sir-1", "sir-2"], instanceIDs: ["i-1"]))
+        try state.write { try $0.forget(TerminationTarget(instanceIDs: ["i-1"], spotRequestIDs: ["sir-1"]), vendor: "aws") }
+        XCTAssertEqual(try state.read { try $0.knownResources(vendor: "aws") }, KnownResources(spotRequestIDs: ["sir-2"]))
+        XCTAssertEqual(try state.read { try $0.knownResources(vendor: "local") }, KnownResources())
+    }
+
+    /// Asks the sqlite3 shell, a reader independent of our own code.
+    private func sqlite3(_ path: String, _ sql: String) throws -> String {
+        let process = Process()
+        let output = Pipe()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/sqlite3")
+        process.arguments = [path, sql]
+        process.standardOutput = output
+        try process.run()
+        process.waitUntilExit()
+        return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
