@@ -1,0 +1,93 @@
+import DstackCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The local provider's files under `$DSTACK_HOME/local/`: one directory per instance
+/// (record, user data, log, the runner's own state) and a lock that serialises launches.
+struct InstanceStore {
+    static let recordFile = "instance.json"
+    static let userDataFile = "user-data.sh"
+    static let logFile = "runner.log"
+
+    /// `$DSTACK_HOME/local/instances`
+    let root: String
+    /// Held while a launch checks its idempotency token and spawns, so two processes
+    /// (the CLI and the server) asking with the same token never both launch.
+    let lockPath: String
+
+    init(home: URL) {
+        let local = home.appendingPathComponent("local").path
+        root = local + "/instances"
+        lockPath = local + "/launch.lock"
+    }
+
+    func directory(of id: String) -> String { "\(root)/\(id)" }
+    func path(_ file: String, of id: String) -> String { "\(directory(of: id))/\(file)" }
+
+    func prepare() throws {
+        do {
+            try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw ProviderError.cloud(code: "LocalIOError", detail: "cannot create \(root): \(error.localizedDescription)")
+        }
+    }
+
+    /// A new, empty instance directory with a fresh ID.
+    func makeInstanceDirectory() throws -> String {
+        for _ in 0..<16 {
+            let id = LocalInstanceID.random()
+            if mkdir(directory(of: id), 0o700) == 0 { return id }
+            guard errno == EEXIST else { throw localIOError("cannot create", directory(of: id)) }
+        }
+        throw ProviderError.cloud(code: "LocalIOError", detail: "no free instance ID under \(root)")
+    }
+
+    func write(_ record: InstanceRecord) throws {
+        try AtomicFile.replace(path(Self.recordFile, of: record.id), with: record.json.serialized(pretty: true) + "\n")
+    }
+
+    func writeUserData(_ userData: String, for id: String) throws -> String {
+        let file = path(Self.userDataFile, of: id)
+        try AtomicFile.replace(file, with: userData, mode: 0o700)
+        return file
+    }
+
+    /// Nil when the instance is unknown or its record is unreadable.
+    func record(_ id: String) -> InstanceRecord? {
+        guard LocalInstanceID.isValid(id),
+              let text = try? String(contentsOfFile: path(Self.recordFile, of: id), encoding: .utf8),
+              let json = try? JSONValue.parse(text),
+              let record = InstanceRecord(json: json), record.id == id
+        else { return nil }
+        return record
+    }
+
+    /// Every readable record; a corrupt or half-written one is skipped, never fatal.
+    func allRecords() -> [InstanceRecord] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        return names.sorted().compactMap { record($0) }
+    }
+
+    func exists(_ id: String) -> Bool {
+        LocalInstanceID.isValid(id) && FileManager.default.fileExists(atPath: directory(of: id))
+    }
+
+    func remove(_ id: String) {
+        guard LocalInstanceID.isValid(id) else { return }
+        try? FileManager.default.removeItem(atPath: directory(of: id))
+    }
+
+    func withLaunchLock<T>(_ body: () throws -> T) throws -> T {
+        try prepare()
+        let fd = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw localIOError("cannot open", lockPath) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw localIOError("cannot lock", lockPath) }
+        }
+        return try body()
+    }
+}

@@ -1,0 +1,10 @@
+import DstackCore
+
+/// The embedded default: "instances" are `dstack-runner` processes on this machine, so
+/// dstack works end to end with no cloud account. Nothing to configure.
+public let localPlugin = ProviderPlugin(
+    vendor: "local",
+    displayName: "Local",
+    fields: [],
+    makeProvider: { _, context in LocalProvider(context: context) }
+)

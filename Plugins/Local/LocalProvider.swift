@@ -1,0 +1,179 @@
+import DstackCore
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Instances on this machine: each one a process group started detached, running the
+/// launch's user data with /bin/sh (or, with no user data, `dstack-runner` itself).
+/// An instance is running while its group leader lives; a bootstrap that exits means
+/// the machine is gone, so a bootstrap that should stay up must `exec "$DSTACK_RUNNER"`.
+public struct LocalProvider: CloudProvider {
+    /// The one instance type: this machine.
+    public static let instanceTypeName = "local"
+    /// A record still without a pid is a launch in progress for this long; after that,
+    /// a launch that crashed midway, reported as terminated so the core cleans it up.
+    static let launchWindow: TimeInterval = 30
+    /// How long to wait for a group to vanish after SIGKILL before giving up on it.
+    static let killWait: TimeInterval = 2
+
+    private let context: ProviderContext
+    private let store: InstanceStore
+    private let runnerPath: String?
+    private let terminationGrace: TimeInterval
+
+    /// `runnerPath` overrides where `dstack-runner` is looked for; `terminationGrace` is
+    /// how long terminate waits after SIGTERM before SIGKILL.
+    public init(context: ProviderContext, runnerPath: String? = nil, terminationGrace: TimeInterval = 10) {
+        self.context = context
+        self.store = InstanceStore(home: context.home)
+        self.runnerPath = runnerPath
+        self.terminationGrace = terminationGrace
+    }
+
+    public func verifyConfiguration() async throws {
+        try store.prepare()
+        _ = try runner()
+    }
+
+    public func validateInstanceType(_ name: String) async throws -> InstanceTypeFacts {
+        guard name == Self.instanceTypeName else {
+            throw ProviderError.unsupportedInstanceType(
+                name: name, reason: "the local provider offers only the instance type \"\(Self.instanceTypeName)\" (this machine)")
+        }
+        return MachineFacts.instanceType(named: name)
+    }
+
+    public func requestSpot(_ request: SpotRequest) async throws -> SpotLaunch {
+        _ = try await validateInstanceType(request.instanceType)
+        guard request.count >= 1 else {
+            throw ProviderError.cloud(code: "InvalidParameterValue", detail: "count must be at least 1, not \(request.count)")
+        }
+        let runner = try runner()
+        let records: [InstanceRecord] = try store.withLaunchLock {
+            if !request.idempotencyToken.isEmpty {
+                let earlier = store.allRecords().filter { $0.idempotencyToken == request.idempotencyToken }
+                if !earlier.isEmpty { return earlier }
+            }
+            var launched: [InstanceRecord] = []
+            do {
+                for _ in 0..<request.count { launched.append(try launch(request, runner: runner)) }
+            } catch {
+                launched.forEach(discard)
+                throw error
+            }
+            return launched
+        }
+        return SpotLaunch(spotRequestIDs: [], instances: records.map(managedInstance))
+    }
+
+    public func terminate(_ target: TerminationTarget) async throws {
+        // Local instances have no spot requests; IDs that are not ours are already gone.
+        let ids = Set(target.instanceIDs).filter(store.exists).sorted()
+        let groups = ids.compactMap(store.record).filter(isGroupAlive)
+        groups.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGTERM) }
+        let stubborn = await waitUntilGone(groups, for: terminationGrace)
+        stubborn.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGKILL) }
+        _ = await waitUntilGone(stubborn, for: Self.killWait)
+        ids.forEach(store.remove)
+    }
+
+    public func list(known: KnownResources) async throws -> [ManagedInstance] {
+        // The instance directories are the whole truth here; `known` adds nothing.
+        store.allRecords().map(managedInstance)
+    }
+
+    // MARK: - Launching
+
+    private func launch(_ request: SpotRequest, runner: String) throws -> InstanceRecord {
+        let id = try store.makeInstanceDirectory()
+        var record = InstanceRecord(id: id, instanceType: request.instanceType, launchTime: Date(),
+                                    idempotencyToken: request.idempotencyToken,
+                                    installationID: context.installationID)
+        do {
+            try store.write(record) // intent first: a crash after spawning still leaves a trace
+            let directory = store.directory(of: id)
+            var process = DetachedProcess(
+                executable: runner, arguments: ["--instance-id", id, "--state-dir", directory],
+                environment: instanceEnvironment(id: id, directory: directory, runner: runner),
+                workingDirectory: directory, logPath: store.path(InstanceStore.logFile, of: id))
+            if !request.userData.isEmpty {
+                process.executable = "/bin/sh"
+                process.arguments = [try store.writeUserData(request.userData, for: id)]
+            }
+            let pid = try process.spawn()
+            record.pid = pid
+            record.pidStartTicks = ProcessProbe.startTicks(of: pid)
+            try store.write(record)
+            return record
+        } catch {
+            discard(record)
+            throw error
+        }
+    }
+
+    /// Undoes a launch that cannot be completed or reported.
+    private func discard(_ record: InstanceRecord) {
+        if let pid = record.pid {
+            ProcessProbe.signalGroup(pid, startTicks: record.pidStartTicks, SIGKILL)
+            ProcessProbe.reap(pid)
+        }
+        store.remove(record.id)
+    }
+
+    /// What a freshly booted machine would have, plus where it is and what it is: no
+    /// variable of the control plane (credentials least of all) leaks into an instance.
+    private func instanceEnvironment(id: String, directory: String, runner: String) -> [String: String] {
+        var environment = context.environment.filter {
+            ["PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR"].contains($0.key)
+        }
+        environment["PATH"] = environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
+        environment["DSTACK_INSTANCE_ID"] = id
+        environment["DSTACK_INSTANCE_DIR"] = directory
+        environment["DSTACK_HOME"] = context.home.path
+        environment["DSTACK_RUNNER"] = runner
+        return environment
+    }
+
+    private func runner() throws -> String {
+        var environment = context.environment
+        if let runnerPath { environment[RunnerLocator.overrideVariable] = runnerPath }
+        return try RunnerLocator.locate(environment: environment)
+    }
+
+    // MARK: - Liveness
+
+    private func managedInstance(_ record: InstanceRecord) -> ManagedInstance {
+        var extras = ["directory": store.directory(of: record.id), "log": store.path(InstanceStore.logFile, of: record.id)]
+        extras["pid"] = record.pid.map { String($0) }
+        return ManagedInstance(id: record.id, instanceType: record.instanceType, state: state(of: record),
+                               launchTime: record.launchTime, extras: extras)
+    }
+
+    private func state(of record: InstanceRecord) -> InstanceState {
+        guard let pid = record.pid else {
+            return Date().timeIntervalSince(record.launchTime) < Self.launchWindow ? .pending : .terminated
+        }
+        return ProcessProbe.isLeaderAlive(pid: pid, startTicks: record.pidStartTicks) ? .running : .terminated
+    }
+
+    private func isGroupAlive(_ record: InstanceRecord) -> Bool {
+        guard let pid = record.pid else { return false }
+        if let ticks = record.pidStartTicks, let stat = ProcessProbe.readStat(pid), stat.startTicks != ticks {
+            return false // the pid is someone else's now; our group is long gone
+        }
+        return ProcessProbe.groupExists(pid)
+    }
+
+    /// Polls until every group is gone or the time is up; returns those still there.
+    private func waitUntilGone(_ records: [InstanceRecord], for seconds: TimeInterval) async -> [InstanceRecord] {
+        let deadline = Date().addingTimeInterval(seconds)
+        var remaining = records
+        while !remaining.isEmpty {
+            remaining = remaining.filter(isGroupAlive)
+            guard !remaining.isEmpty, Date() < deadline else { break }
+            try? await Task.sleep(nanoseconds: 50_000_000)
+        }
+        return remaining
+    }
+}

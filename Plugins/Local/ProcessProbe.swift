@@ -1,0 +1,53 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Liveness and signals for an instance's process group. An instance is alive while
+/// its group leader (the bootstrap shell, or the runner it exec'd) is alive.
+enum ProcessProbe {
+    /// Collects the exit status if this process is the parent, so a dead child does
+    /// not linger as a zombie that `kill(pid, 0)` still finds.
+    static func reap(_ pid: pid_t) {
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) < 0 && errno == EINTR {}
+    }
+
+    static func isLeaderAlive(pid: pid_t, startTicks: UInt64?) -> Bool {
+        guard pid > 0 else { return false }
+        reap(pid)
+        guard kill(pid, 0) == 0 || errno == EPERM else { return false }
+        guard let stat = readStat(pid) else { return true } // no /proc: trust kill()
+        if stat.state == "Z" { return false } // dead, its parent just has not reaped it
+        if let startTicks, stat.startTicks != startTicks { return false } // pid reused
+        return true
+    }
+
+    /// True while any process of the group exists (zombies included, which is why a
+    /// caller bounds how long it waits on this).
+    static func groupExists(_ pgid: pid_t) -> Bool {
+        guard pgid > 0 else { return false }
+        reap(pgid)
+        return kill(-pgid, 0) == 0 || errno == EPERM
+    }
+
+    /// Signals the whole group, unless the leader's pid now belongs to someone else.
+    static func signalGroup(_ pgid: pid_t, startTicks: UInt64?, _ signal: Int32) {
+        guard pgid > 0 else { return }
+        if let startTicks, let stat = readStat(pgid), stat.startTicks != startTicks { return }
+        _ = kill(-pgid, signal)
+    }
+
+    /// The leader's start time in clock ticks since boot; nil where there is no /proc.
+    static func startTicks(of pid: pid_t) -> UInt64? { readStat(pid)?.startTicks }
+
+    /// Fields 3 (state) and 22 (starttime) of /proc/PID/stat. The command name (field 2)
+    /// may hold spaces and parentheses, so parsing starts after its last ')'.
+    static func readStat(_ pid: pid_t) -> (state: Character, startTicks: UInt64)? {
+        guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = text.lastIndex(of: ")") else { return nil }
+        let fields = text[text.index(after: close)...].split(separator: " ")
+        guard fields.count > 19, let state = fields[0].first, let ticks = UInt64(fields[19]) else { return nil }
+        return (state, ticks)
+    }
+}
