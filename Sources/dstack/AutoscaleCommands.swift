@@ -13,7 +13,7 @@ extension Dstack {
 }
 
 extension Dstack.Autoscale {
-    struct Allow: AsyncParsableCommand {
+    struct Allow: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add, replace or remove the rule for an instance type.",
             usage: "dstack autoscale allow --max MAX INSTANCE_TYPE",
@@ -46,7 +46,7 @@ extension Dstack.Autoscale {
             return value
         }
 
-        func run() async throws {
+        func execute() async throws {
             let outcome = try await AutoscaleService(workspace: CommandContext.workspace())
                 .allow(instanceType: instanceType, max: try parsedMax())
             let type = outcome.instanceType
@@ -63,7 +63,7 @@ extension Dstack.Autoscale {
         }
     }
 
-    struct Info: AsyncParsableCommand {
+    struct Info: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the autoscale rules and the instances each has now.",
             usage: "dstack autoscale info [--json]"
@@ -72,7 +72,7 @@ extension Dstack.Autoscale {
         @Flag(help: "Print {\"enabled\", \"provider\", \"rules\"} as JSON.")
         var json = false
 
-        func run() async throws {
+        func execute() async throws {
             let info = try await AutoscaleService(workspace: CommandContext.workspace()).info()
             if json {
                 let rules: [JSONValue] = info.rules.map {
@@ -97,39 +97,39 @@ extension Dstack.Autoscale {
         }
     }
 
-    struct Clear: AsyncParsableCommand {
+    struct Clear: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete every rule and shut down every running spot instance.",
             usage: "dstack autoscale clear"
         )
 
-        func run() async throws {
+        func execute() async throws {
             let outcome = try await AutoscaleService(workspace: CommandContext.workspace()).clear()
             say(outcome.removedRules == 0 ? "There were no rules." : "Deleted \(plural(outcome.removedRules, "rule")).")
             say(outcome.shutDown.isEmpty ? "No instances were running." : "Shut down \(plural(outcome.shutDown.count, "instance")).")
         }
     }
 
-    struct Disable: AsyncParsableCommand {
+    struct Disable: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Pause autoscaling, keeping the rules; shuts down every running spot instance.",
             usage: "dstack autoscale disable"
         )
 
-        func run() async throws {
+        func execute() async throws {
             let outcome = try await AutoscaleService(workspace: CommandContext.workspace()).disable()
             say(outcome.changed ? "Autoscaling is now disabled." : "Autoscaling was already disabled.")
             if !outcome.shutDown.isEmpty { say("Shut down \(plural(outcome.shutDown.count, "instance")).") }
         }
     }
 
-    struct Enable: AsyncParsableCommand {
+    struct Enable: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Resume autoscaling with the rules as they are.",
             usage: "dstack autoscale enable"
         )
 
-        func run() async throws {
+        func execute() async throws {
             let outcome = try AutoscaleService(workspace: CommandContext.workspace()).enable()
             say(outcome.changed ? "Autoscaling is now enabled." : "Autoscaling was already enabled.")
         }

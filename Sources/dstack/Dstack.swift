@@ -18,3 +18,16 @@ struct Dstack: AsyncParsableCommand {
         subcommands: [Autoscale.self, Instances.self]
     )
 }
+
+/// A leaf command. main.swift calls `execute()` itself: calling `run()` through an
+/// `AsyncParsableCommand` existential resolved to the synchronous default (which only
+/// prints help) with this toolchain.
+protocol DstackCommand: AsyncParsableCommand {
+    func execute() async throws
+}
+
+extension DstackCommand {
+    mutating func run() async throws {
+        try await execute()
+    }
+}

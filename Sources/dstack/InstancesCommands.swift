@@ -14,7 +14,7 @@ extension Dstack {
 }
 
 extension Dstack.Instances {
-    struct List: AsyncParsableCommand {
+    struct List: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "List every instance this installation manages, as the cloud reports it.",
             usage: "dstack instances list [--json]"
@@ -23,7 +23,7 @@ extension Dstack.Instances {
         @Flag(help: "Print a JSON array of instances.")
         var json = false
 
-        func run() async throws {
+        func execute() async throws {
             let workspace = CommandContext.workspace()
             let active = try workspace.activeProvider()
             let instances = try await AutoscaleService(workspace: workspace).listManaged(active)
@@ -54,7 +54,7 @@ extension Dstack.Instances {
         }
     }
 
-    struct Request: AsyncParsableCommand {
+    struct Request: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Launch spot instances now, within the type's rule (e.g. to warm up before a batch of runs).",
             usage: "dstack instances request INSTANCE_TYPE [--count N]"
@@ -78,7 +78,7 @@ extension Dstack.Instances {
             return value
         }
 
-        func run() async throws {
+        func execute() async throws {
             let workspace = CommandContext.workspace()
             let launch = try await InstanceLauncher(workspace: workspace)
                 .request(instanceType: instanceType, count: try parsedCount())

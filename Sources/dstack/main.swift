@@ -44,11 +44,11 @@ if let first = arguments.first, !first.hasPrefix("-"), !staticCommands.contains(
 }
 
 do {
-    var command = try Dstack.parseAsRoot(arguments)
-    if var asyncCommand = command as? AsyncParsableCommand {
-        try await asyncCommand.run()
+    var command = try await Dstack.asyncParseAsRoot(arguments)
+    if let leaf = command as? any DstackCommand {
+        try await leaf.execute()
     } else {
-        try command.run()
+        try command.run() // a group with no subcommand given: ArgumentParser shows its help
     }
 } catch {
     if let message = sentence(for: error) { fail(message, code: 1) }

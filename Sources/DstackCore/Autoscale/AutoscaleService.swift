@@ -66,8 +66,9 @@ public struct AutoscaleService {
 
     /// Deletes every rule and shuts down every managed instance.
     public func clear() async throws -> ClearOutcome {
+        let active = try activeProviderIfConfigured()
         let removed = try workspace.state().write { try $0.removeAllRules() }
-        let shutDown = try await shutDownEverything()
+        let shutDown = try await shutDownEverything(active)
         return ClearOutcome(removedRules: removed, shutDown: shutDown)
     }
 
@@ -78,12 +79,14 @@ public struct AutoscaleService {
 
     /// Pauses autoscaling and shuts down every managed instance; rules stay.
     public func disable() async throws -> ToggleOutcome {
+        let active = try activeProviderIfConfigured()
         let changed = try workspace.state().write { try $0.setEnabled(false) }
-        return ToggleOutcome(changed: changed, shutDown: try await shutDownEverything())
+        return ToggleOutcome(changed: changed, shutDown: try await shutDownEverything(active))
     }
 
     /// Resumes autoscaling with the rules as they are.
     public func enable() throws -> ToggleOutcome {
+        _ = try workspace.configuration() // a broken configuration stops every command before it changes state
         let changed = try workspace.state().write { try $0.setEnabled(true) }
         return ToggleOutcome(changed: changed, shutDown: [])
     }
@@ -96,9 +99,13 @@ public struct AutoscaleService {
         return try await active.provider.list(known: known)
     }
 
-    private func shutDownEverything() async throws -> [ManagedInstance] {
-        guard try workspace.activeVendor() != nil else { return [] }
-        let active = try workspace.activeProvider()
+    /// Resolved before any state changes, so a broken configuration changes nothing.
+    private func activeProviderIfConfigured() throws -> ActiveProvider? {
+        try workspace.activeVendor() == nil ? nil : try workspace.activeProvider()
+    }
+
+    private func shutDownEverything(_ active: ActiveProvider?) async throws -> [ManagedInstance] {
+        guard let active else { return [] }
         let live = ExcessInstances.allLive(try await listManaged(active))
         try await shutDown(live, active)
         return live

@@ -1,0 +1,83 @@
+import Foundation
+
+/// Runs a built executable of this package the way a user would, for end-to-end tests.
+public struct CommandResult: Sendable, CustomStringConvertible {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
+
+    public var description: String { "exit \(status)\nstdout:\n\(stdout)\nstderr:\n\(stderr)" }
+}
+
+public enum BuiltProducts {
+    /// The folder holding the package's built executables: $DSTACK_BIN_DIR, else the
+    /// folder of the running test bundle (SwiftPM puts both in the same place).
+    public static var directory: URL {
+        if let explicit = ProcessInfo.processInfo.environment["DSTACK_BIN_DIR"], !explicit.isEmpty {
+            return URL(fileURLWithPath: explicit)
+        }
+        let executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var folder = executable.deletingLastPathComponent()
+        // The XCTest runner on Linux is `<name>.xctest` inside the products folder.
+        while folder.path != "/" && !FileManager.default.fileExists(atPath: folder.appendingPathComponent("dstack").path) {
+            folder = folder.deletingLastPathComponent()
+        }
+        return folder.path == "/" ? executable.deletingLastPathComponent() : folder
+    }
+
+    public static func path(_ name: String) -> String {
+        directory.appendingPathComponent(name).path
+    }
+}
+
+/// Runs `executable` with `arguments`, feeding `stdin` and collecting both outputs.
+/// The environment is the test's own, with `environment` laid over it.
+public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
+                       stdin: String? = nil, timeout: TimeInterval = 120) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    let output = Pipe(), errors = Pipe(), input = Pipe()
+    process.standardOutput = output
+    process.standardError = errors
+    process.standardInput = input
+    try process.run()
+    if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
+    try? input.fileHandleForWriting.close()
+
+    // Read both pipes while the process runs, so a chatty child never blocks on a full pipe.
+    let collected = CollectedOutput()
+    let group = DispatchGroup()
+    for (handle, isError) in [(output.fileHandleForReading, false), (errors.fileHandleForReading, true)] {
+        group.enter()
+        DispatchQueue.global().async {
+            let data = handle.readDataToEndOfFile()
+            collected.set(data, isError: isError)
+            group.leave()
+        }
+    }
+    let deadline = Date().addingTimeInterval(timeout)
+    while process.isRunning && Date() < deadline { usleep(10_000) }
+    if process.isRunning {
+        process.terminate()
+        process.waitUntilExit()
+    }
+    group.wait()
+    process.waitUntilExit()
+    return CommandResult(status: process.terminationStatus, stdout: collected.text(isError: false),
+                         stderr: collected.text(isError: true))
+}
+
+private final class CollectedOutput: @unchecked Sendable {
+    private let lock = NSLock()
+    private var out = Data(), err = Data()
+
+    func set(_ data: Data, isError: Bool) {
+        lock.withLock { if isError { err = data } else { out = data } }
+    }
+
+    func text(isError: Bool) -> String {
+        lock.withLock { String(decoding: isError ? err : out, as: UTF8.self) }
+    }
+}

@@ -1,0 +1,70 @@
+import DstackTesting
+import Foundation
+import XCTest
+
+/// Runs the built `dstack` in a temporary `$DSTACK_HOME`, as a user would.
+class CLITestCase: XCTestCase {
+    var home: URL!
+
+    override func setUp() {
+        super.setUp()
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-cli-\(UUID().uuidString)")
+    }
+
+    override func tearDown() {
+        // Whatever a test left running on the local provider goes too.
+        if FileManager.default.fileExists(atPath: home.appendingPathComponent("config.json").path) {
+            _ = try? dstack("autoscale", "clear")
+        }
+        try? FileManager.default.removeItem(at: home)
+        super.tearDown()
+    }
+
+    @discardableResult
+    func dstack(_ arguments: String..., stdin: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        try dstack(arguments, stdin: stdin, environment: environment)
+    }
+
+    func dstack(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
+        var env = ["DSTACK_HOME": home.path]
+        env.merge(environment) { _, new in new }
+        return try runCommand(BuiltProducts.path("dstack"), arguments, environment: env, stdin: stdin ?? "")
+    }
+
+    /// Asserts success and returns stdout.
+    @discardableResult
+    func ok(_ arguments: String..., stdin: String? = nil, file: StaticString = #filePath, line: UInt = #line) throws -> String {
+        let result = try dstack(arguments, stdin: stdin)
+        XCTAssertEqual(result.status, 0, "dstack \(arguments.joined(separator: " ")) failed: \(result)", file: file, line: line)
+        return result.stdout
+    }
+
+    /// Asserts the command fails with exactly one line on stderr that contains `fragment`.
+    func fails(_ arguments: [String], saying fragment: String, stdin: String? = nil, environment: [String: String] = [:],
+               file: StaticString = #filePath, line: UInt = #line) throws {
+        let result = try dstack(arguments, stdin: stdin, environment: environment)
+        XCTAssertNotEqual(result.status, 0, "expected failure: \(result)", file: file, line: line)
+        let lines = result.stderr.split(separator: "\n", omittingEmptySubsequences: true)
+        XCTAssertEqual(lines.count, 1, "expected one line on stderr: \(result)", file: file, line: line)
+        XCTAssertTrue(result.stderr.hasPrefix("dstack: "), "stderr should start with 'dstack: ': \(result)", file: file, line: line)
+        XCTAssertTrue(result.stderr.contains(fragment), "stderr should say '\(fragment)': \(result)", file: file, line: line)
+    }
+
+    var configFile: URL { home.appendingPathComponent("config.json") }
+    var stateFile: URL { home.appendingPathComponent("state.db") }
+
+    /// A snapshot of every file under the home, to prove a failed command changed nothing.
+    func snapshot() -> [String: Data] {
+        var files: [String: Data] = [:]
+        guard let enumerator = FileManager.default.enumerator(atPath: home.path) else { return files }
+        for case let path as String in enumerator {
+            let full = home.appendingPathComponent(path).path
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
+               !path.hasSuffix("-wal"), !path.hasSuffix("-shm") {
+                files[path] = FileManager.default.contents(atPath: full)
+            }
+        }
+        return files
+    }
+}
