@@ -31,11 +31,37 @@ enum ArgparseHelp {
             if title == "SUBCOMMANDS" {
                 lines = lines.filter { !$0.contains("See 'dstack help") }
             }
+            if title != "OVERVIEW" { lines = realign(lines) }
             out.append("")
             if !heading.isEmpty { out.append(heading) }
             out.append(contentsOf: trimBlank(lines))
         }
         return out.joined(separator: "\n")
+    }
+
+    /// Lines up the help column again after `<MAX>` became `MAX`: a row is "  NAME  help",
+    /// a more deeply indented line continues the help of the row above.
+    static func realign(_ lines: [String]) -> [String] {
+        var rows: [(name: String, help: [String])] = []
+        for line in lines {
+            let indent = line.prefix { $0 == " " }.count
+            let text = line.trimmingCharacters(in: .whitespaces)
+            if text.isEmpty { continue }
+            if indent <= 2 || rows.isEmpty {
+                if let gap = text.range(of: "  ") {
+                    rows.append((String(text[..<gap.lowerBound]), [text[gap.upperBound...].trimmingCharacters(in: .whitespaces)]))
+                } else {
+                    rows.append((text, []))
+                }
+            } else {
+                rows[rows.count - 1].help.append(text)
+            }
+        }
+        let width = (rows.map(\.name.count).max() ?? 0) + 2
+        return rows.map { row in
+            let help = row.help.joined(separator: " ")
+            return help.isEmpty ? "  " + row.name : "  " + row.name.padding(toLength: width, withPad: " ", startingAt: 0) + help
+        }
     }
 
     /// A line such as "USAGE: ..." or "OPTIONS:" starts a section.
