@@ -23,12 +23,18 @@ enum ProcessProbe {
         return true
     }
 
-    /// True while any process of the group exists (zombies included, which is why a
-    /// caller bounds how long it waits on this).
+    /// True while a living (not zombie) process of the group exists. A zombie leader
+    /// whose parent is some other process (the server that spawned it, say) must not
+    /// hold a terminate up for the whole grace period. Without /proc, kill() decides.
     static func groupExists(_ pgid: pid_t) -> Bool {
         guard pgid > 0 else { return false }
         reap(pgid)
-        return kill(-pgid, 0) == 0 || errno == EPERM
+        guard kill(-pgid, 0) == 0 || errno == EPERM else { return false }
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
+        return entries.contains { entry in
+            guard let pid = pid_t(entry), let stat = readStat(pid) else { return false }
+            return stat.group == pgid && stat.state != "Z"
+        }
     }
 
     /// Signals the whole group, unless the leader's pid now belongs to someone else.
@@ -41,13 +47,14 @@ enum ProcessProbe {
     /// The leader's start time in clock ticks since boot; nil where there is no /proc.
     static func startTicks(of pid: pid_t) -> UInt64? { readStat(pid)?.startTicks }
 
-    /// Fields 3 (state) and 22 (starttime) of /proc/PID/stat. The command name (field 2)
-    /// may hold spaces and parentheses, so parsing starts after its last ')'.
-    static func readStat(_ pid: pid_t) -> (state: Character, startTicks: UInt64)? {
+    /// Fields 3 (state), 5 (process group) and 22 (starttime) of /proc/PID/stat. The
+    /// command name (field 2) may hold spaces and parentheses: parse after its last ')'.
+    static func readStat(_ pid: pid_t) -> (state: Character, group: pid_t, startTicks: UInt64)? {
         guard let text = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
               let close = text.lastIndex(of: ")") else { return nil }
         let fields = text[text.index(after: close)...].split(separator: " ")
-        guard fields.count > 19, let state = fields[0].first, let ticks = UInt64(fields[19]) else { return nil }
-        return (state, ticks)
+        guard fields.count > 19, let state = fields[0].first, let group = pid_t(fields[2]),
+              let ticks = UInt64(fields[19]) else { return nil }
+        return (state, group, ticks)
     }
 }
