@@ -49,6 +49,15 @@ final class LocalProviderTests: LocalProviderTestCase {
         XCTAssertEqual(listed.count, 3)
     }
 
+    func testConcurrentRequestsWithOneTokenLaunchOnce() async throws {
+        async let first = request(count: 2, token: "same")
+        async let second = request(count: 2, token: "same")
+        let (a, b) = try await (first, second)
+        XCTAssertEqual(Set(a.map(\.id)), Set(b.map(\.id)))
+        let listed = try await provider.list()
+        XCTAssertEqual(listed.count, 2)
+    }
+
     func testIDsAreLocalAndEightHexDigits() async throws {
         let instances = try await request(count: 3)
         for instance in instances {
