@@ -1,0 +1,37 @@
+/// What a run needs: an explicit instance type, or minimums the planner matches
+/// against the provider's instance-type facts.
+public struct ResourceRequirements: Sendable, Equatable, Hashable {
+    public var instanceType: String?
+    public var cpus: Int?
+    public var memoryMiB: Int?
+    public var gpus: Int?
+
+    public init(instanceType: String? = nil, cpus: Int? = nil, memoryMiB: Int? = nil, gpus: Int? = nil) {
+        self.instanceType = instanceType
+        self.cpus = cpus
+        self.memoryMiB = memoryMiB
+        self.gpus = gpus
+    }
+
+    public func isSatisfied(by facts: InstanceTypeFacts) -> Bool {
+        if let instanceType { return facts.name == instanceType }
+        if let cpus, facts.vcpus < cpus { return false }
+        if let memoryMiB, facts.memoryMiB < memoryMiB { return false }
+        if let gpus, facts.gpuCount < gpus { return false }
+        return true
+    }
+
+    /// "64 GB memory", "4 CPUs, 2 GPUs": for the reason a run is waiting.
+    public var summary: String {
+        if let instanceType { return instanceType }
+        var parts: [String] = []
+        if let cpus { parts.append("\(cpus) CPU\(cpus == 1 ? "" : "s")") }
+        if let memoryMiB { parts.append(Self.formatMemory(memoryMiB) + " memory") }
+        if let gpus { parts.append("\(gpus) GPU\(gpus == 1 ? "" : "s")") }
+        return parts.isEmpty ? "no particular resources" : parts.joined(separator: ", ")
+    }
+
+    static func formatMemory(_ mib: Int) -> String {
+        mib % 1024 == 0 ? "\(mib / 1024) GB" : "\(mib) MB"
+    }
+}
