@@ -6,10 +6,13 @@ public struct RunnerBootstrap: Sendable, Equatable {
     public var runnerURL: String?
     /// The dstack server the runner registers with.
     public var serverURL: String?
+    /// The launch batch's registration token (the server keeps only its hash).
+    public var registrationToken: String?
 
-    public init(runnerURL: String? = nil, serverURL: String? = nil) {
+    public init(runnerURL: String? = nil, serverURL: String? = nil, registrationToken: String? = nil) {
         self.runnerURL = runnerURL
         self.serverURL = serverURL
+        self.registrationToken = registrationToken
     }
 
     public func render() -> String {
@@ -27,8 +30,12 @@ public struct RunnerBootstrap: Sendable, Equatable {
                 "fi",
             ]
         }
+        // The instance ID comes from the environment on the local provider and from the
+        // instance metadata service (IMDSv2) on a cloud, where the variable is unset.
         var command = "exec \"$RUNNER\" --instance-id \"${DSTACK_INSTANCE_ID:-}\" --state-dir \"${DSTACK_INSTANCE_DIR:-/var/lib/dstack}\""
+        command += " --orphan-action \"${DSTACK_ORPHAN_ACTION:-poweroff}\""
         if let serverURL { command += " --server \(shellQuoted(serverURL))" }
+        if let registrationToken { command += " --registration-token \(shellQuoted(registrationToken))" }
         lines.append(command)
         return lines.joined(separator: "\n") + "\n"
     }

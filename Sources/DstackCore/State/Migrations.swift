@@ -35,6 +35,45 @@ enum Migrations {
         );
         CREATE INDEX instances_by_type ON instances(instance_type);
         """,
+        // 2: runs and their logs; the fleet's runner registration and work; the launch
+        // batch's registration token (only its hash).
+        """
+        CREATE TABLE runs (
+            id           TEXT PRIMARY KEY,
+            workflow     TEXT,
+            commands     TEXT NOT NULL,
+            requirements TEXT NOT NULL,
+            status       TEXT NOT NULL,
+            reason       TEXT,
+            instance_id  TEXT,
+            attempt      INTEGER NOT NULL DEFAULT 0,
+            interruptions INTEGER NOT NULL DEFAULT 0,
+            exit_code    INTEGER,
+            stop_requested INTEGER NOT NULL DEFAULT 0,
+            submitted_at REAL NOT NULL,
+            updated_at   REAL NOT NULL,
+            finished_at  REAL
+        );
+        CREATE INDEX runs_by_status ON runs(status, submitted_at);
+        CREATE TABLE run_logs (
+            run_id  TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            seq     INTEGER NOT NULL,
+            attempt INTEGER NOT NULL,
+            stream  TEXT NOT NULL CHECK (stream IN ('stdout', 'stderr', 'system')),
+            text    TEXT NOT NULL,
+            at      REAL NOT NULL,
+            PRIMARY KEY (run_id, seq)
+        );
+        ALTER TABLE launches ADD COLUMN registration_hash TEXT;
+        ALTER TABLE launches ADD COLUMN registered INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE launches ADD COLUMN closed INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE instances ADD COLUMN phase TEXT NOT NULL DEFAULT 'provisioning';
+        ALTER TABLE instances ADD COLUMN run_id TEXT;
+        ALTER TABLE instances ADD COLUMN token_hash TEXT;
+        ALTER TABLE instances ADD COLUMN registered_at REAL;
+        ALTER TABLE instances ADD COLUMN idle_since REAL;
+        ALTER TABLE instances ADD COLUMN heartbeat_at REAL;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -3,9 +3,10 @@ import Foundation
 /// state.db: SQLite in WAL mode. Every change is one `BEGIN IMMEDIATE` transaction, so
 /// concurrent dstack processes serialise their read-modify-write cycles and never lose
 /// an update. A file that is not a readable database is reported and never touched.
-public final class StateStore {
+public final class StateStore: @unchecked Sendable {
     public let path: String
     private let db: SQLiteDatabase
+    private let lock = NSLock()
 
     public convenience init(home: DstackHome) throws {
         try home.prepare()
@@ -40,6 +41,9 @@ public final class StateStore {
     }
 
     private func transaction<T>(_ begin: String, _ body: (StateTransaction) throws -> T) throws -> T {
+        // One connection, one transaction at a time: the server calls in from many tasks.
+        lock.lock()
+        defer { lock.unlock() }
         do {
             try db.execute(begin)
         } catch let error as SQLiteError {

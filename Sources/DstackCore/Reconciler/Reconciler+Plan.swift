@@ -1,0 +1,170 @@
+import Foundation
+
+extension Reconciler {
+    /// The planner's view of the world: the rules, the waiting runs, registered
+    /// instances, a placeholder for each instance a batch is still bringing up, and the
+    /// facts of each allowed type (asked of the provider once per process).
+    func plannerInput(active: ActiveProvider, now: Date, report: inout Report) async throws -> PlannerInput {
+        let (rules, enabled, waiting, fleet, batches) = try workspace.state().read { tx in
+            (try tx.rules(), try tx.isEnabled(), try tx.waitingRuns(), try tx.fleet(vendor: active.vendor),
+             try tx.openBatches(vendor: active.vendor))
+        }
+        for rule in rules where factsCache[rule.instanceType] == nil {
+            report.providerCalls += 1
+            if let facts = try? await active.provider.validateInstanceType(rule.instanceType) {
+                factsCache[rule.instanceType] = facts
+            }
+        }
+        var instances: [PlannerInstance] = []
+        for instance in fleet where instance.registeredAt != nil {
+            let phase: PlannerInstance.Phase = instance.runID.map { .busy(runID: $0) }
+                ?? .idle(since: instance.idleSince ?? instance.registeredAt ?? now)
+            instances.append(PlannerInstance(id: instance.id, instanceType: instance.instanceType, phase: phase,
+                                             launchedAt: instance.recordedAt))
+        }
+        for batch in batches {
+            for slot in 0..<batch.provisioning {
+                instances.append(PlannerInstance(id: Self.placeholderID(batch.token, slot), instanceType: batch.instanceType,
+                                                 phase: .provisioning, launchedAt: batch.createdAt))
+            }
+        }
+        return PlannerInput(
+            rules: Dictionary(rules.map { ($0.instanceType, $0.max) }, uniquingKeysWith: { _, last in last }),
+            enabled: enabled,
+            pendingRuns: waiting.filter { !$0.stopRequested }.map { PlannerRun(id: $0.id, requirements: $0.requirements) },
+            instances: instances,
+            facts: factsCache.filter { fact in rules.contains { $0.instanceType == fact.key } },
+            unavailableTypes: Set(unavailableUntil.filter { $0.value > now }.keys),
+            now: now,
+            idleTimeout: options.idleTimeout)
+    }
+
+    static func placeholderID(_ batchToken: String, _ slot: Int) -> String { "batch:\(batchToken):\(slot)" }
+
+    static func batchToken(fromPlaceholder id: String) -> String? {
+        let parts = id.split(separator: ":")
+        return parts.count == 3 && parts[0] == "batch" ? String(parts[1]) : nil
+    }
+
+    /// Carries out a plan: terminations first (they free capacity), then launches, then
+    /// assignments, then the reasons waiting runs give.
+    func apply(_ plan: Plan, active: ActiveProvider, cloud: [ManagedInstance], now: Date, report: inout Report) async throws {
+        let state = try workspace.state()
+        let vendor = active.vendor
+
+        if !plan.terminations.isEmpty {
+            let fleet = try state.read { try $0.fleet(vendor: vendor) }
+            let batches = try state.read { try $0.openBatches(vendor: vendor) }
+            var target = TerminationTarget()
+            var closedBatches = Set<String>()
+            for termination in plan.terminations {
+                if let token = Self.batchToken(fromPlaceholder: termination.instanceID) {
+                    guard !closedBatches.contains(token), let batch = batches.first(where: { $0.token == token }) else { continue }
+                    // A batch cannot shrink slot by slot: give up what it has not brought up yet.
+                    closedBatches.insert(token)
+                    let registered = Set(fleet.filter { $0.registeredAt != nil }.map(\.id))
+                    target.spotRequestIDs += batch.spotRequestIDs
+                    target.instanceIDs += cloud.filter { instance in
+                        !instance.isUnfulfilledRequest && !registered.contains(instance.id)
+                            && (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false)
+                    }.map(\.id)
+                } else {
+                    target.instanceIDs.append(termination.instanceID)
+                    if let request = fleet.first(where: { $0.id == termination.instanceID })?.spotRequestID
+                        ?? cloud.first(where: { $0.id == termination.instanceID })?.spotRequestID {
+                        target.spotRequestIDs.append(request)
+                    }
+                }
+            }
+            // Journal first: a crash after this point leaves instances state no longer
+            // knows, which the next pass sweeps.
+            try state.write { tx in
+                for token in closedBatches { try tx.closeBatch(token: token) }
+                for termination in plan.terminations where Self.batchToken(fromPlaceholder: termination.instanceID) == nil {
+                    try tx.removeInstance(termination.instanceID)
+                    if let runID = termination.interruptedRunID {
+                        try interrupt(runID, tx: tx, why: "its instance \(termination.instanceID) was shut down: \(termination.reason.rawValue)",
+                                      counts: false, report: &report)
+                    }
+                }
+            }
+            if !target.isEmpty {
+                report.providerCalls += 1
+                try await active.provider.terminate(target)
+                try state.write { try $0.forget(target, vendor: vendor) }
+                report.terminated += target.instanceIDs
+            }
+        }
+
+        var failedLaunchRuns = Set<String>()
+        for launch in plan.launches {
+            let token = "dstack-\(SecureRandom.hex(16))"
+            let registration = SecureRandom.hex(32)
+            try state.write { tx in
+                try tx.journalBatch(token: token, vendor: vendor, instanceType: launch.instanceType, count: launch.count,
+                                    registrationHash: TokenHash.sha256Hex(registration), at: now)
+            }
+            let sent = await send(batchToken: token, instanceType: launch.instanceType, count: launch.count,
+                                  registrationToken: registration, active: active, now: now, report: &report)
+            if let failure = sent {
+                failedLaunchRuns.formUnion(launch.forRuns)
+                try state.write { tx in
+                    for runID in launch.forRuns {
+                        try tx.setRunReason(runID, status: .pending, reason: "could not launch \(launch.instanceType): \(failure)")
+                    }
+                }
+            }
+        }
+
+        if !plan.assignments.isEmpty {
+            try state.write { tx in
+                for assignment in plan.assignments {
+                    let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: now)
+                    try tx.assign(runID: assignment.runID, to: assignment.instanceID)
+                    try tx.appendLog(runID: assignment.runID, attempt: attempt, stream: .system,
+                                     text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: now)
+                }
+            }
+            report.assigned += plan.assignments.count
+            for assignment in plan.assignments { onAssignment?(assignment.instanceID) }
+        }
+
+        try state.write { tx in
+            for (runID, reason) in plan.waiting where !failedLaunchRuns.contains(runID) {
+                try tx.setRunReason(runID, status: plan.claimedProvisioning[runID] != nil ? .provisioning : .pending, reason: reason)
+            }
+        }
+    }
+
+    /// Requests a batch's instances with its user data. Returns nil on success, or the
+    /// one-sentence reason the launch failed (after closing the batch).
+    @discardableResult
+    func send(batchToken: String, instanceType: String, count: Int, registrationToken: String, active: ActiveProvider,
+              now: Date, report: inout Report) async -> String? {
+        let settings = (try? workspace.configuration().providers[active.vendor]) ?? [:]
+        let userData = RunnerBootstrap(runnerURL: settings["runner_url"], serverURL: options.advertiseURL,
+                                       registrationToken: registrationToken).render()
+        report.providerCalls += 1
+        do {
+            let launch = try await active.provider.requestSpot(
+                SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken))
+            try workspace.state().write { tx in
+                try tx.markLaunchSent(token: batchToken, spotRequestIDs: launch.spotRequestIDs)
+                try tx.recordInstances(launch.instances, vendor: active.vendor, launchToken: batchToken)
+            }
+            report.launched[instanceType, default: 0] += count
+            return nil
+        } catch {
+            let message = (error as? ProviderError)?.userMessage ?? String(describing: error)
+            if case ProviderError.capacityUnavailable = error {
+                unavailableUntil[instanceType] = now.addingTimeInterval(options.capacityCooldown)
+            }
+            try? workspace.state().write { tx in
+                try tx.markLaunchFailed(token: batchToken, error: message)
+                try tx.closeBatch(token: batchToken)
+            }
+            report.errors.append("could not launch \(count) \(instanceType): \(message)")
+            return message
+        }
+    }
+}

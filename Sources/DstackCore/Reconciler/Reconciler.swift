@@ -1,0 +1,94 @@
+import Foundation
+
+/// One pass of the autoscaler: hold the cloud's list against state, ask the planner
+/// what to do, journal each action, then call the provider. Every provider call is
+/// batched: one `list` per pass, one `terminate` for all terminations, one
+/// `requestSpot` per instance type. Safe to run again at any point: a launch is
+/// journaled with its idempotency token before the provider is called, and a pass
+/// that finds an unsent launch sends it again with the same token.
+public final class Reconciler: @unchecked Sendable {
+    public let workspace: Workspace
+    public var options: ReconcilerOptions
+    /// Called after a run is assigned, so a waiting runner's long poll answers at once.
+    public var onAssignment: (@Sendable (_ instanceID: String) -> Void)?
+    let clock: @Sendable () -> Date
+    private let lock = NSLock()
+    var unavailableUntil: [String: Date] = [:]
+    var factsCache: [String: InstanceTypeFacts] = [:]
+
+    public init(workspace: Workspace, options: ReconcilerOptions = ReconcilerOptions(),
+                clock: @escaping @Sendable () -> Date = { Date() }) {
+        self.workspace = workspace
+        self.options = options
+        self.clock = clock
+    }
+
+    /// What one pass did, for logs, tests and benchmarks.
+    public struct Report: Sendable, Equatable {
+        public var providerCalls = 0
+        public var launched: [String: Int] = [:]
+        public var assigned = 0
+        public var terminated: [String] = []
+        public var swept: [String] = []
+        public var retried: [String] = []
+        public var errors: [String] = []
+        public init() {}
+    }
+
+    /// Runs one pass. Passes never overlap: a second caller waits for the first.
+    public func reconcile() async throws -> Report {
+        await gate.acquire()
+        defer { Task { await gate.release() } }
+        return try await pass()
+    }
+
+    private let gate = PassGate()
+
+    private func pass() async throws -> Report {
+        var report = Report()
+        let state = try workspace.state()
+        let now = clock()
+        guard try workspace.activeVendor() != nil else {
+            try state.write { tx in
+                for run in try tx.waitingRuns() {
+                    try tx.setRunReason(run.id, status: .pending, reason: "no cloud provider is configured; run 'dstack <vendor> configure'")
+                }
+            }
+            return report
+        }
+        let active = try workspace.activeProvider()
+        let vendor = active.vendor
+
+        try await resendUnsentLaunches(active, now: now, report: &report)
+
+        let known = try state.read { try $0.knownResources(vendor: vendor) }
+        report.providerCalls += 1
+        let cloud = try await active.provider.list(known: known)
+
+        try await settleWithCloud(cloud, active: active, now: now, report: &report)
+        try stopRequestedRuns(now: now)
+
+        let input = try await plannerInput(active: active, now: now, report: &report)
+        let plan = Planner.plan(input)
+        try await apply(plan, active: active, cloud: cloud, now: now, report: &report)
+        return report
+    }
+}
+
+/// Lets one reconcile pass run at a time, in arrival order.
+actor PassGate {
+    private var busy = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    func release() {
+        if waiters.isEmpty { busy = false } else { waiters.removeFirst().resume() }
+    }
+}

@@ -1,0 +1,21 @@
+import Foundation
+
+/// The server's tunables, as `dstack server` takes them.
+public struct ReconcilerOptions: Sendable, Equatable {
+    /// Idle instances are terminated after this long without work.
+    public var idleTimeout: TimeInterval = 300
+    /// A run whose instance vanishes is retried this many times.
+    public var maxRetries: Int = 2
+    /// How old an instance the cloud lists, that state does not know, must be before it
+    /// is swept (a launch whose state write is still in flight is younger than this).
+    public var sweepGrace: TimeInterval = 120
+    /// A launch batch whose runners have not all registered by then is given up:
+    /// its spot requests are cancelled and its unregistered instances terminated.
+    public var provisioningTimeout: TimeInterval = 900
+    /// A type that reported no spot capacity is skipped this long.
+    public var capacityCooldown: TimeInterval = 180
+    /// The URL the runners reach the server at; it goes into their user data.
+    public var advertiseURL: String = "http://127.0.0.1:3000"
+
+    public init() {}
+}

@@ -1,0 +1,135 @@
+import Foundation
+
+/// The server's side of the runner API, without HTTP: registration, the per-instance
+/// token check, assignments, logs, exits and heartbeats. The HTTP layer maps each
+/// `RunnerServiceError` to its status code.
+public final class RunnerService: @unchecked Sendable {
+    public let workspace: Workspace
+    public let signal: WakeSignal
+    /// Makes the reconcile loop run soon (a runner registered, a run finished).
+    public var wakeReconciler: @Sendable () -> Void
+
+    public init(workspace: Workspace, signal: WakeSignal, wakeReconciler: @escaping @Sendable () -> Void) {
+        self.workspace = workspace
+        self.signal = signal
+        self.wakeReconciler = wakeReconciler
+    }
+
+    /// Accepts a runner whose instance the provider's list attributes to the batch its
+    /// registration token belongs to, once per instance. Returns its per-instance token.
+    public func register(_ request: RunnerAPI.RegisterRequest) async throws -> RunnerAPI.RegisterReply {
+        let state = try workspace.state()
+        guard let (batch, vendor) = try state.read({ try $0.batch(registrationHash: TokenHash.sha256Hex(request.registrationToken)) }) else {
+            throw RunnerServiceError.unauthorized("unknown or expired registration token")
+        }
+        if try state.read({ try $0.fleetInstance(request.instanceID) })?.tokenHash != nil {
+            throw RunnerServiceError.conflict("instance \(request.instanceID) has registered already")
+        }
+        let active = try workspace.activeProvider()
+        guard active.vendor == vendor else { throw RunnerServiceError.forbidden("the batch belongs to another provider") }
+        let known = try state.read { try $0.knownResources(vendor: vendor) }
+        let listed = try await active.provider.list(known: known)
+        let recorded = try state.read { try $0.fleetInstance(request.instanceID) }
+        guard let instance = listed.first(where: { $0.id == request.instanceID && $0.state.isLive && !$0.isUnfulfilledRequest }),
+              (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false) || recorded?.launchToken == batch.token else {
+            throw RunnerServiceError.forbidden("instance \(request.instanceID) is not one the cloud lists for this launch")
+        }
+        let token = SecureRandom.hex(32)
+        try state.write { tx in
+            try tx.registerInstance(id: instance.id, vendor: vendor, instanceType: batch.instanceType,
+                                    spotRequestID: instance.spotRequestID, batchToken: batch.token,
+                                    tokenHash: TokenHash.sha256Hex(token))
+        }
+        wakeReconciler()
+        return RunnerAPI.RegisterReply(token: token, instanceID: instance.id)
+    }
+
+    /// 401 without a token or with one no instance has; 403 with another instance's.
+    public func authenticate(instanceID: String, authorization: String?) throws {
+        guard let authorization, authorization.hasPrefix("Bearer "), authorization.count > 7 else {
+            throw RunnerServiceError.unauthorized("a bearer token is required")
+        }
+        let hash = TokenHash.sha256Hex(String(authorization.dropFirst(7)))
+        let owner = try workspace.state().read { try $0.instanceID(tokenHash: hash) }
+        guard let owner else { throw RunnerServiceError.unauthorized("the token is not valid") }
+        guard owner == instanceID else { throw RunnerServiceError.forbidden("the token belongs to another instance") }
+    }
+
+    /// The run assigned to the instance, if any; waits up to `wait` seconds for one.
+    public func assignment(instanceID: String, wait: TimeInterval) async throws -> RunnerAPI.Assignment? {
+        let deadline = Date().addingTimeInterval(wait)
+        while true {
+            if let assignment = try currentAssignment(instanceID) { return assignment }
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { return nil }
+            _ = await signal.wait(instanceID, timeout: remaining)
+        }
+    }
+
+    private func currentAssignment(_ instanceID: String) throws -> RunnerAPI.Assignment? {
+        try workspace.state().read { tx in
+            guard let runID = try tx.fleetInstance(instanceID)?.runID, let run = try tx.run(runID),
+                  run.status == .running, run.instanceID == instanceID, !run.stopRequested else { return nil }
+            return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands)
+        }
+    }
+
+    public func appendLog(instanceID: String, runID: String, chunk: RunnerAPI.LogChunk) throws -> RunnerAPI.RunControl {
+        try workspace.state().write { tx in
+            guard let run = try tx.run(runID) else { throw RunnerServiceError.notFound("no run \(runID)") }
+            guard run.instanceID == instanceID, run.attempt == chunk.attempt, run.status == .running else {
+                return RunnerAPI.RunControl(stop: true) // the run was taken from this instance
+            }
+            try tx.appendLog(runID: runID, attempt: chunk.attempt, stream: chunk.stream == .stdout ? .stdout : .stderr, text: chunk.text)
+            try tx.heartbeat(instanceID: instanceID)
+            return RunnerAPI.RunControl(stop: run.stopRequested)
+        }
+    }
+
+    public func finish(instanceID: String, runID: String, exit: RunnerAPI.RunExit) throws {
+        try workspace.state().write { tx in
+            guard let run = try tx.run(runID) else { throw RunnerServiceError.notFound("no run \(runID)") }
+            guard run.instanceID == instanceID, run.attempt == exit.attempt, run.status == .running else { return }
+            let status: RunStatus = run.stopRequested ? .stopped : (exit.exitCode == 0 ? .done : .failed)
+            try tx.appendLog(runID: runID, attempt: exit.attempt, stream: .system,
+                             text: "[dstack] attempt \(exit.attempt) exited with code \(exit.exitCode)\n")
+            try tx.setRunStatus(runID, status, reason: status == .stopped ? "stopped by the user" : nil,
+                                instanceID: instanceID, exitCode: exit.exitCode)
+            try tx.release(instanceID: instanceID)
+        }
+        wakeReconciler()
+    }
+
+    public func heartbeat(instanceID: String, beat: RunnerAPI.Heartbeat) throws -> RunnerAPI.RunControl {
+        try workspace.state().write { tx in
+            try tx.heartbeat(instanceID: instanceID)
+            guard let runID = beat.runID, let run = try tx.run(runID) else { return RunnerAPI.RunControl(stop: false) }
+            let taken = run.instanceID != instanceID || run.status != .running || (beat.attempt.map { $0 != run.attempt } ?? false)
+            return RunnerAPI.RunControl(stop: run.stopRequested || taken)
+        }
+    }
+}
+
+public enum RunnerServiceError: Error, Equatable, CustomStringConvertible {
+    case badRequest(String)
+    case unauthorized(String)
+    case forbidden(String)
+    case notFound(String)
+    case conflict(String)
+
+    public var status: Int {
+        switch self {
+        case .badRequest: return 400
+        case .unauthorized: return 401
+        case .forbidden: return 403
+        case .notFound: return 404
+        case .conflict: return 409
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .badRequest(let m), .unauthorized(let m), .forbidden(let m), .notFound(let m), .conflict(let m): return m
+        }
+    }
+}

@@ -1,0 +1,84 @@
+import Foundation
+
+/// Wakes tasks waiting on a key (an instance ID, or the reconcile loop) at once, or lets
+/// them go after a timeout. Each waiter is resumed exactly once.
+public final class WakeSignal: @unchecked Sendable {
+    private let lock = NSLock()
+    private var waiters: [String: [UUID: CheckedContinuation<Bool, Never>]] = [:]
+    private var pending: Set<String> = []
+
+    public init() {}
+
+    /// Wakes every waiter on `key`; with none waiting, the next `wait` returns at once.
+    public func notify(_ key: String) {
+        let woken: [CheckedContinuation<Bool, Never>] = lock.withLock {
+            guard let list = waiters.removeValue(forKey: key), !list.isEmpty else {
+                pending.insert(key)
+                return []
+            }
+            return Array(list.values)
+        }
+        woken.forEach { $0.resume(returning: true) }
+    }
+
+    /// Waits until `notify(key)` or the timeout. Returns true when notified.
+    public func wait(_ key: String, timeout: TimeInterval) async -> Bool {
+        if lock.withLock({ pending.remove(key) != nil }) { return true }
+        let id = UUID()
+        let timer = Task { [weak self] in
+            try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1_000_000_000))
+            self?.expire(key, id)
+        }
+        defer { timer.cancel() }
+        return await withCheckedContinuation { continuation in
+            let alreadyNotified: Bool = lock.withLock {
+                if pending.remove(key) != nil { return true }
+                waiters[key, default: [:]][id] = continuation
+                return false
+            }
+            if alreadyNotified { continuation.resume(returning: true) }
+        }
+    }
+
+    private func expire(_ key: String, _ id: UUID) {
+        let continuation: CheckedContinuation<Bool, Never>? = lock.withLock {
+            let found = waiters[key]?.removeValue(forKey: id)
+            if waiters[key]?.isEmpty == true { waiters[key] = nil }
+            return found
+        }
+        continuation?.resume(returning: false)
+    }
+}
+
+/// Runs the reconciler whenever something wakes it, and on a timer for what nothing
+/// announces (spot requests fulfilled, instances vanishing).
+public final class ReconcileLoop: @unchecked Sendable {
+    public static let wakeKey = "reconcile"
+    public let reconciler: Reconciler
+    public let signal: WakeSignal
+    public var interval: TimeInterval
+    /// Each pass's report, for the server's log.
+    public var onPass: (@Sendable (Result<Reconciler.Report, Error>) -> Void)?
+
+    public init(reconciler: Reconciler, signal: WakeSignal, interval: TimeInterval) {
+        self.reconciler = reconciler
+        self.signal = signal
+        self.interval = interval
+    }
+
+    public func wake() { signal.notify(Self.wakeKey) }
+
+    /// Loops until the task is cancelled.
+    public func run() async {
+        while !Task.isCancelled {
+            let result: Result<Reconciler.Report, Error>
+            do {
+                result = .success(try await reconciler.reconcile())
+            } catch {
+                result = .failure(error)
+            }
+            onPass?(result)
+            _ = await signal.wait(Self.wakeKey, timeout: interval)
+        }
+    }
+}

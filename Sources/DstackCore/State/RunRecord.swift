@@ -1,0 +1,60 @@
+import Foundation
+
+/// A run's lifecycle: submitted → pending → provisioning → running → done, failed,
+/// stopped, or interrupted (retried as pending while attempts remain).
+public enum RunStatus: String, Sendable, Equatable, CaseIterable {
+    case submitted, pending, provisioning, running, done, failed, stopped, interrupted
+
+    public var isFinished: Bool {
+        switch self {
+        case .done, .failed, .stopped, .interrupted: return true
+        default: return false
+        }
+    }
+
+    /// Waiting for an instance: what the planner places.
+    public var isWaiting: Bool { self == .submitted || self == .pending || self == .provisioning }
+}
+
+public struct RunRecord: Sendable, Equatable {
+    public var id: String
+    public var workflow: String?
+    public var commands: [String]
+    public var requirements: ResourceRequirements
+    public var status: RunStatus
+    /// Why it waits, or how it ended, in words.
+    public var reason: String?
+    public var instanceID: String?
+    /// 0 before the first start; 1 for the first attempt, and so on.
+    public var attempt: Int
+    public var exitCode: Int?
+    public var stopRequested: Bool
+    public var submittedAt: Date
+    public var updatedAt: Date
+    public var finishedAt: Date?
+}
+
+public struct LogEntry: Sendable, Equatable {
+    public enum Stream: String, Sendable { case stdout, stderr, system }
+    public var seq: Int
+    public var attempt: Int
+    public var stream: Stream
+    public var text: String
+    public var at: Date
+}
+
+extension ResourceRequirements {
+    var json: JSONValue {
+        var object = JSONObject()
+        if let instanceType { object["instance_type"] = .string(instanceType) }
+        if let cpus { object["cpu"] = .int(Int64(cpus)) }
+        if let memoryMiB { object["memory_mib"] = .int(Int64(memoryMiB)) }
+        if let gpus { object["gpu"] = .int(Int64(gpus)) }
+        return .object(object)
+    }
+
+    init(json: JSONValue) {
+        self.init(instanceType: json["instance_type"]?.stringValue, cpus: json["cpu"]?.intValue.map(Int.init),
+                  memoryMiB: json["memory_mib"]?.intValue.map(Int.init), gpus: json["gpu"]?.intValue.map(Int.init))
+    }
+}

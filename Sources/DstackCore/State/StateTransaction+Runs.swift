@@ -1,0 +1,123 @@
+import Foundation
+
+extension StateTransaction {
+    private static let runColumns = """
+        id, workflow, commands, requirements, status, reason, instance_id, attempt, exit_code,
+        stop_requested, submitted_at, updated_at, finished_at
+        """
+
+    /// Adds a run in `submitted`; the server makes it pending on its next reconcile.
+    public func submitRun(id: String, workflow: String?, commands: [String], requirements: ResourceRequirements,
+                          at now: Date = Date()) throws {
+        try db.query("""
+            INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at)
+            VALUES (?, ?, ?, ?, 'submitted', ?, ?)
+            """, [.text(id), workflow.map(SQLiteValue.text) ?? .null,
+                  .text(JSONValue.array(commands.map(JSONValue.string)).serialized()),
+                  .text(requirements.json.serialized()), .real(now.timeIntervalSince1970), .real(now.timeIntervalSince1970)])
+    }
+
+    public func run(_ id: String) throws -> RunRecord? {
+        try db.query("SELECT \(Self.runColumns) FROM runs WHERE id = ?", [.text(id)]).first.map(Self.runRecord)
+    }
+
+    /// Finds a run by its full ID or a unique prefix of it, as `docker` does.
+    public func findRun(_ idOrPrefix: String) throws -> RunRecord? {
+        if let exact = try run(idOrPrefix) { return exact }
+        let escaped = idOrPrefix.replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
+        let rows = try db.query("SELECT \(Self.runColumns) FROM runs WHERE id LIKE ? LIMIT 2", [.text(escaped + "%")])
+        return rows.count == 1 ? Self.runRecord(rows[0]) : nil
+    }
+
+    /// Every run, newest first; `limit` keeps `dstack ps` fast on a long history.
+    public func runs(statuses: [RunStatus]? = nil, limit: Int? = nil) throws -> [RunRecord] {
+        var sql = "SELECT \(Self.runColumns) FROM runs"
+        var values: [SQLiteValue] = []
+        if let statuses {
+            sql += " WHERE status IN (\(statuses.map { _ in "?" }.joined(separator: ",")))"
+            values = statuses.map { .text($0.rawValue) }
+        }
+        sql += " ORDER BY submitted_at DESC, id DESC"
+        if let limit { sql += " LIMIT \(limit)" }
+        return try db.query(sql, values).map(Self.runRecord)
+    }
+
+    /// Runs waiting for an instance, oldest first: the planner's queue.
+    public func waitingRuns() throws -> [RunRecord] {
+        try db.query("""
+            SELECT \(Self.runColumns) FROM runs WHERE status IN ('submitted', 'pending', 'provisioning')
+            ORDER BY submitted_at, id
+            """).map(Self.runRecord)
+    }
+
+    public func setRunStatus(_ id: String, _ status: RunStatus, reason: String? = nil, instanceID: String? = nil,
+                             exitCode: Int? = nil, at now: Date = Date()) throws {
+        try db.query("""
+            UPDATE runs SET status = ?, reason = ?, instance_id = ?, exit_code = COALESCE(?, exit_code), updated_at = ?,
+            finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?
+            """, [.text(status.rawValue), reason.map(SQLiteValue.text) ?? .null, instanceID.map(SQLiteValue.text) ?? .null,
+                  exitCode.map { .integer(Int64($0)) } ?? .null, .real(now.timeIntervalSince1970),
+                  .integer(status.isFinished ? 1 : 0), .real(now.timeIntervalSince1970), .text(id)])
+    }
+
+    /// Updates only the reason a waiting run gives, when it changed.
+    public func setRunReason(_ id: String, status: RunStatus, reason: String?) throws {
+        try db.query("UPDATE runs SET status = ?, reason = ? WHERE id = ? AND (status IS NOT ? OR reason IS NOT ?)",
+                     [.text(status.rawValue), reason.map(SQLiteValue.text) ?? .null, .text(id), .text(status.rawValue),
+                      reason.map(SQLiteValue.text) ?? .null])
+    }
+
+    /// Starts the next attempt on an instance; returns the attempt number.
+    @discardableResult
+    public func startAttempt(_ id: String, on instanceID: String, at now: Date = Date()) throws -> Int {
+        try db.query("""
+            UPDATE runs SET status = 'running', reason = NULL, instance_id = ?, attempt = attempt + 1, updated_at = ?
+            WHERE id = ?
+            """, [.text(instanceID), .real(now.timeIntervalSince1970), .text(id)])
+        return try run(id)?.attempt ?? 0
+    }
+
+    /// Counts an attempt lost to a vanished instance; returns how many there have been.
+    @discardableResult
+    public func countInterruption(_ id: String) throws -> Int {
+        try db.query("UPDATE runs SET interruptions = interruptions + 1 WHERE id = ?", [.text(id)])
+        return Int(try db.query("SELECT interruptions FROM runs WHERE id = ?", [.text(id)]).first?.first?.integer ?? 0)
+    }
+
+    public func requestStop(_ id: String) throws {
+        try db.query("UPDATE runs SET stop_requested = 1 WHERE id = ?", [.text(id)])
+    }
+
+    // MARK: logs
+
+    /// Appends to a run's log; every attempt's output stays.
+    public func appendLog(runID: String, attempt: Int, stream: LogEntry.Stream, text: String, at now: Date = Date()) throws {
+        try db.query("""
+            INSERT INTO run_logs(run_id, seq, attempt, stream, text, at)
+            VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM run_logs WHERE run_id = ?), ?, ?, ?, ?)
+            """, [.text(runID), .text(runID), .integer(Int64(attempt)), .text(stream.rawValue), .text(text),
+                  .real(now.timeIntervalSince1970)])
+    }
+
+    /// Log entries after `seq`, in order (for `dstack logs --follow`).
+    public func logs(runID: String, after seq: Int = 0) throws -> [LogEntry] {
+        try db.query("SELECT seq, attempt, stream, text, at FROM run_logs WHERE run_id = ? AND seq > ? ORDER BY seq",
+                     [.text(runID), .integer(Int64(seq))]).map { row in
+            LogEntry(seq: Int(row[0].integer ?? 0), attempt: Int(row[1].integer ?? 0),
+                     stream: LogEntry.Stream(rawValue: row[2].text ?? "") ?? .system, text: row[3].text ?? "",
+                     at: Date(timeIntervalSince1970: row[4].real ?? 0))
+        }
+    }
+
+    private static func runRecord(_ row: [SQLiteValue]) -> RunRecord {
+        let commands = (try? JSONValue.parse(row[2].text ?? "[]"))?.arrayValue?.compactMap(\.stringValue) ?? []
+        let requirements = (try? JSONValue.parse(row[3].text ?? "{}")).map(ResourceRequirements.init(json:)) ?? ResourceRequirements()
+        return RunRecord(id: row[0].text ?? "", workflow: row[1].text, commands: commands, requirements: requirements,
+                         status: RunStatus(rawValue: row[4].text ?? "") ?? .failed, reason: row[5].text, instanceID: row[6].text,
+                         attempt: Int(row[7].integer ?? 0), exitCode: row[8].integer.map(Int.init),
+                         stopRequested: (row[9].integer ?? 0) != 0,
+                         submittedAt: Date(timeIntervalSince1970: row[10].real ?? 0),
+                         updatedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
+                         finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)))
+    }
+}
