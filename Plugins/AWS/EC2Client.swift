@@ -26,11 +26,18 @@ public final class EC2Client: Sendable {
         self.now = now
     }
 
-    /// `Action=…&Version=2016-11-15&…`, every name and value percent-encoded.
+    /// `Action=…&Version=2016-11-15&…` as application/x-www-form-urlencoded: unreserved
+    /// characters kept, space as `+`, everything else `%XX`. This is byte for byte what
+    /// Python's `urlencode` (botocore) produces, so a server that re-encodes the parsed
+    /// form to check the signature (moto does) computes the same payload hash.
     static func formBody(action: String, _ parameters: [(String, String)]) -> String {
         ([("Action", action), ("Version", apiVersion)] + parameters)
-            .map { "\(SigV4Signer.uriEncode($0.0))=\(SigV4Signer.uriEncode($0.1))" }
+            .map { "\(formEncode($0.0))=\(formEncode($0.1))" }
             .joined(separator: "&")
+    }
+
+    static func formEncode(_ text: String) -> String {
+        SigV4Signer.uriEncode(text).replacingOccurrences(of: "%20", with: "+")
     }
 
     /// One action; the parsed reply, or a `ProviderError`. `instanceType` only makes a
