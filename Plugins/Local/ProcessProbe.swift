@@ -7,15 +7,21 @@ import Glibc
 /// its group leader (the bootstrap shell, or the runner it exec'd) is alive.
 enum ProcessProbe {
     /// Collects the exit status if this process is the parent, so a dead child does
-    /// not linger as a zombie that `kill(pid, 0)` still finds.
-    static func reap(_ pid: pid_t) {
+    /// not linger as a zombie that `kill(pid, 0)` still finds. False while `pid` is a
+    /// child of ours that has not finished exiting: a runner halfway through exit(0)
+    /// can already look like a zombie in /proc, and returning then would leave it
+    /// unreaped for good.
+    @discardableResult
+    static func reap(_ pid: pid_t) -> Bool {
         var status: Int32 = 0
-        while waitpid(pid, &status, WNOHANG) < 0 && errno == EINTR {}
+        var result: pid_t
+        repeat { result = waitpid(pid, &status, WNOHANG) } while result < 0 && errno == EINTR
+        return result != 0 // reaped now, or not our child (ECHILD)
     }
 
     static func isLeaderAlive(pid: pid_t, startTicks: UInt64?) -> Bool {
         guard pid > 0 else { return false }
-        reap(pid)
+        guard reap(pid) else { return true } // our child, still running
         guard kill(pid, 0) == 0 || errno == EPERM else { return false }
         guard let stat = readStat(pid) else { return true } // no /proc: trust kill()
         if stat.state == "Z" { return false } // dead, its parent just has not reaped it
@@ -28,7 +34,7 @@ enum ProcessProbe {
     /// hold a terminate up for the whole grace period. Without /proc, kill() decides.
     static func groupExists(_ pgid: pid_t) -> Bool {
         guard pgid > 0 else { return false }
-        reap(pgid)
+        guard reap(pgid) else { return true } // our child leads it and has not exited
         guard kill(-pgid, 0) == 0 || errno == EPERM else { return false }
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return true }
         return entries.contains { entry in

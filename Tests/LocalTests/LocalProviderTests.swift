@@ -25,15 +25,15 @@ final class LocalProviderTests: LocalProviderTestCase {
             XCTAssertEqual(name, "m5.large")
             XCTAssertTrue(reason.contains("\"local\""), reason)
         }
+        let good = try await request(userData: "", token: "t")
         do {
-            _ = try await request(userData: "", token: "t")
             _ = try await provider.requestSpot(SpotRequest(instanceType: "gpu", count: 1, userData: "", idempotencyToken: "u"))
             XCTFail("a spot request for an unsupported type succeeded")
         } catch ProviderError.unsupportedInstanceType(let name, _) {
             XCTAssertEqual(name, "gpu")
         }
         let listed = try await provider.list()
-        XCTAssertEqual(listed.count, 1, "only the good request started an instance")
+        XCTAssertEqual(listed.map(\.id), good.map(\.id), "only the good request started an instance")
     }
 
     func testTheSameTokenReturnsTheFirstLaunchAndStartsNothing() async throws {
@@ -108,6 +108,20 @@ final class LocalProviderTests: LocalProviderTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the runner exits on SIGTERM; no SIGKILL wait")
         XCTAssertTrue(isGone(pid))
         XCTAssertFalse(FileManager.default.fileExists(atPath: instanceDirectory(instance.id).path))
+    }
+
+    /// A runner told to stop while it is still starting must not lose the SIGTERM and
+    /// sit out the grace period (the kit terminates right after the first list).
+    func testTerminatingRightAfterLaunchNeedsNoSIGKILL() async throws {
+        for (index, userData) in (Array(repeating: "", count: 10) + Array(repeating: Self.execRunnerUserData, count: 10)).enumerated() {
+            let instance = try await request(userData: userData)[0]
+            try await Task.sleep(nanoseconds: UInt64(index % 10) * 3_000_000) // land anywhere in start-up
+            let started = Date()
+            try await provider.terminate(TerminationTarget(instanceIDs: [instance.id]))
+            XCTAssertLessThan(Date().timeIntervalSince(started), 5, "SIGTERM was lost during start-up")
+        }
+        let listed = try await provider.list()
+        XCTAssertEqual(listed, [])
     }
 
     func testTerminateEscalatesToSIGKILLWhenSIGTERMIsIgnored() async throws {
