@@ -35,7 +35,9 @@ public struct EC2ErrorReply: Error, Sendable, Equatable {
     var isThrottling: Bool { Self.throttlingCodes.contains(code) || status == 429 }
     /// Server faults EC2 asks clients to retry.
     var isServerFault: Bool { status >= 500 || code == "InternalError" || code == "Unavailable" || code == "ServiceUnavailable" }
-    var isRetryable: Bool { isThrottling || isServerFault }
+    /// Capacity errors come as 5xx from EC2 but are an answer, not a fault: the
+    /// autoscaler decides what to do with them, so they are never retried here.
+    var isRetryable: Bool { !Self.capacityCodes.contains(code) && (isThrottling || isServerFault) }
     var isNotFound: Bool { code.hasSuffix(".NotFound") || code.hasSuffix(".Malformed") && message.contains("does not exist") }
 
     /// The `ProviderError` a caller sees. `action` is the EC2 action ("RequestSpotInstances").
