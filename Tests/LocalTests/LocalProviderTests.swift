@@ -116,9 +116,12 @@ final class LocalProviderTests: LocalProviderTestCase {
         for (index, userData) in (Array(repeating: "", count: 10) + Array(repeating: Self.execRunnerUserData, count: 10)).enumerated() {
             let instance = try await request(userData: userData)[0]
             try await Task.sleep(nanoseconds: UInt64(index % 10) * 3_000_000) // land anywhere in start-up
+            let pid = try XCTUnwrap(instance.extras["pid"].flatMap { pid_t($0) })
             let started = Date()
             try await provider.terminate(TerminationTarget(instanceIDs: [instance.id]))
             XCTAssertLessThan(Date().timeIntervalSince(started), 5, "SIGTERM was lost during start-up")
+            var status: Int32 = 0
+            XCTAssertEqual(waitpid(pid, &status, WNOHANG), -1, "terminate reaped its child: no zombie left")
         }
         let listed = try await provider.list()
         XCTAssertEqual(listed, [])
