@@ -28,22 +28,3 @@ final class LocalConformanceTests: LocalProviderTestCase {
         XCTAssertEqual(listed.map(\.id), [])
     }
 }
-
-/// The seam the autoscaler builds on: the core's rendered bootstrap, the same user data
-/// a cloud instance gets, boots the real runner on the local provider.
-final class LocalBootstrapTests: LocalProviderTestCase {
-    func testTheCoreBootstrapStartsTheRealRunner() async throws {
-        let instance = try await request(userData: RunnerBootstrap().render())[0]
-        await waitUntil("the bootstrapped runner to record itself") { readRunnerRecord(instance.id) != nil }
-        XCTAssertEqual(readRunnerRecord(instance.id)?["instance_id"]?.stringValue, instance.id)
-        XCTAssertEqual(readRunnerRecord(instance.id)?["pid"]?.intValue, instance.extras["pid"].flatMap { Int64($0) })
-        let state = try await state(of: instance.id)
-        XCTAssertEqual(state, .running)
-
-        let started = Date()
-        try await provider.terminate(TerminationTarget(instanceIDs: [instance.id]))
-        XCTAssertLessThan(Date().timeIntervalSince(started), 5, "the runner stops on SIGTERM")
-        let listed = try await provider.list()
-        XCTAssertEqual(listed, [])
-    }
-}
