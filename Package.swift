@@ -13,6 +13,8 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // Native libraries, found with pkg-config; `make` installs the apt packages.
@@ -28,7 +30,14 @@ let package = Package(
             dependencies: [
                 "CCurl", "CCurlShim", "CJansson", "COpenSSL", "CSQLite",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Yams", package: "Yams"),
             ]
+        ),
+
+        // The HTTP face of `dstack server`: the runner API over Hummingbird.
+        .target(
+            name: "DstackServer",
+            dependencies: ["DstackCore", .product(name: "Hummingbird", package: "hummingbird")]
         ),
 
         // One folder per cloud provider.
@@ -50,11 +59,14 @@ let package = Package(
         .executableTarget(
             name: "dstack",
             dependencies: [
-                "DstackCore", "DstackPlugins",
+                "DstackCore", "DstackPlugins", "DstackServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        .executableTarget(name: "dstack-runner", dependencies: ["DstackCore"]),
+        // The runner daemon's logic, a library so that tests can drive it.
+        .target(name: "DstackRunnerKit", dependencies: ["DstackCore"]),
+        .executableTarget(name: "dstack-runner", dependencies: ["DstackCore", "DstackRunnerKit"]),
+        .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore"], path: "Sources/dstack-benchmarks"),
         // Opens the state from many processes at once; CLITests drives it.
         .executableTarget(name: "dstack-state-stress", dependencies: ["DstackCore"], path: "Tests/StateStress"),
 
@@ -63,6 +75,7 @@ let package = Package(
         .testTarget(name: "StubTests", dependencies: ["DstackGCP", "DstackAzure", "DstackCore", "DstackTesting"]),
         .testTarget(name: "AWSTests", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"]),
         .testTarget(name: "CLITests", dependencies: ["DstackCore", "DstackTesting"]),
+        .testTarget(name: "RunnerTests", dependencies: ["DstackRunnerKit", "DstackCore", "DstackTesting"]),
     ],
     swiftLanguageModes: [.v5]
 )

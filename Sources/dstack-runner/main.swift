@@ -1,17 +1,18 @@
+import DstackRunnerKit
 import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// dstack-runner: the daemon on each instance. For now only its lifecycle: start,
-// record itself in the state directory, wait, exit 0 on SIGTERM or SIGINT. Taking
-// workflows from the server comes with the autoscaler.
+// dstack-runner: the daemon on each instance. The logic is in DstackRunnerKit; this
+// file owns the process: flags, stop signals, exit.
 
 // SIGTERM and SIGINT are blocked before any thread exists, so every thread inherits
 // the mask and a stop signal stays pending until `sigwait` takes it, however early it
 // comes (the provider may stop an instance the moment it appears). Not a dispatch
 // source: on Linux it installs its handler asynchronously while dispatchMain()
 // unblocks the main thread, and a SIGTERM in between was lost (then SIGKILL).
+// Commands get an empty mask back when they are spawned.
 let stopSignals: [Int32: String] = [SIGTERM: "SIGTERM", SIGINT: "SIGINT"]
 var stopMask = sigset_t()
 sigemptyset(&stopMask)
@@ -20,10 +21,6 @@ pthread_sigmask(SIG_BLOCK, &stopMask, nil)
 
 // The log is a file on instances; line buffering keeps it readable while we run.
 setvbuf(stdout, nil, _IOLBF, 0)
-
-func log(_ message: String) {
-    print("dstack-runner: \(message)")
-}
 
 let options: RunnerOptions
 switch RunnerOptions.parse(Array(CommandLine.arguments.dropFirst())) {
@@ -37,18 +34,13 @@ case .invalid(let problem):
     exit(2)
 }
 
-do {
-    try RunnerRecord.write(instanceID: options.instanceID, pid: getpid(), startedAt: Date(), in: options.stateDirectory)
-} catch {
-    FileHandle.standardError.write(Data("dstack-runner: \(error)\n".utf8))
-    exit(1)
-}
-log("instance \(options.instanceID) started (pid \(getpid())), state in \(options.stateDirectory)")
+let daemon = RunnerDaemon(options: options) { code in exit(code) }
+daemon.start()
 
-// The workflow loop of the autoscaler issue will run on other threads (which inherit the
-// mask); the main thread only waits to be told to stop. The state directory stays: it
-// belongs to whoever started the instance.
+// The main thread only waits to be told to stop; the daemon's threads do the work.
+// The state directory stays: it belongs to whoever started the instance.
 var received: Int32 = 0
 while sigwait(&stopMask, &received) != 0 {}
-log("\(stopSignals[received] ?? "signal \(received)") received, stopping")
-exit(0)
+daemon.stop(signalName: stopSignals[received] ?? "signal \(received)")
+// `stop` ends the process; this is only reached if another path is already ending it.
+while true { pause() }

@@ -1,0 +1,100 @@
+import Foundation
+
+/// What to do when the server has been out of reach for the orphan timeout.
+public enum OrphanAction: String, Sendable, Equatable {
+    /// Shut the machine down: on a cloud that ends the billing.
+    case poweroff
+    /// Just exit: the local provider's "instances" are processes.
+    case exit
+}
+
+/// The runner's command line. Hand-parsed: an unknown flag must exit 2 with one line
+/// (ArgumentParser exits 64), and the flags are few and flat.
+public struct RunnerOptions: Equatable, Sendable {
+    /// nil: ask the EC2 instance metadata service (the bootstrap passes "" on a cloud).
+    public var instanceID: String?
+    public var stateDirectory: String
+    /// nil: lifecycle-only mode (record itself, wait for SIGTERM), as the local
+    /// provider's tests and a bootstrap without a server use it.
+    public var serverURL: String?
+    public var registrationToken: String?
+    public var orphanAction: OrphanAction = .poweroff
+    public var orphanTimeout: TimeInterval = 30 * 60
+    public var pollWait: TimeInterval = 25
+    public var heartbeatInterval: TimeInterval = 5
+    public var metadataURL: String = "http://169.254.169.254"
+
+    public init(instanceID: String?, stateDirectory: String) {
+        self.instanceID = instanceID
+        self.stateDirectory = stateDirectory
+    }
+
+    public static let usage = "usage: dstack-runner [--instance-id ID] --state-dir DIR [--server URL --registration-token TOKEN]"
+        + " [--orphan-action poweroff|exit] [--orphan-timeout D] [--poll-wait D] [--heartbeat-interval D] [--metadata-url URL]"
+
+    public enum ParseResult: Equatable {
+        case run(RunnerOptions)
+        case help
+        case invalid(String)
+    }
+
+    private static let flags: Set<String> = [
+        "--instance-id", "--state-dir", "--server", "--registration-token", "--orphan-action",
+        "--orphan-timeout", "--poll-wait", "--heartbeat-interval", "--metadata-url",
+    ]
+    /// The bootstrap passes `--instance-id ""` when the ID must come from the metadata service.
+    private static let mayBeEmpty: Set<String> = ["--instance-id"]
+
+    public static func parse(_ arguments: [String]) -> ParseResult {
+        var values: [String: String] = [:]
+        var rest = arguments[...]
+        while let argument = rest.popFirst() {
+            let position = arguments.count - rest.count
+            if argument == "--help" || argument == "-h" { return .help }
+            let (flag, inline) = split(argument)
+            guard flags.contains(flag) else {
+                // A stray word is not echoed: it may be a token that lost its flag.
+                return .invalid(argument.hasPrefix("-") ? "unknown option '\(flag)'" : "unexpected argument at position \(position)")
+            }
+            guard let value = inline ?? rest.popFirst(), !value.isEmpty || mayBeEmpty.contains(flag) else {
+                return .invalid("option '\(flag)' needs a value")
+            }
+            values[flag] = value
+        }
+        guard let directory = values["--state-dir"] else { return .invalid("missing --state-dir") }
+        var options = RunnerOptions(instanceID: values["--instance-id"].flatMap { $0.isEmpty ? nil : $0 },
+                                    stateDirectory: directory)
+        options.serverURL = values["--server"]
+        options.registrationToken = values["--registration-token"]
+        if options.serverURL != nil && options.registrationToken == nil { return .invalid("--server needs --registration-token") }
+        if options.registrationToken != nil && options.serverURL == nil { return .invalid("--registration-token needs --server") }
+        if let server = options.serverURL, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
+            return .invalid("--server must be an http:// or https:// URL")
+        }
+        if let action = values["--orphan-action"] {
+            guard let parsed = OrphanAction(rawValue: action) else {
+                return .invalid("--orphan-action must be poweroff or exit, not '\(action)'")
+            }
+            options.orphanAction = parsed
+        }
+        for (flag, keyPath) in durationFlags {
+            guard let text = values[flag] else { continue }
+            guard let seconds = RunnerDuration.parse(text) else {
+                return .invalid("\(flag) must be a duration like 30s, 5m or 1h, not '\(text)'")
+            }
+            options[keyPath: keyPath] = seconds
+        }
+        if let metadata = values["--metadata-url"] { options.metadataURL = metadata }
+        return .run(options)
+    }
+
+    private static let durationFlags: [(String, WritableKeyPath<RunnerOptions, TimeInterval>)] = [
+        ("--orphan-timeout", \.orphanTimeout), ("--poll-wait", \.pollWait), ("--heartbeat-interval", \.heartbeatInterval),
+    ]
+
+    /// `--flag=value` → (`--flag`, `value`); `--flag` → (`--flag`, nil).
+    private static func split(_ argument: String) -> (String, String?) {
+        guard argument.hasPrefix("--"), let equals = argument.firstIndex(of: "=") else { return (argument, nil) }
+        return (String(argument[..<equals]), String(argument[argument.index(after: equals)...]))
+    }
+}
