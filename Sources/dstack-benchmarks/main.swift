@@ -1,0 +1,137 @@
+import DstackAWS
+import DstackCore
+import Foundation
+
+// Benchmarks for the AWS provider (build with `-c release`):
+//   dstack-benchmarks sigv4 [SECONDS]
+//       SigV4 signatures per second of a typical EC2 request, on one thread.
+//   dstack-benchmarks allow MOTO_URL DSTACK_BINARY [RUNS]
+//       Wall time of `dstack autoscale allow m5.xlarge --max 1` against the emulator,
+//       next to `aws ec2 describe-instance-types --instance-types m5.xlarge` making the
+//       same EC2 call to the same emulator. Medians of RUNS runs (default 10).
+
+func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
+
+/// CPU time of this thread: the figure that does not depend on what else the machine runs.
+func threadCPUSeconds() -> Double {
+    var spec = timespec()
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &spec)
+    return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9
+}
+
+func benchmarkSigV4(seconds: Double) {
+    let signer = SigV4Signer(region: "us-east-1", service: "ec2")
+    let credentials = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+    let request = HTTPRequest(
+        method: "POST", url: "https://ec2.us-east-1.amazonaws.com/",
+        headers: [HTTPHeader("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")],
+        body: "Action=DescribeInstances&Version=2016-11-15&Filter.1.Name=instance.group-id&Filter.1.Value.1=sg-0123456789abcdef0&MaxResults=1000")
+    let date = Date()
+    var checksum = 0
+    // Warm up (and fill the signing-key cache, as a long-running process would have).
+    for _ in 0..<1000 { checksum &+= signer.sign(request, credentials: credentials, at: date).headers.count }
+    var count = 0
+    let cpuStart = threadCPUSeconds()
+    let start = now()
+    let deadline = start + UInt64(seconds * 1e9)
+    while now() < deadline {
+        for _ in 0..<1000 { checksum &+= signer.sign(request, credentials: credentials, at: date).headers.count }
+        count += 1000
+    }
+    let elapsed = Double(now() - start) / 1e9
+    let cpu = threadCPUSeconds() - cpuStart
+    print(String(format: "sigv4: %d signatures in %.2f s wall = %.0f signatures/s; %.2f s of CPU on one thread = %.0f signatures per CPU-second (checksum %d)",
+                 count, elapsed, Double(count) / elapsed, cpu, Double(count) / cpu, checksum % 10))
+}
+
+@discardableResult
+func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, seconds: Double, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: executable)
+    process.arguments = arguments
+    process.environment = environment
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = pipe
+    let start = now()
+    try process.run()
+    let output = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return (process.terminationStatus, Double(now() - start) / 1e9, String(decoding: output, as: UTF8.self))
+}
+
+func which(_ name: String) -> String? {
+    for directory in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        let path = "\(directory)/\(name)"
+        if FileManager.default.isExecutableFile(atPath: path) { return path }
+    }
+    return nil
+}
+
+func median(_ values: [Double]) -> Double {
+    let sorted = values.sorted()
+    return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+}
+
+func benchmarkAllow(moto: String, dstack: String, runs: Int) throws {
+    guard let aws = which("aws") else { throw BenchmarkError("the aws CLI is not on PATH") }
+    let home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-bench-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: home) }
+    var environment = ProcessInfo.processInfo.environment
+    environment["DSTACK_HOME"] = home.path
+    environment["AWS_EC2_METADATA_DISABLED"] = "true"
+    for key in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_PROFILE"] { environment[key] = nil }
+    let configure = try run(dstack, ["aws", "configure", "--access-key-id", "AKIDBENCH", "--secret-access-key", "bench-secret",
+                                     "--region", "us-east-1", "--endpoint-url", moto, "--no-verify"], environment: environment)
+    guard configure.status == 0 else { throw BenchmarkError("dstack aws configure failed: \(configure.output)") }
+
+    var awsEnvironment = environment
+    awsEnvironment["AWS_ACCESS_KEY_ID"] = "AKIDBENCH"
+    awsEnvironment["AWS_SECRET_ACCESS_KEY"] = "bench-secret"
+    awsEnvironment["AWS_DEFAULT_REGION"] = "us-east-1"
+    awsEnvironment["AWS_CONFIG_FILE"] = "/dev/null"
+    awsEnvironment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
+
+    var allowTimes: [Double] = []
+    var awsTimes: [Double] = []
+    for index in 0..<(runs + 1) { // the first of each is a warm-up (page cache, moto's lazy loading)
+        let allow = try run(dstack, ["autoscale", "allow", "m5.xlarge", "--max", "1"], environment: environment)
+        guard allow.status == 0 else { throw BenchmarkError("dstack autoscale allow failed: \(allow.output)") }
+        let cli = try run(aws, ["ec2", "describe-instance-types", "--instance-types", "m5.xlarge", "--endpoint-url", moto,
+                                "--output", "json"], environment: awsEnvironment)
+        guard cli.status == 0 else { throw BenchmarkError("aws ec2 describe-instance-types failed: \(cli.output)") }
+        if index > 0 {
+            allowTimes.append(allow.seconds)
+            awsTimes.append(cli.seconds)
+        }
+    }
+    _ = try? run(dstack, ["autoscale", "clear"], environment: environment)
+    let a = median(allowTimes), c = median(awsTimes)
+    print(String(format: "dstack autoscale allow m5.xlarge --max 1:               median %.3f s (min %.3f, max %.3f, %d runs)",
+                 a, allowTimes.min()!, allowTimes.max()!, runs))
+    print(String(format: "aws ec2 describe-instance-types --instance-types m5.xlarge: median %.3f s (min %.3f, max %.3f, %d runs)",
+                 c, awsTimes.min()!, awsTimes.max()!, runs))
+    print(String(format: "allow is %.1fx faster than the aws CLI", c / a))
+}
+
+struct BenchmarkError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+let arguments = CommandLine.arguments
+do {
+    switch arguments.dropFirst().first {
+    case "sigv4":
+        benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
+    case "allow" where arguments.count >= 4:
+        try benchmarkAllow(moto: arguments[2], dstack: arguments[3], runs: arguments.count > 4 ? Int(arguments[4]) ?? 10 : 10)
+    default:
+        print("usage: dstack-benchmarks sigv4 [SECONDS] | dstack-benchmarks allow MOTO_URL DSTACK_BINARY [RUNS]")
+        exit(2)
+    }
+} catch {
+    FileHandle.standardError.write(Data("dstack-benchmarks: \(error)\n".utf8))
+    exit(1)
+}
