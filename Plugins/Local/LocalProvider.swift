@@ -132,6 +132,8 @@ public struct LocalProvider: CloudProvider {
         environment["DSTACK_INSTANCE_DIR"] = directory
         environment["DSTACK_HOME"] = context.home.path
         environment["DSTACK_RUNNER"] = runner
+        // There is no machine to power off: an orphaned local runner just exits.
+        environment["DSTACK_ORPHAN_ACTION"] = "exit"
         return environment
     }
 

@@ -8,14 +8,14 @@ struct Dstack: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dstack",
         abstract: "Run workflows on spot instances in your own cloud.",
-        usage: "dstack [VENDOR configure | autoscale | instances] ...",
+        usage: "dstack [VENDOR configure | autoscale | run | ps | logs | stop | instances | server] ...",
         discussion: """
         Configure a cloud vendor with 'dstack VENDOR configure', where VENDOR is one of \
         \(builtinRegistry.vendors.joined(separator: ", ")). Then allow instance types with \
         'dstack autoscale allow INSTANCE_TYPE --max MAX'. Settings and state live in \
         $DSTACK_HOME (default ~/.dstack).
         """,
-        subcommands: [Autoscale.self, Instances.self]
+        subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Instances.self, Server.self]
     )
 }
 

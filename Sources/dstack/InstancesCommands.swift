@@ -16,7 +16,7 @@ extension Dstack {
 extension Dstack.Instances {
     struct List: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every instance this installation manages, as the cloud reports it.",
+            abstract: "List every instance this installation manages, as the cloud reports it: ID, type, state, current run, idle since, launch time.",
             usage: "dstack instances list [--json]"
         )
 
@@ -28,6 +28,8 @@ extension Dstack.Instances {
             let active = try workspace.activeProvider()
             let instances = try await AutoscaleService(workspace: workspace).listManaged(active)
                 .sorted { ($0.launchTime ?? .distantFuture, $0.id) < ($1.launchTime ?? .distantFuture, $1.id) }
+            let fleet = Dictionary(try workspace.state().read { try $0.fleet(vendor: active.vendor) }.map { ($0.id, $0) },
+                                   uniquingKeysWith: { first, _ in first })
             let formatter = ISO8601DateFormatter()
             if json {
                 let rows: [JSONValue] = instances.map { instance in
@@ -37,6 +39,8 @@ extension Dstack.Instances {
                         "state": .string(instance.state.rawValue),
                         "launch_time": instance.launchTime.map { .string(formatter.string(from: $0)) } ?? .null,
                         "spot_request_id": instance.spotRequestID.map(JSONValue.string) ?? .null,
+                        "run_id": fleet[instance.id]?.runID.map(JSONValue.string) ?? .null,
+                        "idle_since": fleet[instance.id]?.idleSince.map { .string(formatter.string(from: $0)) } ?? .null,
                     ]
                 }
                 say(JSONValue.array(rows).serialized(.spaced))
@@ -46,9 +50,11 @@ extension Dstack.Instances {
                 say("No managed instances (provider: \(active.vendor)).")
                 return
             }
-            var table = TextTable(header: ["ID", "TYPE", "STATE", "LAUNCHED", "SPOT REQUEST"])
+            var table = TextTable(header: ["ID", "TYPE", "STATE", "RUN", "IDLE SINCE", "LAUNCHED", "SPOT REQUEST"])
             table.rows = instances.map {
-                [$0.id, $0.instanceType, $0.state.rawValue, $0.launchTime.map { formatter.string(from: $0) } ?? "-", $0.spotRequestID ?? "-"]
+                [$0.id, $0.instanceType, $0.state.rawValue, fleet[$0.id]?.runID ?? "-",
+                 fleet[$0.id]?.idleSince.map { formatter.string(from: $0) } ?? "-",
+                 $0.launchTime.map { formatter.string(from: $0) } ?? "-", $0.spotRequestID ?? "-"]
             }
             say(table.render())
         }

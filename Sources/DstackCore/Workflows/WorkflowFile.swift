@@ -1,0 +1,137 @@
+import Foundation
+import Yams
+
+/// `.dstack/workflows.yaml`, read with Yams:
+///
+/// ```yaml
+/// workflows:
+///   - name: train
+///     commands:
+///       - pip install -r requirements.txt
+///       - python train.py
+///     resources:
+///       instance_type: m5.xlarge      # or any of:
+///       cpu: 4
+///       memory: 64GB
+///       gpu: 1                        # or {count: 1, name: V100}
+/// ```
+///
+/// Every problem is reported with the file, the line and the reason.
+public struct WorkflowFile: Sendable, Equatable {
+    public var workflows: [Workflow]
+
+    public static let defaultPath = ".dstack/workflows.yaml"
+
+    public static func load(path: String) throws -> WorkflowFile {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw WorkflowFileError(file: path, line: nil, reason: "cannot read the file (does it exist?)")
+        }
+        return try parse(String(decoding: data, as: UTF8.self), file: path)
+    }
+
+    public static func parse(_ text: String, file: String) throws -> WorkflowFile {
+        let root: Node?
+        do {
+            root = try Yams.compose(yaml: text)
+        } catch let error as YamlError {
+            throw WorkflowFileError(file: file, line: Self.line(of: error), reason: Self.reason(of: error))
+        }
+        guard let root, let mapping = root.mapping else {
+            throw WorkflowFileError(file: file, line: root?.mark.map { $0.line }, reason: "the top level must be a mapping with a 'workflows' list")
+        }
+        guard let list = mapping["workflows"] else {
+            throw WorkflowFileError(file: file, line: root.mark?.line, reason: "there is no 'workflows' list")
+        }
+        guard let items = list.sequence else {
+            throw WorkflowFileError(file: file, line: list.mark?.line, reason: "'workflows' must be a list")
+        }
+        var workflows: [Workflow] = []
+        for item in items {
+            let workflow = try Self.workflow(item, file: file)
+            if workflows.contains(where: { $0.name == workflow.name }) {
+                throw WorkflowFileError(file: file, line: item.mark?.line, reason: "workflow '\(workflow.name)' is defined twice")
+            }
+            workflows.append(workflow)
+        }
+        return WorkflowFile(workflows: workflows)
+    }
+
+    public func workflow(named name: String) -> Workflow? {
+        workflows.first { $0.name == name }
+    }
+
+    private static func workflow(_ node: Node, file: String) throws -> Workflow {
+        func fail(_ at: Node?, _ reason: String) -> WorkflowFileError {
+            WorkflowFileError(file: file, line: (at ?? node).mark?.line, reason: reason)
+        }
+        guard let mapping = node.mapping else { throw fail(node, "each workflow must be a mapping with 'name' and 'commands'") }
+        guard let nameNode = mapping["name"], let name = nameNode.scalar?.string, !name.isEmpty else {
+            throw fail(node, "a workflow needs a 'name'")
+        }
+        guard let commandsNode = mapping["commands"] else { throw fail(node, "workflow '\(name)' has no 'commands'") }
+        let commands: [String]
+        if let scalar = commandsNode.scalar {
+            commands = [scalar.string]
+        } else if let sequence = commandsNode.sequence {
+            commands = try sequence.map { item in
+                guard let text = item.scalar?.string else { throw fail(item, "each command of '\(name)' must be a string") }
+                return text
+            }
+        } else {
+            throw fail(commandsNode, "'commands' of '\(name)' must be a list of strings")
+        }
+        guard !commands.isEmpty else { throw fail(commandsNode, "workflow '\(name)' has an empty 'commands' list") }
+        var requirements = ResourceRequirements()
+        if let resources = mapping["resources"] {
+            guard let fields = resources.mapping else { throw fail(resources, "'resources' of '\(name)' must be a mapping") }
+            for (keyNode, value) in fields {
+                let key = keyNode.scalar?.string ?? ""
+                switch key {
+                case "instance_type", "instance-type":
+                    guard let type = value.scalar?.string, !type.isEmpty else { throw fail(value, "'instance_type' must be a name") }
+                    requirements.instanceType = type
+                case "cpu", "cpus":
+                    guard let cpus = value.scalar.flatMap({ Int($0.string) }), cpus > 0 else {
+                        throw fail(value, "'cpu' must be a whole number above 0")
+                    }
+                    requirements.cpus = cpus
+                case "memory":
+                    guard let text = value.scalar?.string, let mib = MemorySize.mebibytes(text) else {
+                        throw fail(value, "'memory' must be a size such as 16GB or 512MB")
+                    }
+                    requirements.memoryMiB = mib
+                case "gpu", "gpus":
+                    let countNode = value.mapping?["count"] ?? value
+                    guard let count = countNode.scalar.flatMap({ Int($0.string) }), count >= 0 else {
+                        throw fail(value, "'gpu' must be a whole number, or a mapping with 'count'")
+                    }
+                    requirements.gpus = count
+                default:
+                    throw fail(keyNode, "unknown resource '\(key)'; use instance_type, cpu, memory or gpu")
+                }
+            }
+            if requirements.instanceType != nil, requirements.cpus != nil || requirements.memoryMiB != nil || requirements.gpus != nil {
+                throw fail(resources, "'resources' of '\(name)' gives both an instance_type and cpu/memory/gpu; give one or the other")
+            }
+        }
+        return Workflow(name: name, commands: commands, requirements: requirements)
+    }
+
+    private static func line(of error: YamlError) -> Int? {
+        switch error {
+        case .scanner(_, _, let mark, _), .parser(_, _, let mark, _), .composer(_, _, let mark, _):
+            return mark.line
+        default:
+            return nil
+        }
+    }
+
+    private static func reason(of error: YamlError) -> String {
+        switch error {
+        case .scanner(let context, let problem, _, _), .parser(let context, let problem, _, _), .composer(let context, let problem, _, _):
+            return "invalid YAML: " + [context?.text, problem].compactMap { $0 }.filter { !$0.isEmpty }.joined(separator: ", ")
+        default:
+            return "invalid YAML: \(error)"
+        }
+    }
+}

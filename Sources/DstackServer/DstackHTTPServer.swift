@@ -1,0 +1,73 @@
+import DstackCore
+import Foundation
+import Hummingbird
+
+/// `dstack server`: the reconcile loop and the runner API in one process. It needs
+/// nothing but the embedded state, and stops cleanly on SIGINT or SIGTERM.
+public struct DstackHTTPServer {
+    public struct Options: Sendable {
+        public var host = "127.0.0.1"
+        public var port = 3000
+        public var reconcileInterval: TimeInterval = 10
+        public var reconciler = ReconcilerOptions()
+
+        public init() {}
+    }
+
+    public let workspace: Workspace
+    public let options: Options
+    /// One line a pass or event, for the server's output.
+    public var log: @Sendable (String) -> Void = { line in
+        FileHandle.standardError.write(Data((line + "\n").utf8))
+    }
+
+    public init(workspace: Workspace, options: Options) {
+        self.workspace = workspace
+        self.options = options
+    }
+
+    public func run() async throws {
+        let signal = WakeSignal()
+        let reconciler = Reconciler(workspace: workspace, options: options.reconciler)
+        reconciler.onAssignment = { instanceID in signal.notify(instanceID) }
+        let loop = ReconcileLoop(reconciler: reconciler, signal: signal, interval: options.reconcileInterval)
+        let log = self.log
+        loop.onPass = { result in
+            switch result {
+            case .success(let report): if let line = Self.describe(report) { log(line) }
+            case .failure(let error): log("reconcile failed: \((error as? ProviderError)?.userMessage ?? String(describing: error))")
+            }
+        }
+        let service = RunnerService(workspace: workspace, signal: signal, wakeReconciler: { loop.wake() })
+
+        let router = Router()
+        RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)
+        var logger = Logger(label: "dstack.server")
+        logger.logLevel = .warning
+        let address = "http://\(options.host):\(options.port)"
+        let app = Application(
+            router: router,
+            configuration: .init(address: .hostname(options.host, port: options.port), serverName: "dstack"),
+            onServerRunning: { _ in log("dstack server listening on \(address)") },
+            logger: logger)
+
+        let loopTask = Task { await loop.run() }
+        defer { loopTask.cancel() }
+        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        log("dstack server stopped")
+    }
+
+    /// A line for a pass that did something; nil for a quiet one.
+    static func describe(_ report: Reconciler.Report) -> String? {
+        var parts: [String] = []
+        for (type, count) in report.launched.sorted(by: { $0.key < $1.key }) { parts.append("requested \(count) \(type)") }
+        if report.assigned > 0 { parts.append("assigned \(report.assigned) run\(report.assigned == 1 ? "" : "s")") }
+        if !report.terminated.isEmpty { parts.append("terminated \(report.terminated.joined(separator: ", "))") }
+        if !report.swept.isEmpty { parts.append("swept unknown \(report.swept.joined(separator: ", "))") }
+        if !report.retried.isEmpty { parts.append("retrying \(report.retried.joined(separator: ", "))") }
+        parts += report.errors
+        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+    }
+}
+
+import Logging

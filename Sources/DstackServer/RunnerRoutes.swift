@@ -1,0 +1,109 @@
+import DstackCore
+import Foundation
+import Hummingbird
+
+/// The runner API (see `RunnerAPI`) as Hummingbird routes. Each handler reads the body,
+/// checks the token, calls `RunnerService`, and maps its errors to status codes with a
+/// one-sentence `{"error": ...}` body.
+struct RunnerRoutes {
+    let service: RunnerService
+    let wakeReconciler: @Sendable () -> Void
+    /// The longest a runner's assignment poll may wait.
+    let maxPollWait: TimeInterval = 60
+
+    func add(to router: Router<BasicRequestContext>) {
+        router.post(RouterPath(RunnerAPI.registerPath)) { request, _ in
+            await respond {
+                let reply = try await service.register(try RunnerAPI.RegisterRequest(json: try await body(request)))
+                return .json(reply.json)
+            }
+        }
+        router.get("/api/runners/:instance/assignment") { request, context in
+            await respond {
+                let instance = try authenticated(request, context)
+                let wait = request.uri.queryParameters.get("wait").flatMap { Double(String($0)) } ?? 0
+                guard let assignment = try await service.assignment(instanceID: instance, wait: min(max(wait, 0), maxPollWait)) else {
+                    return .noContent
+                }
+                return .json(assignment.json)
+            }
+        }
+        router.post("/api/runners/:instance/runs/:run/logs") { request, context in
+            await respond {
+                let instance = try authenticated(request, context)
+                let chunk = try RunnerAPI.LogChunk(json: try await body(request))
+                let control = try service.appendLog(instanceID: instance, runID: try parameter("run", context), chunk: chunk)
+                return .json(control.json)
+            }
+        }
+        router.post("/api/runners/:instance/runs/:run/exit") { request, context in
+            await respond {
+                let instance = try authenticated(request, context)
+                let exit = try RunnerAPI.RunExit(json: try await body(request))
+                try service.finish(instanceID: instance, runID: try parameter("run", context), exit: exit)
+                return .noContent
+            }
+        }
+        router.post("/api/runners/:instance/heartbeat") { request, context in
+            await respond {
+                let instance = try authenticated(request, context)
+                let beat = try RunnerAPI.Heartbeat(json: try await body(request))
+                return .json(try service.heartbeat(instanceID: instance, beat: beat).json)
+            }
+        }
+        router.post(RouterPath(RunnerAPI.wakePath)) { _, _ in
+            wakeReconciler()
+            return Response(status: .noContent)
+        }
+    }
+
+    private func authenticated(_ request: Request, _ context: BasicRequestContext) throws -> String {
+        let instance = try parameter("instance", context)
+        try service.authenticate(instanceID: instance, authorization: request.headers[.authorization])
+        return instance
+    }
+
+    private func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
+        guard let value = context.parameters.get(name), !value.isEmpty else {
+            throw RunnerServiceError.badRequest("missing \(name) in the path")
+        }
+        return value
+    }
+
+    private func body(_ request: Request) async throws -> JSONValue {
+        var request = request
+        let buffer = try await request.collectBody(upTo: 4 << 20)
+        do {
+            return try JSONValue.parse(String(buffer: buffer))
+        } catch let error as JSONParseError {
+            throw RunnerServiceError.badRequest("the body is not valid JSON (\(error))")
+        }
+    }
+
+    private enum Reply {
+        case json(JSONValue)
+        case noContent
+    }
+
+    private func respond(_ body: () async throws -> Reply) async -> Response {
+        do {
+            switch try await body() {
+            case .json(let value): return Self.json(.ok, value)
+            case .noContent: return Response(status: .noContent)
+            }
+        } catch let error as RunnerServiceError {
+            return Self.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
+        } catch let error as APIShapeError {
+            return Self.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
+        } catch let error as ProviderError {
+            return Self.json(.serviceUnavailable, RunnerAPI.errorBody(error.userMessage))
+        } catch {
+            return Self.json(.internalServerError, RunnerAPI.errorBody(String(describing: error)))
+        }
+    }
+
+    static func json(_ status: HTTPResponse.Status, _ value: JSONValue) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(string: value.serialized())))
+    }
+}

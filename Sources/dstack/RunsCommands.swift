@@ -1,0 +1,181 @@
+import ArgumentParser
+import DstackCore
+import Foundation
+
+extension Dstack {
+    struct Ps: DstackCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List runs: ID, workflow, status, instance, age.",
+            usage: "dstack ps [--all] [--json]"
+        )
+
+        @Flag(name: .shortAndLong, help: "Show every run, not only the latest 20.")
+        var all = false
+
+        @Flag(help: "Print a JSON array of runs.")
+        var json = false
+
+        func execute() async throws {
+            let runs = try CommandContext.workspace().state().read { try $0.runs(limit: all ? nil : 20) }
+            let now = Date()
+            if json {
+                say(JSONValue.array(runs.map(Self.json)).serialized(.spaced))
+                return
+            }
+            if runs.isEmpty {
+                say("No runs. Submit one with: dstack run WORKFLOW, or dstack run -- CMD ARGS...")
+                return
+            }
+            var table = TextTable(header: ["RUN", "WORKFLOW", "STATUS", "INSTANCE", "AGE", "REASON"])
+            table.rows = runs.map { run in
+                [run.id, run.workflow ?? "-", run.status.rawValue, run.instanceID ?? "-",
+                 DurationText.format(now.timeIntervalSince(run.submittedAt)), run.reason ?? ""]
+            }
+            say(table.render())
+        }
+
+        static func json(_ run: RunRecord) -> JSONValue {
+            let formatter = ISO8601DateFormatter()
+            return [
+                "id": .string(run.id),
+                "workflow": run.workflow.map(JSONValue.string) ?? .null,
+                "status": .string(run.status.rawValue),
+                "reason": run.reason.map(JSONValue.string) ?? .null,
+                "instance_id": run.instanceID.map(JSONValue.string) ?? .null,
+                "attempt": .int(Int64(run.attempt)),
+                "exit_code": run.exitCode.map { .int(Int64($0)) } ?? .null,
+                "submitted_at": .string(formatter.string(from: run.submittedAt)),
+                "finished_at": run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null,
+            ]
+        }
+    }
+
+    struct Logs: DstackCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print a run's output, every attempt of it.",
+            usage: "dstack logs RUN [--follow]"
+        )
+
+        @Argument(help: ArgumentHelp("The run's ID (or a unique prefix of it).", valueName: "RUN"))
+        var run: String
+
+        @Flag(name: .shortAndLong, help: "Keep printing output until the run ends.")
+        var follow = false
+
+        func execute() async throws {
+            let workspace = CommandContext.workspace()
+            guard let record = try workspace.state().read({ try $0.findRun(run) }) else { throw CLIError("no run '\(run)'") }
+            if follow {
+                let code = try RunFollower(workspace: workspace, runID: record.id, showStatus: true).follow()
+                Foundation.exit(code)
+            }
+            for entry in try workspace.state().read({ try $0.logs(runID: record.id) }) {
+                let handle = entry.stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
+                handle.write(Data(entry.text.utf8))
+            }
+        }
+    }
+
+    struct Stop: DstackCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stop a run: a waiting run never starts, a running one is killed.",
+            usage: "dstack stop RUN"
+        )
+
+        @Argument(help: ArgumentHelp("The run's ID (or a unique prefix of it).", valueName: "RUN"))
+        var run: String
+
+        func execute() async throws {
+            let workspace = CommandContext.workspace()
+            let record: RunRecord = try workspace.state().write { tx in
+                guard let record = try tx.findRun(run) else { throw CLIError("no run '\(run)'") }
+                if !record.status.isFinished { try tx.requestStop(record.id) }
+                return record
+            }
+            if record.status.isFinished {
+                say("\(record.id) has already ended (\(record.status.rawValue)).")
+                return
+            }
+            ServerConnection.wake(warnIfUnreachable: false)
+            say("Stopping \(record.id).")
+        }
+    }
+
+    struct Server: DstackCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run the autoscaler: the reconcile loop and the runner API.",
+            usage: "dstack server [--host HOST] [--port PORT] [--idle-timeout D] [--reconcile-interval D] [--max-retries N]",
+            discussion: "Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on SIGINT or SIGTERM."
+        )
+
+        @Option(help: ArgumentHelp("The address to listen on.", valueName: "HOST"))
+        var host = "127.0.0.1"
+
+        @Option(help: ArgumentHelp("The port to listen on.", valueName: "PORT"))
+        var port = "3000"
+
+        @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Terminate instances idle this long (default 5m).", valueName: "D"))
+        var idleTimeout = "5m"
+
+        @Option(name: .customLong("reconcile-interval"), help: ArgumentHelp("Reconcile at least this often (default 10s).", valueName: "D"))
+        var reconcileInterval = "10s"
+
+        @Option(name: .customLong("max-retries"), help: ArgumentHelp("Retry an interrupted run this many times (default 2).", valueName: "N"))
+        var maxRetries = "2"
+
+        @Option(name: .customLong("advertise-url"),
+                help: ArgumentHelp("The URL runners reach this server at (default http://HOST:PORT).", valueName: "URL"))
+        var advertiseURL: String?
+
+        func validate() throws {
+            _ = try options()
+        }
+
+        func options() throws -> DstackHTTPServerOptionsBuilder {
+            guard let port = Int(port), (0...65535).contains(port) else { throw ValidationError("--port must be 0 to 65535, got '\(port)'") }
+            guard let idle = DurationText.seconds(idleTimeout) else {
+                throw ValidationError("--idle-timeout must be a duration such as 30s, 5m or 1h, got '\(idleTimeout)'")
+            }
+            guard let interval = DurationText.seconds(reconcileInterval), interval > 0 else {
+                throw ValidationError("--reconcile-interval must be a duration above 0 such as 10s, got '\(reconcileInterval)'")
+            }
+            guard let retries = Int(maxRetries), retries >= 0 else {
+                throw ValidationError("--max-retries must be a whole number of 0 or more, got '\(maxRetries)'")
+            }
+            if let advertiseURL, !(advertiseURL.hasPrefix("http://") || advertiseURL.hasPrefix("https://")) {
+                throw ValidationError("--advertise-url must be an http(s) URL, got '\(advertiseURL)'")
+            }
+            return DstackHTTPServerOptionsBuilder(host: host, port: port, idleTimeout: idle, interval: interval,
+                                                  maxRetries: retries, advertiseURL: advertiseURL ?? "http://\(host):\(port)")
+        }
+
+        func execute() async throws {
+            let workspace = CommandContext.workspace()
+            _ = try workspace.state() // a broken state stops the server before it listens
+            _ = try workspace.configuration()
+            try await DstackHTTPServer(workspace: workspace, options: try options().build()).run()
+        }
+    }
+}
+
+import DstackServer
+
+struct DstackHTTPServerOptionsBuilder {
+    var host: String
+    var port: Int
+    var idleTimeout: TimeInterval
+    var interval: TimeInterval
+    var maxRetries: Int
+    var advertiseURL: String
+
+    func build() -> DstackHTTPServer.Options {
+        var options = DstackHTTPServer.Options()
+        options.host = host
+        options.port = port
+        options.reconcileInterval = interval
+        options.reconciler.idleTimeout = idleTimeout
+        options.reconciler.maxRetries = maxRetries
+        options.reconciler.advertiseURL = advertiseURL
+        return options
+    }
+}
