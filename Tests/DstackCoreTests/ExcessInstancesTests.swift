@@ -19,6 +19,15 @@ final class ExcessInstancesTests: XCTestCase {
         XCTAssertEqual(ExcessInstances.toShutDown(instances, instanceType: "m5.xlarge", max: 1).map(\.id), ["new", "mid"])
     }
 
+    func testIdleInstancesGoBeforeBusyOnes() {
+        let instances = [instance("busy-new", launchedSecondsAgo: 5), instance("idle-old", launchedSecondsAgo: 500),
+                         instance("idle-new", launchedSecondsAgo: 50)]
+        XCTAssertEqual(ExcessInstances.toShutDown(instances, instanceType: "m5.xlarge", max: 1, busy: ["busy-new"]).map(\.id),
+                       ["idle-new", "idle-old"])
+        XCTAssertEqual(ExcessInstances.toShutDown(instances, instanceType: "m5.xlarge", max: 0, busy: ["busy-new"]).map(\.id),
+                       ["idle-new", "idle-old", "busy-new"])
+    }
+
     func testAnOpenRequestCountsAsTheNewest() {
         let instances = [instance("running", launchedSecondsAgo: 5), instance("sir-open", state: .pending, launchedSecondsAgo: nil)]
         XCTAssertEqual(ExcessInstances.toShutDown(instances, instanceType: "m5.xlarge", max: 1).map(\.id), ["sir-open"])

@@ -28,8 +28,10 @@ public struct AutoscaleService {
         let state = try workspace.state()
         let previous = try state.write { try $0.setRule(instanceType, max: max) }
         let instances = try await listManaged(active)
-        let excess = ExcessInstances.toShutDown(instances, instanceType: instanceType, max: max)
-        try await shutDown(excess, active)
+        let busy = try state.read { tx in Set(try tx.fleet(vendor: active.vendor).filter { $0.runID != nil }.map(\.id)) }
+        let excess = ExcessInstances.toShutDown(instances, instanceType: instanceType, max: max, busy: busy)
+        try await shutDown(excess, active, why: max == 0 ? "the rule for \(instanceType) was removed"
+                                                        : "the max for \(instanceType) was lowered to \(max)")
         return AllowOutcome(instanceType: instanceType, previousMax: previous, newMax: max, shutDown: excess)
     }
 
@@ -68,7 +70,7 @@ public struct AutoscaleService {
     public func clear() async throws -> ClearOutcome {
         let active = try activeProviderIfConfigured()
         let removed = try workspace.state().write { try $0.removeAllRules() }
-        let shutDown = try await shutDownEverything(active)
+        let shutDown = try await shutDownEverything(active, why: "the autoscale rules were cleared")
         return ClearOutcome(removedRules: removed, shutDown: shutDown)
     }
 
@@ -81,7 +83,7 @@ public struct AutoscaleService {
     public func disable() async throws -> ToggleOutcome {
         let active = try activeProviderIfConfigured()
         let changed = try workspace.state().write { try $0.setEnabled(false) }
-        return ToggleOutcome(changed: changed, shutDown: try await shutDownEverything(active))
+        return ToggleOutcome(changed: changed, shutDown: try await shutDownEverything(active, why: "autoscaling was disabled"))
     }
 
     /// Resumes autoscaling with the rules as they are.
@@ -104,17 +106,27 @@ public struct AutoscaleService {
         try workspace.activeVendor() == nil ? nil : try workspace.activeProvider()
     }
 
-    private func shutDownEverything(_ active: ActiveProvider?) async throws -> [ManagedInstance] {
+    private func shutDownEverything(_ active: ActiveProvider?, why: String) async throws -> [ManagedInstance] {
         guard let active else { return [] }
         let live = ExcessInstances.allLive(try await listManaged(active))
-        try await shutDown(live, active)
+        try await shutDown(live, active, why: why)
         return live
     }
 
-    private func shutDown(_ instances: [ManagedInstance], _ active: ActiveProvider) async throws {
+    /// Terminates instances and sends the runs they had back to pending; that a rule
+    /// changed is no fault of the runs, so it does not use up their retries.
+    private func shutDown(_ instances: [ManagedInstance], _ active: ActiveProvider, why: String) async throws {
         guard !instances.isEmpty else { return }
         let target = TerminationTarget(instances: instances)
         try await active.provider.terminate(target)
-        try workspace.state().write { try $0.forget(target, vendor: active.vendor) }
+        try workspace.state().write { tx in
+            let fleet = try tx.fleet(vendor: active.vendor)
+            for instance in fleet where target.instanceIDs.contains(instance.id) {
+                if let runID = instance.runID {
+                    try tx.requeueRun(runID, why: "its instance \(instance.id) was shut down: \(why)", counts: false, maxRetries: 0)
+                }
+            }
+            try tx.forget(target, vendor: active.vendor)
+        }
     }
 }

@@ -80,26 +80,10 @@ extension Reconciler {
     }
 
     /// A run that lost its instance: retried while it has retries left, else ended.
-    /// `counts` is false when dstack itself took the instance away (a lowered max):
-    /// that is not the run's fault and does not use up its retries.
     func interrupt(_ runID: String, tx: StateTransaction, why: String, counts: Bool, report: inout Report) throws {
-        guard let run = try tx.run(runID), !run.status.isFinished else { return }
-        if run.stopRequested {
-            try tx.appendLog(runID: runID, attempt: run.attempt, stream: .system, text: "[dstack] stopped: \(why)\n")
-            try tx.setRunStatus(runID, .stopped, reason: "stopped by the user", at: clock())
-            return
+        if try tx.requeueRun(runID, why: why, counts: counts, maxRetries: options.maxRetries, at: clock()) == .retrying {
+            report.retried.append(runID)
         }
-        let interruptions = counts ? try tx.countInterruption(runID) : 0
-        if interruptions > options.maxRetries {
-            try tx.appendLog(runID: runID, attempt: run.attempt, stream: .system,
-                             text: "[dstack] attempt \(run.attempt) interrupted: \(why); no retries left\n")
-            try tx.setRunStatus(runID, .interrupted, reason: "\(why); retried \(options.maxRetries) times", at: clock())
-            return
-        }
-        try tx.appendLog(runID: runID, attempt: run.attempt, stream: .system,
-                         text: "[dstack] attempt \(run.attempt) interrupted: \(why); retrying\n")
-        try tx.setRunStatus(runID, .pending, reason: "retrying: \(why)", at: clock())
-        report.retried.append(runID)
     }
 
     /// Waiting runs the user stopped end here; running ones end when their runner
