@@ -28,3 +28,26 @@ public let awsPlugin = ProviderPlugin(
         try AWSProvider(settings: settings, context: context)
     }
 )
+
+/// The IAM policy dstack needs, and no more: it has no RunInstances and no CreateTags.
+/// (CreateTags and ModifyInstanceMetadataOptions are used when granted, skipped when not.)
+public let awsMinimalIAMPolicy = """
+    {
+      "Version": "2012-10-17",
+      "Statement": [
+        {
+          "Effect": "Allow",
+          "Action": [
+            "ec2:Describe*",
+            "ec2:RequestSpotInstances",
+            "ec2:TerminateInstances",
+            "ec2:CancelSpotInstanceRequests",
+            "ec2:CreateSecurityGroup",
+            "ec2:AuthorizeSecurityGroupIngress",
+            "ec2:AuthorizeSecurityGroupEgress"
+          ],
+          "Resource": "*"
+        }
+      ]
+    }
+    """

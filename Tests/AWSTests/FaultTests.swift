@@ -16,6 +16,15 @@ final class FaultTests: XCTestCase {
         XCTAssertEqual(ec2.sleeps.all, [0.1, 0.2, 0.4], "base·2ⁿ, capped at 0.4, scaled by the jitter draw")
     }
 
+    func testCallsReuseOneKeptAliveConnection() async throws {
+        let ec2 = try makeFakeEC2()
+        ec2.on("DescribeRegions", FakeEC2.regions)
+        let provider = try ec2.provider()
+        for _ in 0..<5 { try await provider.verifyConfiguration() }
+        XCTAssertEqual(ec2.calls("DescribeRegions").count, 5)
+        XCTAssertEqual(ec2.server.connectionsAccepted, 1)
+    }
+
     func testThrottlingThatNeverStopsEndsThrottledAfterBoundedAttempts() async throws {
         let ec2 = try makeFakeEC2()
         ec2.on("DescribeRegions", FakeEC2.error(503, "RequestLimitExceeded", "Request limit exceeded."))

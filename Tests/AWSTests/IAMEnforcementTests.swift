@@ -60,6 +60,12 @@ final class IAMEnforcementTests: XCTestCase {
         XCTAssertFalse(moto.logText.contains("500 -"), "moto answered a call with a server error:\n\(moto.logText)")
     }
 
+    func testThePublishedPolicyIsExactlyTheOneTested() throws {
+        let policy = try JSONValue.parse(awsMinimalIAMPolicy)
+        let actions = policy["Statement"]?.arrayValue?.first?["Action"]?.arrayValue?.compactMap(\.stringValue)
+        XCTAssertEqual(actions, Self.seedActions)
+    }
+
     func testAWrongSecretIsRejectedCredentials() async throws {
         let provider = try makeTestProvider(endpoint: moto.url, accessKey: seedKey.id, secret: seedKey.secret + "x")
         do {
