@@ -51,9 +51,16 @@ public final class RunnerAPIClient: @unchecked Sendable {
         return .registered
     }
 
-    public enum PollError: Error, Equatable {
+    public enum PollError: Error, Equatable, CustomStringConvertible {
         case unreachable(String)
         case status(Int, String)
+
+        public var description: String {
+            switch self {
+            case .unreachable(let detail): return detail
+            case .status(let status, let reason): return "the server answered \(status): \(reason)"
+            }
+        }
     }
 
     /// One long poll: the assignment, or nil when the wait ran out with nothing to do.

@@ -41,11 +41,7 @@ final class WorkLoop {
                 client.reportExit(runID: assignment.runID, exit: RunnerAPI.RunExit(attempt: assignment.attempt, exitCode: code))
                 lastFinished = (assignment.runID, assignment.attempt)
             case .failure(let error):
-                let problem: String
-                switch error {
-                case .unreachable(let detail): problem = detail
-                case .status(let status, let reason): problem = "the server answered \(status): \(reason)"
-                }
+                let problem = error.description
                 if trouble != problem { log("polling for work failed, retrying: \(problem)") }
                 trouble = problem
                 lifetime.sleep(backoff.nextDelay())
