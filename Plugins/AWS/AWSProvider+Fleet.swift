@@ -35,6 +35,11 @@ extension AWSProvider {
             }
         }
 
+        // EC2 usually fulfils a spot request after RequestSpotInstances returns, so IMDSv2 is
+        // required here for instances that came up since: once per instance, when allowed.
+        await requireIMDSv2IfAllowed(instances.values
+            .filter { $0.httpTokens == "optional" && ($0.state == .pending || $0.state == .running) }.map(\.id).sorted())
+
         var requestOfInstance: [String: String] = [:]
         for request in requests.values { if let id = request.instanceID { requestOfInstance[id] = request.id } }
         var listed = instances.values.map { instance in

@@ -134,7 +134,7 @@ extension AWSProvider {
     /// RequestSpotInstances cannot require IMDSv2, so require it afterwards when
     /// ec2:ModifyInstanceMetadataOptions is granted (the runner always uses tokens).
     func requireIMDSv2IfAllowed(_ instanceIDs: [String]) async {
-        for id in instanceIDs {
+        for id in await resources.claimForHardening(instanceIDs) {
             guard !(await resources.isDenied("ModifyInstanceMetadataOptions")) else { return }
             do {
                 _ = try await client.call("ModifyInstanceMetadataOptions",

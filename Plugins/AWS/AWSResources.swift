@@ -44,6 +44,15 @@ actor AWSResources {
     func launch(token: String) -> SpotLaunch? { launches[token] }
     func record(_ launch: SpotLaunch, token: String) { launches[token] = launch }
 
+    private var hardened: Set<String> = []
+
+    /// The IDs not yet given to ModifyInstanceMetadataOptions by this process; marks them.
+    func claimForHardening(_ ids: [String]) -> [String] {
+        let fresh = ids.filter { !hardened.contains($0) }
+        hardened.formUnion(fresh)
+        return fresh
+    }
+
     func isDenied(_ action: String) -> Bool { deniedActions.contains(action) }
     func markDenied(_ action: String) { deniedActions.insert(action) }
 }

@@ -27,7 +27,9 @@ final class MotoGapTests: XCTestCase {
             <reservationSet><item><instancesSet>\(Self.instance("i-1", state: "running", request: "sir-active"))\
             \(Self.instance("i-2", state: "terminated", request: nil))</instancesSet></item></reservationSet>
             """))
-        let listed = try await ec2.provider().list()
+        ec2.on("ModifyInstanceMetadataOptions", FakeEC2.ok("ModifyInstanceMetadataOptions", "<instanceId>i-1</instanceId>"))
+        let provider = try ec2.provider()
+        let listed = try await provider.list()
         XCTAssertEqual(listed.map(\.id).sorted(), ["i-1", "i-2", "sir-open"])
         let open = try XCTUnwrap(listed.first { $0.id == "sir-open" })
         XCTAssertTrue(open.isUnfulfilledRequest)
@@ -45,6 +47,12 @@ final class MotoGapTests: XCTestCase {
         XCTAssertEqual(instanceCalls.count, 1)
         XCTAssertEqual(instanceCalls[0]["Filter.1.Name"], "instance.group-id")
         XCTAssertEqual(instanceCalls[0]["Filter.1.Value.1"], "sg-1")
+
+        // An instance that came up with IMDSv1 allowed gets IMDSv2 required, once.
+        XCTAssertEqual(ec2.calls("ModifyInstanceMetadataOptions").map { $0["InstanceId"] }, ["i-1"])
+        XCTAssertEqual(ec2.calls("ModifyInstanceMetadataOptions").first?["HttpTokens"], "required")
+        _ = try await provider.list()
+        XCTAssertEqual(ec2.calls("ModifyInstanceMetadataOptions").count, 1)
     }
 
     func testTerminateRetriesABatchWithoutTheIDsEC2SaysAreGone() async throws {
@@ -120,6 +128,7 @@ final class MotoGapTests: XCTestCase {
     static func instance(_ id: String, state: String, request: String?) -> String {
         "<item><instanceId>\(id)</instanceId><instanceType>m5.xlarge</instanceType><instanceState><code>16</code><name>\(state)</name></instanceState>"
             + "<launchTime>2026-01-01T00:01:00.000Z</launchTime><privateIpAddress>10.0.0.1</privateIpAddress>"
+            + "<metadataOptions><httpTokens>optional</httpTokens></metadataOptions>"
             + (request.map { "<spotInstanceRequestId>\($0)</spotInstanceRequestId>" } ?? "")
             + "<groupSet><item><groupId>sg-1</groupId></item></groupSet></item>"
     }
