@@ -46,17 +46,30 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try? input.fileHandleForWriting.close()
 
-    // Read both pipes while the process runs, so a chatty child never blocks on a full pipe.
+    // Read both pipes while the process runs, so a chatty child never blocks on a full
+    // pipe. Plain read(2) with EINTR retried: Foundation's readDataToEndOfFile traps on
+    // an interrupted system call.
     let collected = CollectedOutput()
     let group = DispatchGroup()
     for (handle, isError) in [(output.fileHandleForReading, false), (errors.fileHandleForReading, true)] {
         group.enter()
+        let fd = dup(handle.fileDescriptor)
         DispatchQueue.global().async {
-            let data = handle.readDataToEndOfFile()
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 { data.append(contentsOf: buffer[..<n]); continue }
+                if n < 0 && errno == EINTR { continue }
+                break
+            }
+            close(fd)
             collected.set(data, isError: isError)
             group.leave()
         }
     }
+    try? output.fileHandleForReading.close()
+    try? errors.fileHandleForReading.close()
     let deadline = Date().addingTimeInterval(timeout)
     while process.isRunning && Date() < deadline { usleep(10_000) }
     if process.isRunning {

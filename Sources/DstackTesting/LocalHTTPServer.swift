@@ -89,21 +89,25 @@ public final class LocalHTTPServer: @unchecked Sendable {
 
     /// Stops accepting and closes every open connection.
     public func stop() {
-        let sockets: Set<Int32> = lock.withLock {
-            if stopped { return [] }
+        // Only the first call closes anything: closing a descriptor twice would close
+        // whatever file the process opened under that number in between.
+        let sockets: Set<Int32>? = lock.withLock {
+            if stopped { return nil }
             stopped = true
             return openSockets
         }
+        guard let sockets else { return }
+        // Wakes the accept loop, which closes the listener itself as it leaves.
         shutdown(listener, Int32(SHUT_RDWR))
-        close(listener)
         for socket in sockets { shutdown(socket, Int32(SHUT_RDWR)) }
     }
 
     private func acceptLoop() {
+        defer { close(listener) }
         while true {
             let client = accept(listener, nil, nil)
             if client < 0 {
-                if errno == EINTR { continue }
+                if errno == EINTR && !lock.withLock({ stopped }) { continue }
                 return
             }
             let accepted: Bool = lock.withLock {

@@ -5,6 +5,8 @@ import XCTest
 /// Runs the built `dstack` in a temporary `$DSTACK_HOME`, as a user would.
 class CLITestCase: XCTestCase {
     var home: URL!
+    /// Laid over every command's environment (e.g. DSTACK_SERVER_URL once a server runs).
+    var commandEnvironment: [String: String] = [:]
 
     override func setUp() {
         super.setUp()
@@ -27,6 +29,7 @@ class CLITestCase: XCTestCase {
 
     func dstack(_ arguments: [String], stdin: String? = nil, environment: [String: String] = [:]) throws -> CommandResult {
         var env = ["DSTACK_HOME": home.path]
+        env.merge(commandEnvironment) { _, new in new }
         env.merge(environment) { _, new in new }
         return try runCommand(BuiltProducts.path("dstack"), arguments, environment: env, stdin: stdin ?? "")
     }

@@ -66,12 +66,12 @@ final class RunnerLifecycleTests: XCTestCase {
     }
 
     func testAnUnknownFlagIsOneLineAndExitTwo() throws {
-        let (process, stderr) = try start(["--instance-id", "x", "--state-dir", stateDirectory.path, "--server", "http://x"])
+        let (process, stderr) = try start(["--instance-id", "x", "--state-dir", stateDirectory.path, "--frobnicate", "http://x"])
         let message = String(decoding: stderr.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         XCTAssertEqual(process.terminationStatus, 2)
         XCTAssertEqual(message.split(separator: "\n").count, 1)
-        XCTAssertTrue(message.hasPrefix("dstack-runner: unknown option '--server'"), message)
+        XCTAssertTrue(message.hasPrefix("dstack-runner: unknown option '--frobnicate'"), message)
         XCTAssertFalse(FileManager.default.fileExists(atPath: stateDirectory.path), "nothing written on bad input")
     }
 

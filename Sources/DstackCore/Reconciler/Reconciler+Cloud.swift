@@ -41,6 +41,18 @@ extension Reconciler {
         var openRequests = Set<String>()
         var openTokens = Set<String>()
         for batch in batches {
+            let recorded = Set(fleet.filter { $0.launchToken == batch.token }.map(\.id))
+            let anyAlive = cloud.contains { instance in
+                instance.state.isLive && (recorded.contains(instance.id)
+                    || (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false)
+                    || (instance.isUnfulfilledRequest && batch.spotRequestIDs.contains(instance.id)))
+            }
+            if batch.status == .sent, batch.provisioning > 0, !anyAlive, now.timeIntervalSince(batch.createdAt) > options.sweepGrace {
+                // Everything the batch launched is gone before its runners registered
+                // (a runner that failed to boot): stop waiting for them.
+                try state.write { try $0.closeBatch(token: batch.token) }
+                continue
+            }
             if batch.status == .sent, now.timeIntervalSince(batch.createdAt) > options.provisioningTimeout {
                 try state.write { try $0.closeBatch(token: batch.token) }
                 toTerminate.spotRequestIDs += batch.spotRequestIDs

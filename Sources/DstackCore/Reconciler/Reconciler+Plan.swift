@@ -117,16 +117,22 @@ extension Reconciler {
         }
 
         if !plan.assignments.isEmpty {
-            try state.write { tx in
+            // Each assignment holds only if the run still waits and the instance is still
+            // idle: the CLI and the runner API change state while a pass runs.
+            let made: [Plan.Assignment] = try state.write { tx in
+                var made: [Plan.Assignment] = []
                 for assignment in plan.assignments {
-                    let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: now)
+                    guard try tx.fleetInstance(assignment.instanceID)?.phase == .idle,
+                          let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: now) else { continue }
                     try tx.assign(runID: assignment.runID, to: assignment.instanceID)
                     try tx.appendLog(runID: assignment.runID, attempt: attempt, stream: .system,
                                      text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: now)
+                    made.append(assignment)
                 }
+                return made
             }
-            report.assigned += plan.assignments.count
-            for assignment in plan.assignments { onAssignment?(assignment.instanceID) }
+            report.assigned += made.count
+            for assignment in made { onAssignment?(assignment.instanceID) }
         }
 
         try state.write { tx in

@@ -6,6 +6,9 @@ import Foundation
 public final class RunnerService: @unchecked Sendable {
     public let workspace: Workspace
     public let signal: WakeSignal
+    /// How long after a launch an instance the cloud does not list yet gets "try again"
+    /// rather than "forbidden".
+    public var attributionGrace: TimeInterval = 120
     /// Makes the reconcile loop run soon (a runner registered, a run finished).
     public var wakeReconciler: @Sendable () -> Void
 
@@ -32,6 +35,11 @@ public final class RunnerService: @unchecked Sendable {
         let recorded = try state.read { try $0.fleetInstance(request.instanceID) }
         guard let instance = listed.first(where: { $0.id == request.instanceID && $0.state.isLive && !$0.isUnfulfilledRequest }),
               (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false) || recorded?.launchToken == batch.token else {
+            // A launch still being journaled, or a cloud whose list lags behind its launches,
+            // may not show the instance yet: the runner is told to try again shortly.
+            if batch.status == .intent || Date().timeIntervalSince(batch.createdAt) < attributionGrace {
+                throw RunnerServiceError.notYet("instance \(request.instanceID) is not listed for this launch yet; try again shortly")
+            }
             throw RunnerServiceError.forbidden("instance \(request.instanceID) is not one the cloud lists for this launch")
         }
         let token = SecureRandom.hex(32)
@@ -116,6 +124,7 @@ public enum RunnerServiceError: Error, Equatable, CustomStringConvertible {
     case forbidden(String)
     case notFound(String)
     case conflict(String)
+    case notYet(String)
 
     public var status: Int {
         switch self {
@@ -124,12 +133,14 @@ public enum RunnerServiceError: Error, Equatable, CustomStringConvertible {
         case .forbidden: return 403
         case .notFound: return 404
         case .conflict: return 409
+        case .notYet: return 503
         }
     }
 
     public var description: String {
         switch self {
-        case .badRequest(let m), .unauthorized(let m), .forbidden(let m), .notFound(let m), .conflict(let m): return m
+        case .badRequest(let m), .unauthorized(let m), .forbidden(let m), .notFound(let m), .conflict(let m), .notYet(let m):
+            return m
         }
     }
 }

@@ -113,9 +113,12 @@ extension StateTransaction {
         try db.query("UPDATE launches SET closed = 1 WHERE token = ? AND registered >= count", [.text(batchToken)])
     }
 
-    public func assign(runID: String, to instanceID: String) throws {
-        try db.query("UPDATE instances SET phase = 'busy', run_id = ?, idle_since = NULL WHERE id = ?",
+    /// Gives an idle instance a run; false when it is no longer idle (or gone).
+    @discardableResult
+    public func assign(runID: String, to instanceID: String) throws -> Bool {
+        try db.query("UPDATE instances SET phase = 'busy', run_id = ?, idle_since = NULL WHERE id = ? AND phase = 'idle'",
                      [.text(runID), .text(instanceID)])
+        return db.changes == 1
     }
 
     public func release(instanceID: String, at now: Date = Date()) throws {

@@ -60,21 +60,26 @@ extension StateTransaction {
                   .integer(status.isFinished ? 1 : 0), .real(now.timeIntervalSince1970), .text(id)])
     }
 
-    /// Updates only the reason a waiting run gives, when it changed.
+    /// Updates the status and reason of a run that is still waiting, when they changed.
+    /// A plan made a moment ago must not move a run that has since started or ended.
     public func setRunReason(_ id: String, status: RunStatus, reason: String?) throws {
-        try db.query("UPDATE runs SET status = ?, reason = ? WHERE id = ? AND (status IS NOT ? OR reason IS NOT ?)",
+        try db.query("""
+            UPDATE runs SET status = ?, reason = ? WHERE id = ? AND (status IS NOT ? OR reason IS NOT ?)
+            AND status IN ('submitted', 'pending', 'provisioning')
+            """,
                      [.text(status.rawValue), reason.map(SQLiteValue.text) ?? .null, .text(id), .text(status.rawValue),
                       reason.map(SQLiteValue.text) ?? .null])
     }
 
-    /// Starts the next attempt on an instance; returns the attempt number.
-    @discardableResult
-    public func startAttempt(_ id: String, on instanceID: String, at now: Date = Date()) throws -> Int {
+    /// Starts the next attempt on an instance; returns the attempt number, or nil when
+    /// the run is no longer waiting (it was stopped since the plan was made).
+    public func startAttempt(_ id: String, on instanceID: String, at now: Date = Date()) throws -> Int? {
         try db.query("""
             UPDATE runs SET status = 'running', reason = NULL, instance_id = ?, attempt = attempt + 1, updated_at = ?
-            WHERE id = ?
+            WHERE id = ? AND status IN ('submitted', 'pending', 'provisioning') AND stop_requested = 0
             """, [.text(instanceID), .real(now.timeIntervalSince1970), .text(id)])
-        return try run(id)?.attempt ?? 0
+        guard db.changes == 1 else { return nil }
+        return try run(id)?.attempt
     }
 
     /// Counts an attempt lost to a vanished instance; returns how many there have been.
