@@ -111,16 +111,16 @@ extension Dstack {
         @Option(help: ArgumentHelp("The address to listen on.", valueName: "HOST"))
         var host = "127.0.0.1"
 
-        @Option(help: ArgumentHelp("The port to listen on.", valueName: "PORT"))
+        @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on.", valueName: "PORT"))
         var port = "3000"
 
-        @Option(name: .customLong("idle-timeout"), help: ArgumentHelp("Terminate instances idle this long (default 5m).", valueName: "D"))
+        @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp("Terminate instances idle this long (default 5m).", valueName: "D"))
         var idleTimeout = "5m"
 
-        @Option(name: .customLong("reconcile-interval"), help: ArgumentHelp("Reconcile at least this often (default 10s).", valueName: "D"))
+        @Option(name: .customLong("reconcile-interval"), parsing: .unconditional, help: ArgumentHelp("Reconcile at least this often (default 10s).", valueName: "D"))
         var reconcileInterval = "10s"
 
-        @Option(name: .customLong("max-retries"), help: ArgumentHelp("Retry an interrupted run this many times (default 2).", valueName: "N"))
+        @Option(name: .customLong("max-retries"), parsing: .unconditional, help: ArgumentHelp("Retry an interrupted run this many times (default 2).", valueName: "N"))
         var maxRetries = "2"
 
         @Option(name: .customLong("advertise-url"),

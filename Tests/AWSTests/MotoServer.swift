@@ -16,16 +16,15 @@ final class MotoServer {
         }
         port = try MotoServer.freePort()
         log = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(port)-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
         process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["-H", "127.0.0.1", "-p", String(port)]
+        // The shell opens the log and execs moto (same pid, so terminate() reaches moto).
+        // No FileHandle of ours is involved: a handle closed by both Process and its own
+        // deinit could close a descriptor number another test has reused meanwhile.
+        process.executableURL = URL(fileURLWithPath: "/bin/sh")
+        process.arguments = ["-c", "exec \"$0\" -H 127.0.0.1 -p \"$1\" >\"$2\" 2>&1", executable, String(port), log.path]
         var environment = ProcessInfo.processInfo.environment
         environment.merge(extra) { _, new in new }
         process.environment = environment
-        let handle = try FileHandle(forWritingTo: log)
-        process.standardOutput = handle
-        process.standardError = handle
         try process.run()
         try waitUntilAnswering()
     }
