@@ -1,0 +1,94 @@
+import DstackCore
+import DstackTesting
+import Foundation
+import XCTest
+
+/// The runner API over real HTTP: who may call what.
+final class RunnerAPITests: CLITestCase {
+    var server: ServerProcess!
+    let http = CurlHTTPClient(options: .init(proxy: ProxySettings()))
+
+    override func setUp() {
+        super.setUp()
+        do { try startWithTwoInstances() } catch { XCTFail("set-up failed: \(error)") }
+    }
+
+    private func startWithTwoInstances() throws {
+        try ok("local", "configure")
+        try ok("autoscale", "allow", "local", "--max", "1")
+        server = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"])
+        commandEnvironment["DSTACK_SERVER_URL"] = server.url
+        try server.waitUntilListening()
+        // Two registered instances whose tokens the test knows.
+        let state = try StateStore(path: stateFile.path)
+        try state.write { tx in
+            try tx.journalBatch(token: "seed", vendor: "other", instanceType: "local", count: 2, registrationHash: "none")
+            for (id, token) in [("inst-a", "token-a"), ("inst-b", "token-b")] {
+                try tx.registerInstance(id: id, vendor: "other", instanceType: "local", spotRequestID: nil, batchToken: "seed",
+                                        tokenHash: TokenHash.sha256Hex(token))
+            }
+        }
+    }
+
+    override func tearDown() {
+        server?.stop()
+        super.tearDown()
+    }
+
+    private func get(_ path: String, token: String?) throws -> HTTPResponse {
+        try http.sendBlocking(HTTPRequest(url: server.url + path, headers: token.map { [RunnerAPI.authorization($0)] } ?? []))
+    }
+
+    private func post(_ path: String, _ body: String, token: String? = nil) throws -> HTTPResponse {
+        try http.sendBlocking(HTTPRequest(method: "POST", url: server.url + path,
+                                          headers: token.map { [RunnerAPI.authorization($0)] } ?? [], body: body))
+    }
+
+    func testACallWithoutATokenIs401() throws {
+        let reply = try get(RunnerAPI.assignmentPath(instance: "inst-a") + "?wait=0", token: nil)
+        XCTAssertEqual(reply.status, 401)
+        XCTAssertEqual(try JSONValue.parse(reply.body)["error"], "a bearer token is required")
+    }
+
+    func testAWrongTokenIs401() throws {
+        XCTAssertEqual(try get(RunnerAPI.assignmentPath(instance: "inst-a") + "?wait=0", token: "guess").status, 401)
+        XCTAssertEqual(try post(RunnerAPI.heartbeatPath(instance: "inst-a"), "{}", token: "guess").status, 401)
+    }
+
+    func testATokenActingForAnotherInstanceIs403() throws {
+        XCTAssertEqual(try get(RunnerAPI.assignmentPath(instance: "inst-a") + "?wait=0", token: "token-b").status, 403)
+        XCTAssertEqual(try post(RunnerAPI.logsPath(instance: "inst-a", run: "run-x"),
+                                #"{"attempt": 1, "stream": "stdout", "text": "hi"}"#, token: "token-b").status, 403)
+        XCTAssertEqual(try post(RunnerAPI.exitPath(instance: "inst-a", run: "run-x"), #"{"attempt": 1, "exit_code": 0}"#,
+                                token: "token-b").status, 403)
+    }
+
+    func testTheRightTokenIsAccepted() throws {
+        XCTAssertEqual(try get(RunnerAPI.assignmentPath(instance: "inst-a") + "?wait=0", token: "token-a").status, 204)
+        let beat = try post(RunnerAPI.heartbeatPath(instance: "inst-a"), #"{"run_id": null}"#, token: "token-a")
+        XCTAssertEqual(beat.status, 200)
+        XCTAssertEqual(try JSONValue.parse(beat.body)["stop"], false)
+        XCTAssertEqual(try post(RunnerAPI.logsPath(instance: "inst-a", run: "run-x"),
+                                #"{"attempt": 1, "stream": "stdout", "text": "hi"}"#, token: "token-a").status, 404)
+    }
+
+    func testMalformedBodiesAre400() throws {
+        XCTAssertEqual(try post(RunnerAPI.registerPath, "not json").status, 400)
+        XCTAssertEqual(try post(RunnerAPI.registerPath, #"{"instance_id": 5}"#).status, 400)
+        XCTAssertEqual(try post(RunnerAPI.heartbeatPath(instance: "inst-a"), "[", token: "token-a").status, 400)
+    }
+
+    func testRegistrationNeedsAKnownTokenAndHappensOncePerInstance() throws {
+        XCTAssertEqual(try post(RunnerAPI.registerPath, #"{"instance_id": "local-1", "registration_token": "made-up"}"#).status, 401)
+
+        // A real runner registers through its user data; the same token and instance again is refused.
+        let id = try submit("--", "true", server: server)
+        try eventually("the run to finish") { try status(id) == "done" }
+        let instance = try XCTUnwrap(run(id)?["instance_id"]?.stringValue)
+        let userData = try String(contentsOf: home.appendingPathComponent("local/instances/\(instance)/user-data.sh"), encoding: .utf8)
+        let token = try XCTUnwrap(userData.components(separatedBy: "--registration-token '").last?.split(separator: "'").first)
+        XCTAssertFalse(userData.contains("AWS_"), "no cloud credentials in user data")
+        let again = try post(RunnerAPI.registerPath, #"{"instance_id": "\#(instance)", "registration_token": "\#(token)"}"#)
+        XCTAssertTrue([401, 409].contains(again.status), "a second registration is refused: \(again.status) \(again.bodyText)")
+    }
+}
