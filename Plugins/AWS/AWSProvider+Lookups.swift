@@ -76,8 +76,11 @@ extension AWSProvider {
 
     /// dstack's group, looked up by name; nil when it was never created.
     func existingSecurityGroup() async throws -> String? {
+        if let known = await resources.knownGroup { return known }
         let reply = try await ec2("DescribeSecurityGroups", EC2Params.filters([("group-name", [settings.securityGroupName])]))
-        return reply.items("securityGroupInfo").first { $0.string("groupName") == settings.securityGroupName }?.string("groupId")
+        let found = reply.items("securityGroupInfo").first { $0.string("groupName") == settings.securityGroupName }?.string("groupId")
+        if let found { await resources.remember(group: found) }
+        return found
     }
 
     /// Found or created once per process: no inbound rules unless the user configured
@@ -100,6 +103,7 @@ extension AWSProvider {
         guard let group = id, !group.isEmpty else {
             throw ProviderError.transport(detail: "EC2 created security group \(settings.securityGroupName) but returned no ID")
         }
+        await resources.remember(group: group)
         for rule in settings.ingress {
             do {
                 _ = try await client.call("AuthorizeSecurityGroupIngress", [

@@ -41,6 +41,10 @@ actor AWSResources {
         do { return try await task.value } catch { securityGroup = nil; throw error }
     }
 
+    /// dstack's group once seen: it is never deleted by dstack, so a lookup per list is waste.
+    private(set) var knownGroup: String?
+    func remember(group: String) { knownGroup = group }
+
     func launch(token: String) -> SpotLaunch? { launches[token] }
     func record(_ launch: SpotLaunch, token: String) { launches[token] = launch }
 

@@ -53,6 +53,7 @@ final class MotoGapTests: XCTestCase {
         XCTAssertEqual(ec2.calls("ModifyInstanceMetadataOptions").first?["HttpTokens"], "required")
         _ = try await provider.list()
         XCTAssertEqual(ec2.calls("ModifyInstanceMetadataOptions").count, 1)
+        XCTAssertEqual(ec2.calls("DescribeSecurityGroups").count, 1, "the group is looked up once per process")
     }
 
     func testTerminateRetriesABatchWithoutTheIDsEC2SaysAreGone() async throws {
