@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # C libraries (and the sqlite3 shell the tests use to read state independently).
-APT_PACKAGES := pkg-config libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev
+APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
 
@@ -51,26 +51,39 @@ test: deps
 	$(SWIFT) build
 	$(SWIFT) test
 
-# A scripted tour of the autoscale commands on the local provider, in a scratch
+# The main job on the local provider, with no cloud account: configure, allow two
+# runners, start the server, submit four runs, watch two runners come up and all four
+# runs finish, watch the idle runners torn down, stop the server. It uses a scratch
 # DSTACK_HOME so it never touches your own ~/.dstack.
+DEMO_PORT ?= 3917
 demo: build
 	@rm -rf "$(DEMO_HOME)"; \
 	bin="$$($(SWIFT) build --show-bin-path)"; \
-	export DSTACK_HOME="$(DEMO_HOME)" DSTACK_RUNNER_PATH="$$bin/dstack-runner"; \
-	run() { echo; echo "\$$ dstack $$*"; "$$bin/dstack" "$$@" || exit 1; }; \
-	run local configure; \
-	run autoscale allow local --max 2; \
-	run autoscale info; \
-	run instances request local --count 2; \
-	run instances; \
-	run autoscale allow local --max 1; \
-	run autoscale info; \
-	run autoscale disable; \
-	run autoscale info --json; \
-	run autoscale enable; \
-	run autoscale clear; \
-	run autoscale info; \
-	echo; echo "Demo done. Its files are in $(DEMO_HOME)."
+	export DSTACK_HOME="$(DEMO_HOME)" DSTACK_RUNNER_PATH="$$bin/dstack-runner" DSTACK_SERVER_URL="http://127.0.0.1:$(DEMO_PORT)"; \
+	say() { echo; echo "\$$ dstack $$*"; "$$bin/dstack" "$$@" || exit 1; }; \
+	say local configure; \
+	say autoscale allow local --max 2; \
+	mkdir -p "$(DEMO_HOME)/project/.dstack" && cd "$(DEMO_HOME)/project"; \
+	printf 'workflows:\n  - name: hello\n    commands:\n      - echo "hello from $$(hostname)"\n      - sleep 2\n    resources:\n      cpu: 1\n' > .dstack/workflows.yaml; \
+	echo; echo "\$$ cat .dstack/workflows.yaml"; cat .dstack/workflows.yaml; \
+	echo; echo "\$$ dstack server --port $(DEMO_PORT) --idle-timeout 5s --reconcile-interval 1s &"; \
+	"$$bin/dstack" server --port $(DEMO_PORT) --idle-timeout 5s --reconcile-interval 1s > >(sed 's/^/  [server] /') 2>&1 & \
+	server=$$!; trap 'kill -TERM $$server 2>/dev/null' EXIT; \
+	for i in $$(seq 50); do curl -fs -X POST "$$DSTACK_SERVER_URL/api/wake" >/dev/null 2>&1 && break; sleep 0.2; done; \
+	for i in 1 2 3 4; do say run --detach hello; done; \
+	for i in $$(seq 150); do \
+	  left=$$("$$bin/dstack" ps --json | grep -o '"status": "[a-z]*"' | grep -cv '"done"'); \
+	  [ "$$left" = 0 ] && break; sleep 0.2; \
+	done; \
+	say ps; \
+	say instances; \
+	echo; echo "Waiting for the idle timeout (5s) to tear the runners down..."; \
+	for i in $$(seq 100); do \
+	  "$$bin/dstack" instances --json | grep -q '"state": "running"' || break; sleep 0.2; \
+	done; \
+	say instances; \
+	kill -TERM $$server; wait $$server; trap - EXIT; sleep 0.2; \
+	echo; echo "Demo done: 4 runs on 2 runners, torn down when idle. Its files are in $(DEMO_HOME)."
 
 clean:
 	rm -rf .build "$(DEMO_HOME)"
