@@ -29,7 +29,6 @@ let package = Package(
             name: "DstackCore",
             dependencies: [
                 "CCurl", "CCurlShim", "CJansson", "COpenSSL", "CSQLite",
-                .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -37,7 +36,11 @@ let package = Package(
         // The HTTP face of `dstack server`: the runner API over Hummingbird.
         .target(
             name: "DstackServer",
-            dependencies: ["DstackCore", .product(name: "Hummingbird", package: "hummingbird")]
+            dependencies: [
+                "DstackCore",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // One folder per cloud provider.
