@@ -1,3 +1,4 @@
+import Foundation
 import COpenSSL
 
 /// SHA-256 and HMAC-SHA256 from OpenSSL's libcrypto, plus lower-case hex. These are
@@ -58,22 +59,7 @@ enum Crypto {
     }
 
     static func base64(_ text: String) -> String {
-        let input = Array(text.utf8)
-        let table = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
-        var out = [UInt8]()
-        out.reserveCapacity((input.count + 2) / 3 * 4)
-        var index = 0
-        while index < input.count {
-            let b0 = Int(input[index])
-            let b1 = index + 1 < input.count ? Int(input[index + 1]) : 0
-            let b2 = index + 2 < input.count ? Int(input[index + 2]) : 0
-            out.append(table[b0 >> 2])
-            out.append(table[((b0 & 0x03) << 4) | (b1 >> 4)])
-            out.append(index + 1 < input.count ? table[((b1 & 0x0f) << 2) | (b2 >> 6)] : UInt8(ascii: "="))
-            out.append(index + 2 < input.count ? table[b2 & 0x3f] : UInt8(ascii: "="))
-            index += 3
-        }
-        return String(decoding: out, as: UTF8.self)
+        Data(text.utf8).base64EncodedString()
     }
 }
 

@@ -46,12 +46,12 @@ struct InstanceStore {
     }
 
     func write(_ record: InstanceRecord) throws {
-        try AtomicFile.replace(path(Self.recordFile, of: record.id), with: record.json.serialized(pretty: true) + "\n")
+        try replace(path(Self.recordFile, of: record.id), with: record.json.serialized(pretty: true) + "\n")
     }
 
     func writeUserData(_ userData: String, for id: String) throws -> String {
         let file = path(Self.userDataFile, of: id)
-        try AtomicFile.replace(file, with: userData, mode: 0o700)
+        try replace(file, with: userData, mode: 0o700)
         return file
     }
 
@@ -90,4 +90,21 @@ struct InstanceStore {
         }
         return try body()
     }
+}
+
+extension InstanceStore {
+    /// The core's atomic write (temp file, fsync, rename), reporting as a provider.
+    fileprivate func replace(_ path: String, with text: String, mode: mode_t = 0o644) throws {
+        do {
+            try AtomicFile.write(Array(text.utf8), to: URL(fileURLWithPath: path), mode: mode)
+        } catch let error as AtomicWriteError {
+            throw ProviderError.cloud(code: "LocalIOError", detail: error.description)
+        }
+    }
+}
+
+/// A failed file-system call, with the path and errno text, as the one error type
+/// providers report.
+func localIOError(_ what: String, _ path: String, _ code: Int32 = errno) -> ProviderError {
+    .cloud(code: "LocalIOError", detail: "\(what) \(path): \(String(cString: strerror(code)))")
 }
