@@ -69,7 +69,7 @@ let package = Package(
         // The runner daemon's logic, a library so that tests can drive it.
         .target(name: "DstackRunnerKit", dependencies: ["DstackCore"]),
         .executableTarget(name: "dstack-runner", dependencies: ["DstackCore", "DstackRunnerKit"]),
-        .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore"], path: "Sources/dstack-benchmarks"),
+        .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"], path: "Sources/dstack-benchmarks"),
         // Opens the state from many processes at once; CLITests drives it.
         .executableTarget(name: "dstack-state-stress", dependencies: ["DstackCore"], path: "Tests/StateStress"),
 

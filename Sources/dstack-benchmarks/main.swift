@@ -9,6 +9,13 @@ import Foundation
 //       Wall time of `dstack autoscale allow m5.xlarge --max 1` against the emulator,
 //       next to `aws ec2 describe-instance-types --instance-types m5.xlarge` making the
 //       same EC2 call to the same emulator. Medians of RUNS runs (default 10).
+// Issue 4's benchmarks (each file says exactly what it measures):
+//   dstack-benchmarks planner [REPETITIONS] [INSTANCES] [RUNS,RUNS,...]     (PlannerBenchmark.swift)
+//   dstack-benchmarks reconcile-calls [N,N,...] [PASSES]                      (ReconcileCallsBenchmark.swift)
+//   dstack-benchmarks run-latency [RUNS] [--dstack PATH]                      (RunLatencyBenchmark.swift)
+//   dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH] (AssignmentLatencyBenchmark.swift)
+// run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
+// this binary unless given; build all three in release into the same scratch path.
 
 func now() -> UInt64 { DispatchTime.now().uptimeNanoseconds }
 
@@ -115,20 +122,75 @@ func benchmarkAllow(moto: String, dstack: String, runs: Int) throws {
     print(String(format: "allow is %.1fx faster than the aws CLI", c / a))
 }
 
+final class LockedBox<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: T
+    init(_ value: T) { stored = value }
+    var value: T {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
+    }
+}
+
 struct BenchmarkError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
 }
 
 let arguments = CommandLine.arguments
+/// The value after `--name`, if given.
+func option(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), index + 1 < arguments.count else { return nil }
+    return arguments[index + 1]
+}
+/// Positional argument `index` (after the subcommand), skipping `--name value` pairs.
+func positional(_ index: Int) -> String? {
+    var values: [String] = []
+    var skip = false
+    for argument in arguments.dropFirst(2) {
+        if skip { skip = false; continue }
+        if argument.hasPrefix("--") { skip = true; continue }
+        values.append(argument)
+    }
+    return index < values.count ? values[index] : nil
+}
+func intList(_ text: String?, default fallback: [Int]) -> [Int] {
+    text.map { $0.split(separator: ",").compactMap { Int($0) } } ?? fallback
+}
 do {
     switch arguments.dropFirst().first {
+    case "planner":
+        benchmarkPlanner(repetitions: positional(0).flatMap { Int($0) } ?? 9, instances: positional(1).flatMap { Int($0) } ?? 10_000,
+                         runCounts: intList(positional(2), default: [1_000, 10_000, 100_000]))
+    case "reconcile-calls":
+        let sizes = intList(positional(0), default: [1, 10, 50])
+        let passes = positional(1).flatMap { Int($0) } ?? 3
+        let done = DispatchSemaphore(value: 0)
+        let failure = LockedBox<Error?>(nil)
+        Task {
+            do { try await benchmarkReconcileCalls(sizes: sizes, passes: passes) } catch { failure.value = error }
+            done.signal()
+        }
+        done.wait()
+        if let error = failure.value { throw error }
+    case "run-latency":
+        try benchmarkRunLatency(runs: positional(0).flatMap { Int($0) } ?? 20, dstackOverride: option("--dstack"))
+    case "assignment-latency":
+        try benchmarkAssignmentLatency(runs: positional(0).flatMap { Int($0) } ?? 20, dstackOverride: option("--dstack"),
+                                       runnerOverride: option("--runner"))
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
         try benchmarkAllow(moto: arguments[2], dstack: arguments[3], runs: arguments.count > 4 ? Int(arguments[4]) ?? 10 : 10)
     default:
-        print("usage: dstack-benchmarks sigv4 [SECONDS] | dstack-benchmarks allow MOTO_URL DSTACK_BINARY [RUNS]")
+        print("""
+            usage: dstack-benchmarks sigv4 [SECONDS]
+                   dstack-benchmarks allow MOTO_URL DSTACK_BINARY [RUNS]
+                   dstack-benchmarks planner [REPETITIONS] [INSTANCES] [RUNS,RUNS,...]
+                   dstack-benchmarks reconcile-calls [N,N,...] [PASSES]
+                   dstack-benchmarks run-latency [RUNS] [--dstack PATH]
+                   dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH]
+            """)
         exit(2)
     }
 } catch {
