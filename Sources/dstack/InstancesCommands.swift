@@ -62,7 +62,7 @@ extension Dstack.Instances {
 
     struct Request: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Launch spot instances now, within the type's rule (e.g. to warm up before a batch of runs).",
+            abstract: "Launch spot instances now, within the type's rule, to warm runners up before a batch of runs; they register with the server at $DSTACK_SERVER_URL.",
             usage: "dstack instances request INSTANCE_TYPE [--count N]"
         )
 
@@ -86,7 +86,7 @@ extension Dstack.Instances {
 
         func execute() async throws {
             let workspace = CommandContext.workspace()
-            let launch = try await InstanceLauncher(workspace: workspace)
+            let launch = try await InstanceLauncher(workspace: workspace, serverURL: ServerConnection.url)
                 .request(instanceType: instanceType, count: try parsedCount())
             let instances = launch.instances.filter { !$0.isUnfulfilledRequest }.map(\.id)
             say("Requested \(plural(try parsedCount(), "spot instance")) of \(instanceType).")

@@ -128,7 +128,7 @@ final class AutoscalerEndToEndTests: CLITestCase {
         try ok("autoscale", "allow", "local", "--max", "1")
         let server = try startServer("--max-retries", "2")
         let id = try submit("--", "sh", "-c", "echo attempt-output; sleep 2", server: server)
-        try eventually("the run to start") { try status(id) == "running" }
+        try eventually("the run's command to start") { try ok("logs", id).contains("attempt-output") }
         let instance = try XCTUnwrap(run(id)?["instance_id"]?.stringValue)
         kill(try runnerPID(instance), SIGKILL)
 

@@ -79,7 +79,7 @@ final class StateStoreTests: XCTestCase {
 
     func testTheLaunchJournalRecordsIntentThenOutcome() throws {
         let state = try StateStore(home: temp.home)
-        try state.write { try $0.journalLaunchIntent(token: "t1", vendor: "aws", instanceType: "m5.xlarge", count: 2) }
+        try state.write { try $0.journalBatch(token: "t1", vendor: "aws", instanceType: "m5.xlarge", count: 2, registrationHash: "h") }
         XCTAssertEqual(try state.read { try $0.launches(vendor: "aws") }.map(\.status), [.intent])
         try state.write { tx in
             try tx.markLaunchSent(token: "t1", spotRequestIDs: ["sir-1", "sir-2"])

@@ -1,16 +1,18 @@
 import Foundation
 
-/// Launches instances by hand (`dstack instances request`), within the rules: the type
-/// needs a rule, autoscaling must be enabled, and the launch may not take the type past
-/// its max. The intent is journaled with its idempotency token before the provider is
-/// called, so a crash in between can be retried without doubling instances.
+/// Launches instances by hand (`dstack instances request`, e.g. to warm runners up
+/// before a batch of runs), within the rules: the type needs a rule, autoscaling must be
+/// enabled, and the launch may not take the type past its max. It is a launch batch
+/// like the server's own: journaled with its idempotency token and the hash of its
+/// registration token before the provider is called, booting runners that register
+/// with the server at `serverURL` and then take work like any other.
 public struct InstanceLauncher {
     public let workspace: Workspace
-    public var bootstrap: RunnerBootstrap
+    public var serverURL: String
 
-    public init(workspace: Workspace, bootstrap: RunnerBootstrap = RunnerBootstrap()) {
+    public init(workspace: Workspace, serverURL: String) {
         self.workspace = workspace
-        self.bootstrap = bootstrap
+        self.serverURL = serverURL
     }
 
     public func request(instanceType: String, count: Int) async throws -> SpotLaunch {
@@ -27,7 +29,13 @@ public struct InstanceLauncher {
         }
 
         let token = "dstack-\(SecureRandom.hex(16))"
-        try state.write { try $0.journalLaunchIntent(token: token, vendor: active.vendor, instanceType: instanceType, count: count) }
+        let registration = SecureRandom.hex(32)
+        try state.write {
+            try $0.journalBatch(token: token, vendor: active.vendor, instanceType: instanceType, count: count,
+                                registrationHash: TokenHash.sha256Hex(registration))
+        }
+        let settings = try workspace.configuration().providers[active.vendor] ?? [:]
+        let bootstrap = RunnerBootstrap(runnerURL: settings["runner_url"], serverURL: serverURL, registrationToken: registration)
         do {
             let launch = try await active.provider.requestSpot(
                 SpotRequest(instanceType: instanceType, count: count, userData: bootstrap.render(), idempotencyToken: token))
@@ -37,7 +45,10 @@ public struct InstanceLauncher {
             }
             return launch
         } catch {
-            try? state.write { try $0.markLaunchFailed(token: token, error: String(describing: error)) }
+            try? state.write { tx in
+                try tx.markLaunchFailed(token: token, error: String(describing: error))
+                try tx.closeBatch(token: token)
+            }
             throw error
         }
     }

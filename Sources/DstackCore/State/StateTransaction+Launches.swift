@@ -27,12 +27,6 @@ public struct InstanceRecord: Sendable, Equatable {
 }
 
 extension StateTransaction {
-    public func journalLaunchIntent(token: String, vendor: String, instanceType: String, count: Int) throws {
-        try db.query("""
-            INSERT INTO launches(token, vendor, instance_type, count, status, created_at) VALUES (?, ?, ?, ?, 'intent', ?)
-            """, [.text(token), .text(vendor), .text(instanceType), .integer(Int64(count)), .real(Date().timeIntervalSince1970)])
-    }
-
     public func markLaunchSent(token: String, spotRequestIDs: [String]) throws {
         try db.query("UPDATE launches SET status = 'sent', spot_requests = ? WHERE token = ?",
                      [.text(spotRequestIDs.joined(separator: ",")), .text(token)])
