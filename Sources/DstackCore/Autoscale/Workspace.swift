@@ -3,11 +3,15 @@ import Foundation
 /// One dstack installation as the commands see it: the home directory, the
 /// configuration, the state, and the provider the configuration makes active.
 /// Vendor names come only from the registry; nothing here knows one.
-public final class Workspace {
+public final class Workspace: @unchecked Sendable {
     public let home: DstackHome
     public let registry: ProviderRegistry
     public let environment: [String: String]
+    private let lock = NSLock()
     private var openedState: StateStore?
+    /// The provider made from the settings it was made from: a long-running server keeps
+    /// one provider (and its caches and connections) until the settings change.
+    private var madeProvider: (vendor: String, settings: ProviderSettings, provider: any CloudProvider)?
 
     public init(home: DstackHome, registry: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.home = home
@@ -23,10 +27,12 @@ public final class Workspace {
 
     /// Opens state.db on first use (creating the home and the schema if needed).
     public func state() throws -> StateStore {
-        if let openedState { return openedState }
-        let store = try StateStore(home: home)
-        openedState = store
-        return store
+        try lock.withLock {
+            if let openedState { return openedState }
+            let store = try StateStore(home: home)
+            openedState = store
+            return store
+        }
     }
 
     public func context() throws -> ProviderContext {
@@ -37,7 +43,13 @@ public final class Workspace {
     public func provider(vendor: String, settings: ProviderSettings? = nil) throws -> any CloudProvider {
         guard let plugin = registry.plugin(named: vendor) else { throw WorkspaceError.unknownVendor(vendor, known: registry.vendors) }
         let saved = try configuration().providers[plugin.vendor] ?? [:]
-        return try plugin.makeProvider(settings ?? saved, try context())
+        let wanted = settings ?? saved
+        if let made = lock.withLock({ madeProvider }), made.vendor == plugin.vendor, made.settings == wanted {
+            return made.provider
+        }
+        let provider = try plugin.makeProvider(wanted, try context())
+        lock.withLock { madeProvider = (plugin.vendor, wanted, provider) }
+        return provider
     }
 
     /// The provider that autoscaling uses, or `noProviderConfigured`.
