@@ -123,6 +123,15 @@ extension Dstack {
         @Option(name: .customLong("max-retries"), parsing: .unconditional, help: ArgumentHelp("Retry an interrupted run this many times (default 2).", valueName: "N"))
         var maxRetries = "2"
 
+        @Option(name: .customLong("sweep-grace"), parsing: .unconditional,
+                help: ArgumentHelp("Terminate instances the cloud lists as ours but state does not know once this old (default 2m).",
+                                   valueName: "D"))
+        var sweepGrace = "2m"
+
+        @Option(name: .customLong("provisioning-timeout"), parsing: .unconditional,
+                help: ArgumentHelp("Give up on instances whose runner has not registered after this long (default 15m).", valueName: "D"))
+        var provisioningTimeout = "15m"
+
         @Option(name: .customLong("advertise-url"),
                 help: ArgumentHelp("The URL runners reach this server at (default http://HOST:PORT).", valueName: "URL"))
         var advertiseURL: String?
@@ -142,11 +151,18 @@ extension Dstack {
             guard let retries = Int(maxRetries), retries >= 0 else {
                 throw ValidationError("--max-retries must be a whole number of 0 or more, got '\(maxRetries)'")
             }
+            guard let sweep = DurationText.seconds(sweepGrace) else {
+                throw ValidationError("--sweep-grace must be a duration such as 30s, 5m or 1h, got '\(sweepGrace)'")
+            }
+            guard let provisioning = DurationText.seconds(provisioningTimeout), provisioning > 0 else {
+                throw ValidationError("--provisioning-timeout must be a duration above 0 such as 15m, got '\(provisioningTimeout)'")
+            }
             if let advertiseURL, !(advertiseURL.hasPrefix("http://") || advertiseURL.hasPrefix("https://")) {
                 throw ValidationError("--advertise-url must be an http(s) URL, got '\(advertiseURL)'")
             }
             return DstackHTTPServerOptionsBuilder(host: host, port: port, idleTimeout: idle, interval: interval,
-                                                  maxRetries: retries, advertiseURL: advertiseURL ?? "http://\(host):\(port)")
+                                                  maxRetries: retries, sweepGrace: sweep, provisioningTimeout: provisioning,
+                                                  advertiseURL: advertiseURL ?? "http://\(host):\(port)")
         }
 
         func execute() async throws {
@@ -166,6 +182,8 @@ struct DstackHTTPServerOptionsBuilder {
     var idleTimeout: TimeInterval
     var interval: TimeInterval
     var maxRetries: Int
+    var sweepGrace: TimeInterval
+    var provisioningTimeout: TimeInterval
     var advertiseURL: String
 
     func build() -> DstackHTTPServer.Options {
@@ -175,6 +193,8 @@ struct DstackHTTPServerOptionsBuilder {
         options.reconcileInterval = interval
         options.reconciler.idleTimeout = idleTimeout
         options.reconciler.maxRetries = maxRetries
+        options.reconciler.sweepGrace = sweepGrace
+        options.reconciler.provisioningTimeout = provisioningTimeout
         options.reconciler.advertiseURL = advertiseURL
         return options
     }

@@ -161,6 +161,23 @@ final class AutoscalerEndToEndTests: CLITestCase {
     }
 }
 
+extension AutoscalerEndToEndTests {
+    func testTheServerSweepsInstancesThatStateDoesNotKnow() throws {
+        try ok("local", "configure")
+        try ok("autoscale", "allow", "local", "--max", "2")
+        try ok("instances", "request", "local")
+        let leaked = try XCTUnwrap(liveInstances().first?["id"]?.stringValue)
+        // Forget it, as a crash between the cloud's answer and the journal would.
+        let state = try StateStore(path: stateFile.path)
+        try state.write { tx in try tx.forget(TerminationTarget(instanceIDs: [leaked]), vendor: "local") }
+        _ = try runCommand("/usr/bin/sqlite3", [stateFile.path, "UPDATE launches SET closed = 1"])
+
+        let server = try startServer("--sweep-grace", "1s")
+        try eventually("the unknown instance to be swept") { try liveInstances().isEmpty }
+        XCTAssertTrue(server.output.contains("swept unknown \(leaked)"), server.output)
+    }
+}
+
 enum ServerConnectionForTests {
     static func wake(_ server: ServerProcess) {
         _ = try? CurlHTTPClient(options: .init(proxy: ProxySettings()))

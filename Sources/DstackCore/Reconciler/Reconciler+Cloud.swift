@@ -68,9 +68,12 @@ extension Reconciler {
         }
 
         // Sweep: live in the cloud, ours, but neither registered nor still coming up.
+        // Not while a launch is in flight elsewhere (a `dstack instances request` that has
+        // called the cloud but not yet recorded what it got): its resources look unknown.
+        let launchInFlight = batches.contains { $0.status == .intent && now.timeIntervalSince($0.createdAt) < options.sweepGrace }
         let registered = Set(fleet.filter { $0.registeredAt != nil }.map(\.id))
         let recordedForOpenBatch = Set(fleet.filter { $0.launchToken.map(openTokens.contains) ?? false }.map(\.id))
-        for instance in cloud where instance.state.isLive {
+        for instance in cloud where instance.state.isLive && !launchInFlight {
             if registered.contains(instance.id) || recordedForOpenBatch.contains(instance.id) { continue }
             if let request = instance.spotRequestID, openRequests.contains(request) { continue }
             if instance.isUnfulfilledRequest, openRequests.contains(instance.id) { continue }
