@@ -38,6 +38,7 @@ func benchmarkRunLatency(runs: Int, dstackOverride: String?) throws {
 
     var latencies: [Double] = []
     var cliExits: [Double] = []
+    var toFirstCall: [Double] = [] // CLI start → the pass's first EC2 call (the server woke and began)
     var before: [String: [Int]] = [:] // EC2 calls between the CLI's start and the spot request, per action
     for index in 0...runs {
         Thread.sleep(forTimeInterval: 0.3) // let the previous pass finish
@@ -61,12 +62,14 @@ func benchmarkRunLatency(runs: Int, dstackOverride: String?) throws {
         if index == 0 { continue } // warm-up: first DescribeImages and the like
         latencies.append(ms(spot!.arrivedAt - start))
         cliExits.append(ms(exited - start))
+        if let first = proxy.calls.first { toFirstCall.append(ms(first.arrivedAt - start)) }
         var counts: [String: Int] = [:]
         for call in proxy.calls where call.arrivedAt <= spot!.arrivedAt { counts[call.action, default: 0] += 1 }
         for (action, count) in counts { before[action, default: []].append(count) }
     }
     print(String(format: "run-latency: dstack run → RequestSpotInstances at the proxy: median %.1f ms (p90 %.1f, min %.1f, max %.1f) over %d runs",
                  median(latencies), percentile(latencies, 0.9), latencies.min()!, latencies.max()!, runs))
+    print(String(format: "             of which dstack run start → the pass's first EC2 call: median %.1f ms", median(toFirstCall)))
     print(String(format: "             dstack run --detach process start to exit: median %.1f ms", median(cliExits)))
     print("             EC2 calls in that window (median per run): "
           + before.sorted { $0.key < $1.key }.map { "\($0.key) \(Int(median($0.value.map(Double.init))))" }.joined(separator: ", "))
