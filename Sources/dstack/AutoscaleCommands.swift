@@ -49,6 +49,7 @@ extension Dstack.Autoscale {
         func execute() async throws {
             let outcome = try await AutoscaleService(workspace: CommandContext.workspace())
                 .allow(instanceType: instanceType, max: try parsedMax())
+            ServerConnection.wake(warnIfUnreachable: false)
             let type = outcome.instanceType
             switch (outcome.previousMax, outcome.newMax) {
             case (0, 0): say("There was no rule for \(type); nothing to remove.")
@@ -105,6 +106,7 @@ extension Dstack.Autoscale {
 
         func execute() async throws {
             let outcome = try await AutoscaleService(workspace: CommandContext.workspace()).clear()
+            ServerConnection.wake(warnIfUnreachable: false)
             say(outcome.removedRules == 0 ? "There were no rules." : "Deleted \(plural(outcome.removedRules, "rule")).")
             say(outcome.shutDown.isEmpty ? "No instances were running." : "Shut down \(plural(outcome.shutDown.count, "instance")).")
         }
@@ -118,6 +120,7 @@ extension Dstack.Autoscale {
 
         func execute() async throws {
             let outcome = try await AutoscaleService(workspace: CommandContext.workspace()).disable()
+            ServerConnection.wake(warnIfUnreachable: false)
             say(outcome.changed ? "Autoscaling is now disabled." : "Autoscaling was already disabled.")
             if !outcome.shutDown.isEmpty { say("Shut down \(plural(outcome.shutDown.count, "instance")).") }
         }
@@ -131,6 +134,7 @@ extension Dstack.Autoscale {
 
         func execute() async throws {
             let outcome = try AutoscaleService(workspace: CommandContext.workspace()).enable()
+            ServerConnection.wake(warnIfUnreachable: false)
             say(outcome.changed ? "Autoscaling is now enabled." : "Autoscaling was already enabled.")
         }
     }

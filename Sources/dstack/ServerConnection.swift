@@ -9,8 +9,10 @@ enum ServerConnection {
         return value.isEmpty ? "http://127.0.0.1:3000" : value
     }
 
+    /// A rule change or a new run makes the server reconcile now; with no server
+    /// running, nothing is lost: it reads state when it starts.
     static func wake(warnIfUnreachable: Bool) {
-        let client = CurlHTTPClient(options: .init(connectTimeout: 1, totalTimeout: 2))
+        let client = CurlHTTPClient(options: .init(connectTimeout: 0.5, totalTimeout: 2))
         let reached = (try? client.sendBlocking(HTTPRequest(method: "POST", url: url + RunnerAPI.wakePath, body: "")))
             .map { $0.status < 300 } ?? false
         if !reached && warnIfUnreachable {
