@@ -178,6 +178,32 @@ extension AutoscalerEndToEndTests {
     }
 }
 
+extension AutoscalerEndToEndTests {
+    func testCtrlCDetachesAndSaysHowToReattachWhileTheRunGoesOn() throws {
+        try ok("local", "configure")
+        try ok("autoscale", "allow", "local", "--max", "1")
+        let server = try startServer()
+        let process = Process()
+        let errors = Pipe()
+        process.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
+        process.arguments = ["run", "--", "sh", "-c", "echo begun; sleep 3; echo ended"]
+        process.environment = ProcessInfo.processInfo.environment.merging(
+            ["DSTACK_HOME": home.path, "DSTACK_SERVER_URL": server.url]) { _, new in new }
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = errors
+        try process.run()
+        try eventually("the run to print") { try runs().first.map { try ok("logs", $0["id"]!.stringValue!).contains("begun") } ?? false }
+        kill(process.processIdentifier, SIGINT)
+        process.waitUntilExit()
+        let stderr = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        XCTAssertEqual(process.terminationStatus, 0, stderr)
+        let id = try XCTUnwrap(runs().first?["id"]?.stringValue)
+        XCTAssertTrue(stderr.contains("Reattach with: dstack logs \(id) --follow; stop it with: dstack stop \(id)"), stderr)
+        try eventually("the detached run to finish anyway") { try status(id) == "done" }
+        XCTAssertTrue(try ok("logs", id).contains("ended"))
+    }
+}
+
 enum ServerConnectionForTests {
     static func wake(_ server: ServerProcess) {
         _ = try? CurlHTTPClient(options: .init(proxy: ProxySettings()))
