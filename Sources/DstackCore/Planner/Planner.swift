@@ -6,7 +6,8 @@ import Foundation
 /// past its max (counting instances still being provisioned), fills idle instances
 /// before requesting new ones, and picks the smallest allowed type that fits.
 /// Work is near-linear in runs + instances: candidate types are computed once per
-/// distinct requirement, and idle instances are kept in per-type stacks.
+/// distinct requirement, idle instances are kept in per-type stacks, and the per-run
+/// loop reads per-type tables by index instead of hashing type names.
 public enum Planner {
     public static func plan(_ input: PlannerInput) -> Plan {
         var plan = Plan()
@@ -53,50 +54,79 @@ public enum Planner {
             idle[type]!.sort { idleSince($0) > idleSince($1) || (idleSince($0) == idleSince($1) && $0.id > $1.id) }
         }
 
-        // 3. Place pending runs, oldest first.
-        var candidateCache: [ResourceRequirements: [String]] = [:]
-        var launchIndex: [String: Int] = [:]
+        // 3. Place pending runs, oldest first. Every candidate type has a rule, so the
+        // per-run loop works on small per-type tables indexed by position in `typeNames`
+        // (array reads, no string hashing), and each distinct requirement's candidates,
+        // available candidates and no-candidate reason are computed once.
+        let typeNames = limits.keys.sorted()
+        var typeIndex: [String: Int] = [:]
+        for (index, type) in typeNames.enumerated() { typeIndex[type] = index }
+        var idleStacks = typeNames.map { idle[$0] ?? [] }
+        var provisioningLeft = typeNames.map { provisioning[$0] ?? 0 }
+        var liveCount = typeNames.map { live[$0] ?? 0 }
+        let limitOf = typeNames.map { limits[$0]! }
+        let startingReason = typeNames.map { "waiting for a \($0) instance to start" }
+        var atMaxReason: [String?] = Array(repeating: nil, count: typeNames.count)
+        var noCapacityReason: [String?] = Array(repeating: nil, count: typeNames.count)
+        var launchIndex: [Int?] = Array(repeating: nil, count: typeNames.count)
+
+        struct Candidates {
+            var all: [Int]
+            var available: [Int]
+            var noCandidateReason: String?
+        }
+        var candidateCache: [ResourceRequirements: Candidates] = [:]
+        plan.waiting.reserveCapacity(input.pendingRuns.count)
         for run in input.pendingRuns {
             let candidates = candidateCache[run.requirements] ?? {
-                let computed = candidateTypes(for: run.requirements, limits: limits, facts: input.facts)
+                let all = candidateTypes(for: run.requirements, limits: limits, facts: input.facts).map { typeIndex[$0]! }
+                let computed = Candidates(
+                    all: all,
+                    available: all.filter { !input.unavailableTypes.contains(typeNames[$0]) },
+                    noCandidateReason: all.isEmpty ? noCandidateReason(run.requirements, input: input, limits: limits) : nil)
                 candidateCache[run.requirements] = computed
                 return computed
             }()
-            if candidates.isEmpty {
-                plan.waiting[run.id] = noCandidateReason(run.requirements, input: input, limits: limits)
+            if let reason = candidates.noCandidateReason {
+                plan.waiting[run.id] = reason
                 continue
             }
-            if let type = candidates.first(where: { !(idle[$0]?.isEmpty ?? true) }) {
-                let instance = idle[type]!.removeLast()
+            if let type = candidates.all.first(where: { !idleStacks[$0].isEmpty }) {
+                let instance = idleStacks[type].removeLast()
                 plan.assignments.append(Plan.Assignment(runID: run.id, instanceID: instance.id))
                 continue
             }
-            if let type = candidates.first(where: { (provisioning[$0] ?? 0) > 0 }) {
-                provisioning[type]! -= 1
-                plan.claimedProvisioning[run.id] = type
-                plan.waiting[run.id] = "waiting for a \(type) instance to start"
+            if let type = candidates.all.first(where: { provisioningLeft[$0] > 0 }) {
+                provisioningLeft[type] -= 1
+                plan.claimedProvisioning[run.id] = typeNames[type]
+                plan.waiting[run.id] = startingReason[type]
                 continue
             }
-            let available = candidates.filter { !input.unavailableTypes.contains($0) }
-            if let type = available.first(where: { (live[$0] ?? 0) < limits[$0]! }) {
-                live[type, default: 0] += 1
+            if let type = candidates.available.first(where: { liveCount[$0] < limitOf[$0] }) {
+                liveCount[type] += 1
                 if let index = launchIndex[type] {
                     plan.launches[index].count += 1
                     plan.launches[index].forRuns.append(run.id)
                 } else {
                     launchIndex[type] = plan.launches.count
-                    plan.launches.append(Plan.Launch(instanceType: type, count: 1, forRuns: [run.id]))
+                    plan.launches.append(Plan.Launch(instanceType: typeNames[type], count: 1, forRuns: [run.id]))
                 }
-                plan.claimedProvisioning[run.id] = type
-                plan.waiting[run.id] = "waiting for a \(type) instance to start"
+                plan.claimedProvisioning[run.id] = typeNames[type]
+                plan.waiting[run.id] = startingReason[type]
                 continue
             }
-            if let full = available.first {
-                plan.waiting[run.id] = "\(full) is at its max of \(limits[full]!)"
+            if let full = candidates.available.first {
+                if atMaxReason[full] == nil { atMaxReason[full] = "\(typeNames[full]) is at its max of \(limitOf[full])" }
+                plan.waiting[run.id] = atMaxReason[full]!
             } else {
-                plan.waiting[run.id] = "\(candidates[0]) has no spot capacity right now; dstack will try again in a few minutes"
+                let first = candidates.all[0]
+                if noCapacityReason[first] == nil {
+                    noCapacityReason[first] = "\(typeNames[first]) has no spot capacity right now; dstack will try again in a few minutes"
+                }
+                plan.waiting[run.id] = noCapacityReason[first]!
             }
         }
+        for (index, type) in typeNames.enumerated() where idle[type] != nil { idle[type] = idleStacks[index] }
 
         // 4. Idle instances nobody took, idle past the timeout, go.
         for type in idle.keys.sorted() {
