@@ -25,6 +25,8 @@ public final class Reconciler: @unchecked Sendable {
 
     /// What one pass did, for logs, tests and benchmarks.
     public struct Report: Sendable, Equatable {
+        /// Calls of the provider's five operations (a `list` may be several API requests
+        /// underneath: one per kind and page; BENCHMARKS.md counts those on the wire).
         public var providerCalls = 0
         public var launched: [String: Int] = [:]
         public var assigned = 0
