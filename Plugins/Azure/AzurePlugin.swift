@@ -17,17 +17,5 @@ public let azurePlugin = ProviderPlugin(
         ConfigField(label: "Location", key: "location",
                     help: "The location to create instances in, e.g. eastus."),
     ],
-    makeProvider: { _, _ in AzureProvider() }
+    makeProvider: { _, _ in UnimplementedProvider(vendor: "Azure") }
 )
-
-/// Every operation throws `notImplemented`, so the CLI tells the user plainly instead
-/// of pretending to work.
-struct AzureProvider: CloudProvider {
-    private var unavailable: ProviderError { .notImplemented(vendor: "Azure") }
-
-    func verifyConfiguration() async throws { throw unavailable }
-    func validateInstanceType(_ name: String) async throws -> InstanceTypeFacts { throw unavailable }
-    func requestSpot(_ request: SpotRequest) async throws -> SpotLaunch { throw unavailable }
-    func terminate(_ target: TerminationTarget) async throws { throw unavailable }
-    func list(known: KnownResources) async throws -> [ManagedInstance] { throw unavailable }
-}

@@ -15,17 +15,5 @@ public let gcpPlugin = ProviderPlugin(
         ConfigField(label: "Zone", key: "zone", isOptional: true,
                     help: "A zone within the region, e.g. us-central1-a; any zone of the region when empty."),
     ],
-    makeProvider: { _, _ in GCPProvider() }
+    makeProvider: { _, _ in UnimplementedProvider(vendor: "GCP") }
 )
-
-/// Every operation throws `notImplemented`, so the CLI tells the user plainly instead
-/// of pretending to work.
-struct GCPProvider: CloudProvider {
-    private var unavailable: ProviderError { .notImplemented(vendor: "GCP") }
-
-    func verifyConfiguration() async throws { throw unavailable }
-    func validateInstanceType(_ name: String) async throws -> InstanceTypeFacts { throw unavailable }
-    func requestSpot(_ request: SpotRequest) async throws -> SpotLaunch { throw unavailable }
-    func terminate(_ target: TerminationTarget) async throws { throw unavailable }
-    func list(known: KnownResources) async throws -> [ManagedInstance] { throw unavailable }
-}

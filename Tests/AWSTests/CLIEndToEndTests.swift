@@ -1,4 +1,5 @@
 import DstackCore
+import DstackTesting
 import Foundation
 import XCTest
 
@@ -27,26 +28,12 @@ final class CLIEndToEndTests: XCTestCase {
     }
 
     func dstack(_ arguments: String..., input: String? = nil) throws -> Result {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.dstackBinary())
-        process.arguments = arguments
-        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") }
+        var environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("AWS_") }.mapValues { _ in "" }
         environment["DSTACK_HOME"] = home.appendingPathComponent("dstack").path
         environment["HOME"] = home.path
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
-        process.environment = environment
-        let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
-        try stdin.fileHandleForWriting.close()
-        let out = stdout.fileHandleForReading.readDataToEndOfFile()
-        let err = stderr.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        return Result(status: process.terminationStatus, stdout: String(decoding: out, as: UTF8.self),
-                      stderr: String(decoding: err, as: UTF8.self))
+        let result = try runCommand(try Self.dstackBinary(), arguments, environment: environment, stdin: input ?? "")
+        return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
     }
 
     /// `.build*/debug/dstack` next to this test bundle, else the newest in the package.

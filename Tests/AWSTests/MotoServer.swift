@@ -1,4 +1,5 @@
 import DstackCore
+import DstackTesting
 import Foundation
 import XCTest
 
@@ -67,25 +68,9 @@ final class MotoServer {
         return nil
     }
 
-    /// Binds port 0, reads the port the kernel chose, and frees it for moto.
+    /// A free port on 127.0.0.1 for moto.
     static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard fd >= 0 else { throw MotoServerError("socket() failed") }
-        defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = 0
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
-        }
-        guard bound == 0 else { throw MotoServerError("bind() failed") }
-        let named = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-        }
-        guard named == 0 else { throw MotoServerError("getsockname() failed") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        try LocalPort.free()
     }
 }
 

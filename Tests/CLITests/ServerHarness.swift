@@ -12,13 +12,7 @@ final class ServerProcess {
 
     /// Starts on `port`, or on a free one (bound once to learn it, then let go).
     init(home: URL, arguments: [String], port: Int? = nil) throws {
-        if let port {
-            self.port = port
-        } else {
-            let probe = try LocalHTTPServer { _ in LocalHTTPServer.Response() }
-            self.port = probe.port
-            probe.stop()
-        }
+        self.port = try port ?? LocalPort.free()
         logFile = home.deletingLastPathComponent().appendingPathComponent("server-\(UUID().uuidString).log")
         FileManager.default.createFile(atPath: logFile.path, contents: nil)
         log = try FileHandle(forWritingTo: logFile)
