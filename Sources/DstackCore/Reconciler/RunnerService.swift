@@ -9,6 +9,10 @@ public final class RunnerService: @unchecked Sendable {
     /// How long after a launch an instance the cloud does not list yet gets "try again"
     /// rather than "forbidden".
     public var attributionGrace: TimeInterval = 120
+    /// How long a list of the cloud serves further registrations.
+    public var listingReuse: TimeInterval = 5
+    private let lock = NSLock()
+    private var recentListing: (at: Date, instances: [ManagedInstance])?
     /// Makes the reconcile loop run soon (a runner registered, a run finished).
     public var wakeReconciler: @Sendable () -> Void
 
@@ -30,8 +34,7 @@ public final class RunnerService: @unchecked Sendable {
         }
         let active = try workspace.activeProvider()
         guard active.vendor == vendor else { throw RunnerServiceError.forbidden("the batch belongs to another provider") }
-        let known = try state.read { try $0.knownResources(vendor: vendor) }
-        let listed = try await active.provider.list(known: known)
+        let listed = try await listing(containing: request.instanceID, active: active)
         let recorded = try state.read { try $0.fleetInstance(request.instanceID) }
         guard let instance = listed.first(where: { $0.id == request.instanceID && $0.state.isLive && !$0.isUnfulfilledRequest }),
               (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false) || recorded?.launchToken == batch.token else {
@@ -50,6 +53,20 @@ public final class RunnerService: @unchecked Sendable {
         }
         wakeReconciler()
         return RunnerAPI.RegisterReply(token: token, instanceID: instance.id)
+    }
+
+    /// The cloud's list, shared by registrations that arrive together: a batch of runners
+    /// booting at once costs one list call, not one each. A runner not in a recent list
+    /// gets a fresh one.
+    private func listing(containing instanceID: String, active: ActiveProvider) async throws -> [ManagedInstance] {
+        if let cached = lock.withLock({ recentListing }), Date().timeIntervalSince(cached.at) < listingReuse,
+           cached.instances.contains(where: { $0.id == instanceID }) {
+            return cached.instances
+        }
+        let known = try workspace.state().read { try $0.knownResources(vendor: active.vendor) }
+        let instances = try await active.provider.list(known: known)
+        lock.withLock { recentListing = (Date(), instances) }
+        return instances
     }
 
     /// 401 without a token or with one no instance has; 403 with another instance's.
