@@ -138,3 +138,21 @@ final class ReconcilerTests: XCTestCase {
         XCTAssertTrue(cloud.liveInstances.isEmpty)
     }
 }
+
+extension ReconcilerTests {
+    func testARunnerThatStopsAnsweringLosesItsMachineAndItsRunIsRetried() async throws {
+        try state.write { try $0.setRule("small", max: 1) }
+        try submit("r1", ResourceRequirements(instanceType: "small"))
+        _ = try await reconciler.reconcile()
+        try registerEveryLaunchedInstance()
+        _ = try await reconciler.reconcile()
+        let instance = try XCTUnwrap(try state.read { try $0.run("r1")?.instanceID })
+        // From now on any silence is too long: the runner has said nothing since it registered.
+        reconciler.options.heartbeatTimeout = 0
+        Thread.sleep(forTimeInterval: 0.01)
+        let report = try await reconciler.reconcile()
+        XCTAssertTrue(report.retried.contains("r1"))
+        XCTAssertFalse(cloud.liveInstances.contains { $0.id == instance }, "the silent runner's machine is terminated")
+        XCTAssertTrue(try state.read { try $0.logs(runID: "r1") }.map(\.text).joined().contains("stopped answering"))
+    }
+}

@@ -36,8 +36,23 @@ extension Reconciler {
             }
         }
 
-        // Batches that did not come up in time are given up.
+        // Runners gone silent on machines that still run (a crashed runner): the machine
+        // goes, and so does the run, to be retried elsewhere.
         var toTerminate = TerminationTarget()
+        for instance in fleet where instance.registeredAt != nil && liveCloud[instance.id] != nil {
+            let lastHeard = instance.heartbeatAt ?? instance.registeredAt ?? now
+            guard now.timeIntervalSince(lastHeard) > options.heartbeatTimeout else { continue }
+            toTerminate.instanceIDs.append(instance.id)
+            if let request = instance.spotRequestID { toTerminate.spotRequestIDs.append(request) }
+            try state.write { tx in
+                try tx.removeInstance(instance.id)
+                if let runID = instance.runID {
+                    try interrupt(runID, tx: tx, why: "the runner on \(instance.id) stopped answering", counts: true, report: &report)
+                }
+            }
+        }
+
+        // Batches that did not come up in time are given up.
         var openRequests = Set<String>()
         var openTokens = Set<String>()
         for batch in batches {

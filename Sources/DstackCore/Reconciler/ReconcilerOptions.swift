@@ -12,6 +12,10 @@ public struct ReconcilerOptions: Sendable, Equatable {
     /// A launch batch whose runners have not all registered by then is given up:
     /// its spot requests are cancelled and its unregistered instances terminated.
     public var provisioningTimeout: TimeInterval = 900
+    /// A registered runner silent this long (no heartbeat, poll or log) is taken for dead
+    /// even if its machine still runs: the instance is terminated and its run retried.
+    /// Runners heartbeat every 5 s.
+    public var heartbeatTimeout: TimeInterval = 120
     /// A type that reported no spot capacity is skipped this long.
     public var capacityCooldown: TimeInterval = 180
     /// The URL the runners reach the server at; it goes into their user data.

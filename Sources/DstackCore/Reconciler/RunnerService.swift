@@ -82,6 +82,7 @@ public final class RunnerService: @unchecked Sendable {
 
     /// The run assigned to the instance, if any; waits up to `wait` seconds for one.
     public func assignment(instanceID: String, wait: TimeInterval) async throws -> RunnerAPI.Assignment? {
+        try workspace.state().write { try $0.heartbeat(instanceID: instanceID) } // a poll is a sign of life
         let deadline = Date().addingTimeInterval(wait)
         while true {
             if let assignment = try currentAssignment(instanceID) { return assignment }
