@@ -28,7 +28,8 @@ public final class RunExecutor: @unchecked Sendable {
         self.client = client
         self.stateDirectory = stateDirectory
         self.log = log
-        baseEnvironment = environment
+        // The commands of a run never see the registration token.
+        baseEnvironment = environment.filter { $0.key != RunnerOptions.registrationTokenVariable }
     }
 
     /// The run executing now, for heartbeats.

@@ -45,7 +45,12 @@ public struct RunnerOptions: Equatable, Sendable {
     /// The bootstrap passes `--instance-id ""` when the ID must come from the metadata service.
     private static let mayBeEmpty: Set<String> = ["--instance-id"]
 
-    public static func parse(_ arguments: [String]) -> ParseResult {
+    /// The variable the bootstrap hands the registration token in, so that it does not
+    /// show in the process list the way a command-line argument does.
+    public static let registrationTokenVariable = "DSTACK_REGISTRATION_TOKEN"
+
+    public static func parse(_ arguments: [String],
+                             environment: [String: String] = ProcessInfo.processInfo.environment) -> ParseResult {
         var values: [String: String] = [:]
         var rest = arguments[...]
         while let argument = rest.popFirst() {
@@ -66,6 +71,7 @@ public struct RunnerOptions: Equatable, Sendable {
                                     stateDirectory: directory)
         options.serverURL = values["--server"]
         options.registrationToken = values["--registration-token"]
+            ?? environment[registrationTokenVariable].flatMap { $0.isEmpty ? nil : $0 }
         if options.serverURL != nil && options.registrationToken == nil { return .invalid("--server needs --registration-token") }
         if options.registrationToken != nil && options.serverURL == nil { return .invalid("--registration-token needs --server") }
         if let server = options.serverURL, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {

@@ -102,7 +102,7 @@ final class AutoscalerOnEC2Tests: XCTestCase {
             let userData = try XCTUnwrap(facts["user_data"]?.stringValue)
             XCTAssertTrue(userData.contains("dstack runner bootstrap"), userData)
             XCTAssertTrue(userData.contains("--server '\(serverURL)'"), userData)
-            XCTAssertTrue(userData.contains("--registration-token '"), userData)
+            XCTAssertTrue(userData.contains("export DSTACK_REGISTRATION_TOKEN='"), userData)
             for credential in [secret, "AKIDEC2E2E", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "aws_secret"] {
                 XCTAssertFalse(userData.contains(credential), "user data carries \(credential)")
             }

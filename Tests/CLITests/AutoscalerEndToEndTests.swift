@@ -45,7 +45,9 @@ final class AutoscalerEndToEndTests: CLITestCase {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")
         let server = try startServer()
-        let result = try dstack(["run", "--", "sh", "-c", "echo out; echo err >&2; exit 7"], environment: ["DSTACK_SERVER_URL": server.url])
+        let result = try dstack(["run", "--", "sh", "-c", "echo out; echo token=${DSTACK_REGISTRATION_TOKEN:-none}; echo err >&2; exit 7"],
+                                environment: ["DSTACK_SERVER_URL": server.url])
+        XCTAssertTrue(result.stdout.contains("token=none"), "a run's commands never see the registration token: \(result.stdout)")
         XCTAssertEqual(result.status, 7, result.description)
         XCTAssertTrue(result.stdout.hasPrefix("run-"), result.stdout)
         XCTAssertTrue(result.stdout.contains("out\n"), result.stdout)

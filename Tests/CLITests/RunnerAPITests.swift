@@ -86,7 +86,7 @@ final class RunnerAPITests: CLITestCase {
         try eventually("the run to finish") { try status(id) == "done" }
         let instance = try XCTUnwrap(run(id)?["instance_id"]?.stringValue)
         let userData = try String(contentsOf: home.appendingPathComponent("local/instances/\(instance)/user-data.sh"), encoding: .utf8)
-        let token = try XCTUnwrap(userData.components(separatedBy: "--registration-token '").last?.split(separator: "'").first)
+        let token = try XCTUnwrap(userData.components(separatedBy: "DSTACK_REGISTRATION_TOKEN='").last?.split(separator: "'").first)
         XCTAssertFalse(userData.contains("AWS_"), "no cloud credentials in user data")
         let again = try post(RunnerAPI.registerPath, #"{"instance_id": "\#(instance)", "registration_token": "\#(token)"}"#)
         XCTAssertTrue([401, 409].contains(again.status), "a second registration is refused: \(again.status) \(again.bodyText)")

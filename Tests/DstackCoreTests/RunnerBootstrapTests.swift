@@ -14,6 +14,12 @@ final class RunnerBootstrapTests: XCTestCase {
         XCTAssertTrue(script.contains("--server 'http://x/'\\''; rm -rf /; '\\'''"))
     }
 
+    func testTheRegistrationTokenIsHandedOverInTheEnvironmentNotTheCommandLine() {
+        let script = RunnerBootstrap(serverURL: "http://s:3000", registrationToken: "abc123").render()
+        XCTAssertTrue(script.contains("export DSTACK_REGISTRATION_TOKEN='abc123'\n"), script)
+        XCTAssertFalse(script.contains("--registration-token"), script)
+    }
+
     func testWithoutARunnerURLNothingIsDownloaded() {
         XCTAssertFalse(RunnerBootstrap().render().contains("curl"))
     }

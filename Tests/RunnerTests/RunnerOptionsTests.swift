@@ -29,6 +29,17 @@ final class RunnerOptionsTests: XCTestCase {
         XCTAssertEqual(options.metadataURL, "http://169.254.169.254")
     }
 
+    func testTheRegistrationTokenMayComeFromTheEnvironment() throws {
+        let parsed = RunnerOptions.parse(["--state-dir", "/s", "--server", "http://h:3000"],
+                                         environment: ["DSTACK_REGISTRATION_TOKEN": "from-env"])
+        guard case .run(let options) = parsed else { return XCTFail("\(parsed)") }
+        XCTAssertEqual(options.registrationToken, "from-env")
+        let flagWins = RunnerOptions.parse(["--state-dir", "/s", "--server", "http://h", "--registration-token", "flag"],
+                                           environment: ["DSTACK_REGISTRATION_TOKEN": "from-env"])
+        guard case .run(let fromFlag) = flagWins else { return XCTFail("\(flagWins)") }
+        XCTAssertEqual(fromFlag.registrationToken, "flag")
+    }
+
     func testEveryFlagInBothSpellings() throws {
         let parsed = RunnerOptions.parse([
             "--instance-id", "i-1", "--state-dir=/s", "--server", "http://h:3000", "--registration-token=t",

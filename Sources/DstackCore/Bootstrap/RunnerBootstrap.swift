@@ -35,7 +35,8 @@ public struct RunnerBootstrap: Sendable, Equatable {
         var command = "exec \"$RUNNER\" --instance-id \"${DSTACK_INSTANCE_ID:-}\" --state-dir \"${DSTACK_INSTANCE_DIR:-/var/lib/dstack}\""
         command += " --orphan-action \"${DSTACK_ORPHAN_ACTION:-poweroff}\""
         if let serverURL { command += " --server \(shellQuoted(serverURL))" }
-        if let registrationToken { command += " --registration-token \(shellQuoted(registrationToken))" }
+        // The token goes in the environment, not on the command line: `ps` shows arguments.
+        if let registrationToken { lines.append("export DSTACK_REGISTRATION_TOKEN=\(shellQuoted(registrationToken))") }
         lines.append(command)
         return lines.joined(separator: "\n") + "\n"
     }
