@@ -169,7 +169,14 @@ extension Dstack {
             let workspace = CommandContext.workspace()
             _ = try workspace.state() // a broken state stops the server before it listens
             _ = try workspace.configuration()
-            try await DstackHTTPServer(workspace: workspace, options: try options().build()).run()
+            let options = try options()
+            do {
+                try await DstackHTTPServer(workspace: workspace, options: options.build()).run()
+            } catch let error as StateError {
+                throw error
+            } catch {
+                throw CLIError("the server on \(options.host):\(options.port) stopped: \(error)")
+            }
         }
     }
 }

@@ -60,5 +60,9 @@ do {
     }
     if error is ExitCode { exit(exitCode.rawValue) }
     let message = ArgparseHelp.unbracket(Dstack.message(for: error))
+    guard exitCode == .validationFailure else {
+        // Not the command line's fault (e.g. the server's port is taken): the operation failed.
+        fail(message.isEmpty ? String(describing: error) : message, code: 1)
+    }
     fail(message.prefix(1).lowercased() + message.dropFirst() + " (see --help)", code: 2)
 }

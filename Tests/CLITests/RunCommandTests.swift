@@ -1,4 +1,5 @@
 import DstackCore
+import DstackTesting
 import XCTest
 
 /// `dstack run` and friends without a server: what they accept and what they refuse.
@@ -57,6 +58,16 @@ final class RunCommandTests: CLITestCase {
         try fails(["server", "--reconcile-interval", "0"], saying: "--reconcile-interval must be a duration above 0")
         try fails(["server", "--max-retries", "-1"], saying: "--max-retries must be a whole number of 0 or more")
         try fails(["server", "--port", "70000"], saying: "--port must be 0 to 65535")
+    }
+
+    func testAServerWhosePortIsTakenSaysSoAndExitsWithOne() throws {
+        let occupant = try LocalHTTPServer { _ in LocalHTTPServer.Response() }
+        defer { occupant.stop() }
+        let result = try dstack("server", "--port", String(occupant.port))
+        XCTAssertEqual(result.status, 1, result.description)
+        XCTAssertTrue(result.stderr.hasPrefix("dstack: the server on 127.0.0.1:\(occupant.port) stopped:"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("Address already in use"), result.stderr)
+        XCTAssertEqual(result.stderr.split(separator: "\n").count, 1, result.stderr)
     }
 
     func testPsSaysWhenThereAreNoRuns() throws {
