@@ -79,7 +79,9 @@ final class AutoscalerEndToEndTests: CLITestCase {
         let server = try startServer()
         let first = try submit("--", "sh", "-c", "echo started; sleep 3", server: server)
         let second = try submit("--", "sh", "-c", "echo started; sleep 3", server: server)
-        try eventually("both runs to run") { try status(first) == "running" && status(second) == "running" }
+        try eventually("both runs' commands to start") {
+            try ok("logs", first).contains("started") && ok("logs", second).contains("started")
+        }
 
         // The CLI shuts the extra runner down itself; the server, seeing the new rule,
         // may beat it to it. Either way it is gone at once and its run is retried.
