@@ -5,7 +5,8 @@ public let awsPlugin = ProviderPlugin(
     vendor: "aws",
     displayName: "AWS",
     fields: [
-        ConfigField(label: "AWS Access Key ID", key: "access_key_id",
+        // Shown masked at the prompt, as `aws configure` and the seed document show it.
+        ConfigField(label: "AWS Access Key ID", key: "access_key_id", isSecret: true,
                     help: "The access key ID (else AWS_ACCESS_KEY_ID, the profile, or the instance role)."),
         ConfigField(label: "AWS Secret Access Key", key: "secret_access_key", isSecret: true,
                     help: "The secret access key that goes with the access key ID."),

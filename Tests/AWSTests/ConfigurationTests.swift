@@ -135,7 +135,10 @@ final class ConfigurationTests: XCTestCase {
         let prompted = awsPlugin.fields.filter(\.isPrompted)
         XCTAssertEqual(prompted.map(\.label), ["AWS Access Key ID", "AWS Secret Access Key", "Region name", "Artifact S3 bucket"])
         XCTAssertEqual(prompted.map(\.key), ["access_key_id", "secret_access_key", "region", "artifact_s3_bucket"])
-        XCTAssertEqual(prompted.map(\.isSecret), [false, true, false, false])
+        XCTAssertEqual(prompted.map(\.isSecret), [true, true, false, false])
+        let form = ConfigureForm(plugin: awsPlugin)
+        XCTAssertEqual(form.prompt(for: prompted[0], current: "AKIAIOSFODNN7EXAMPLE"), "AWS Access Key ID [****************MPLE]: ")
+        XCTAssertEqual(form.prompt(for: prompted[3], current: nil), "Artifact S3 bucket [None]: ")
         XCTAssertEqual(prompted.map(\.isOptional), [false, false, false, true])
         let flags = awsPlugin.fields.filter { !$0.isPrompted }
         XCTAssertEqual(flags.map(\.flagName), ["endpoint-url", "ami-id", "max-price", "runner-url", "ingress-rules"])
