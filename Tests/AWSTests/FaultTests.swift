@@ -79,10 +79,7 @@ final class FaultTests: XCTestCase {
 
     func testUnauthorizedOperationNamesTheActionAndIsNotRetried() async throws {
         let ec2 = try makeFakeEC2()
-        ec2.on("DescribeInstanceTypes", FakeEC2.ok("DescribeInstanceTypes", Self.m5xlarge))
-        ec2.on("DescribeInstanceTypeOfferings", FakeEC2.ok("DescribeInstanceTypeOfferings",
-               "<instanceTypeOfferingSet><item><instanceType>m5.xlarge</instanceType></item></instanceTypeOfferingSet>"))
-        ec2.on("DescribeImages", FakeEC2.ok("DescribeImages", Self.ubuntuImages))
+        Self.offerM5XLargeWithUbuntu(ec2)
         ec2.on("DescribeSecurityGroups", FakeEC2.ok("DescribeSecurityGroups",
                "<securityGroupInfo><item><groupId>sg-1</groupId><groupName>dstack-fake</groupName></item></securityGroupInfo>"))
         ec2.on("RequestSpotInstances", FakeEC2.error(403, "UnauthorizedOperation", "You are not authorized to perform this operation."))
@@ -104,10 +101,7 @@ final class FaultTests: XCTestCase {
 
     func testCapacityErrorsAreReportedNotRetried() async throws {
         let ec2 = try makeFakeEC2()
-        ec2.on("DescribeInstanceTypes", FakeEC2.ok("DescribeInstanceTypes", Self.m5xlarge))
-        ec2.on("DescribeInstanceTypeOfferings", FakeEC2.ok("DescribeInstanceTypeOfferings",
-               "<instanceTypeOfferingSet><item><instanceType>m5.xlarge</instanceType></item></instanceTypeOfferingSet>"))
-        ec2.on("DescribeImages", FakeEC2.ok("DescribeImages", Self.ubuntuImages))
+        Self.offerM5XLargeWithUbuntu(ec2)
         ec2.on("DescribeSecurityGroups", FakeEC2.ok("DescribeSecurityGroups", "<securityGroupInfo/>"))
         ec2.on("CreateSecurityGroup", FakeEC2.ok("CreateSecurityGroup", "<return>true</return><groupId>sg-new</groupId>"))
         ec2.on("RequestSpotInstances", FakeEC2.error(500, "InsufficientInstanceCapacity", "There is no Spot capacity available."))
@@ -166,4 +160,14 @@ final class FaultTests: XCTestCase {
         <item><imageId>ami-oracular</imageId><name>ubuntu/images/hvm-ssd-gp3/ubuntu-oracular-24.10-amd64-server-20241009</name><creationDate>2024-10-09T00:00:00.000Z</creationDate></item>\
         </imagesSet>
         """
+}
+
+extension FaultTests {
+    /// What every launch looks up first: m5.xlarge exists, is offered, and Ubuntu images exist.
+    static func offerM5XLargeWithUbuntu(_ ec2: FakeEC2) {
+        ec2.on("DescribeInstanceTypes", FakeEC2.ok("DescribeInstanceTypes", m5xlarge))
+        ec2.on("DescribeInstanceTypeOfferings", FakeEC2.ok("DescribeInstanceTypeOfferings",
+               "<instanceTypeOfferingSet><item><instanceType>m5.xlarge</instanceType></item></instanceTypeOfferingSet>"))
+        ec2.on("DescribeImages", FakeEC2.ok("DescribeImages", ubuntuImages))
+    }
 }
