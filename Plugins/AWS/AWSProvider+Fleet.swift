@@ -57,7 +57,7 @@ extension AWSProvider {
             } else if request.state == "open" {
                 listed.append(ManagedInstance(id: request.id, instanceType: request.instanceType, state: .pending,
                                               launchTime: request.createTime, spotRequestID: request.id,
-                                              isUnfulfilledRequest: true,
+                                              isUnfulfilledRequest: true, spotRequestStatus: request.statusCode,
                                               extras: request.statusCode.map { ["spot_status": $0] } ?? [:]))
             }
         }

@@ -16,9 +16,9 @@ public struct DstackHTTPServer {
 
     public let workspace: Workspace
     public let options: Options
-    /// One line a pass or event, for the server's output.
+    /// One line a pass or event, for the server's output, stamped with the UTC time.
     public var log: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((line + "\n").utf8))
+        FileHandle.standardError.write(Data((ServerLog.line(line) + "\n").utf8))
     }
 
     public init(workspace: Workspace, options: Options) {
@@ -39,6 +39,7 @@ public struct DstackHTTPServer {
             }
         }
         let service = RunnerService(workspace: workspace, signal: signal, wakeReconciler: { loop.wake() })
+        service.onEvent = log
 
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)
@@ -59,14 +60,7 @@ public struct DstackHTTPServer {
 
     /// A line for a pass that did something; nil for a quiet one.
     static func describe(_ report: Reconciler.Report) -> String? {
-        var parts: [String] = []
-        for (type, count) in report.launched.sorted(by: { $0.key < $1.key }) { parts.append("requested \(count) \(type)") }
-        if report.assigned > 0 { parts.append("assigned \(report.assigned) run\(report.assigned == 1 ? "" : "s")") }
-        if !report.terminated.isEmpty { parts.append("terminated \(report.terminated.joined(separator: ", "))") }
-        if !report.swept.isEmpty { parts.append("swept unknown \(report.swept.joined(separator: ", "))") }
-        if !report.retried.isEmpty { parts.append("retrying \(report.retried.joined(separator: ", "))") }
-        parts += report.errors
-        return parts.isEmpty ? nil : parts.joined(separator: "; ")
+        report.logSummary
     }
 }
 

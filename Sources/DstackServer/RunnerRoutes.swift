@@ -1,6 +1,7 @@
 import DstackCore
 import Foundation
 import Hummingbird
+import ServiceLifecycle
 
 /// The runner API (see `RunnerAPI`) as Hummingbird routes. Each handler reads the body,
 /// checks the token, calls `RunnerService`, and maps its errors to status codes with a
@@ -22,9 +23,14 @@ struct RunnerRoutes {
             await respond {
                 let instance = try authenticated(request, context)
                 let wait = request.uri.queryParameters.get("wait").flatMap { Double(String($0)) } ?? 0
-                guard let assignment = try await service.assignment(instanceID: instance, wait: min(max(wait, 0), maxPollWait)) else {
-                    return .noContent
+                // A server shutting down answers long polls at once ("no work") instead of
+                // holding SIGTERM up for as long as a poll may wait.
+                let assignment = try await withGracefulShutdownHandler {
+                    try await service.assignment(instanceID: instance, wait: min(max(wait, 0), maxPollWait))
+                } onGracefulShutdown: {
+                    service.stopWaiting()
                 }
+                guard let assignment else { return .noContent }
                 return .json(assignment.json)
             }
         }

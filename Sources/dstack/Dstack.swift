@@ -15,6 +15,7 @@ struct Dstack: AsyncParsableCommand {
         'dstack autoscale allow INSTANCE_TYPE --max MAX'. Settings and state live in \
         $DSTACK_HOME (default ~/.dstack).
         """,
+        version: "dstack \(DstackVersion.current)",
         subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Instances.self, Server.self]
     )
 }

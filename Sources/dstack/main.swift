@@ -55,7 +55,8 @@ do {
     if let message = sentence(for: error) { fail(message, code: 1) }
     let exitCode = Dstack.exitCode(for: error)
     if exitCode == .success {
-        print(ArgparseHelp.restyle(Dstack.fullMessage(for: error)))
+        let message = Dstack.fullMessage(for: error)
+        print(message == Dstack.configuration.version ? message : ArgparseHelp.restyle(message)) // --version is one line
         exit(0)
     }
     if error is ExitCode { exit(exitCode.rawValue) }

@@ -15,6 +15,8 @@ public struct AutoscaleService {
         public var previousMax: Int
         public var newMax: Int
         public var shutDown: [ManagedInstance]
+        /// What became of each instance shut down, and the run it had.
+        public var outcomes: [InstanceShutdown.Outcome] = []
     }
 
     /// Adds, replaces or (with max 0) removes a rule, then shuts down the newest extra
@@ -30,9 +32,10 @@ public struct AutoscaleService {
         let instances = try await listManaged(active)
         let busy = try state.read { tx in Set(try tx.fleet(vendor: active.vendor).filter { $0.runID != nil }.map(\.id)) }
         let excess = ExcessInstances.toShutDown(instances, instanceType: instanceType, max: max, busy: busy)
-        try await shutDown(excess, active, why: max == 0 ? "the rule for \(instanceType) was removed"
+        let outcomes = try await shutDown(excess, active, listed: instances,
+                                          why: max == 0 ? "the rule for \(instanceType) was removed"
                                                         : "the max for \(instanceType) was lowered to \(max)")
-        return AllowOutcome(instanceType: instanceType, previousMax: previous, newMax: max, shutDown: excess)
+        return AllowOutcome(instanceType: instanceType, previousMax: previous, newMax: max, shutDown: excess, outcomes: outcomes)
     }
 
     public struct RuleStatus: Equatable {
@@ -64,26 +67,29 @@ public struct AutoscaleService {
     public struct ClearOutcome: Equatable {
         public var removedRules: Int
         public var shutDown: [ManagedInstance]
+        public var outcomes: [InstanceShutdown.Outcome] = []
     }
 
     /// Deletes every rule and shuts down every managed instance.
     public func clear() async throws -> ClearOutcome {
         let active = try activeProviderIfConfigured()
         let removed = try workspace.state().write { try $0.removeAllRules() }
-        let shutDown = try await shutDownEverything(active, why: "the autoscale rules were cleared")
-        return ClearOutcome(removedRules: removed, shutDown: shutDown)
+        let (shutDown, outcomes) = try await shutDownEverything(active, why: "the autoscale rules were cleared")
+        return ClearOutcome(removedRules: removed, shutDown: shutDown, outcomes: outcomes)
     }
 
     public struct ToggleOutcome: Equatable {
         public var changed: Bool
         public var shutDown: [ManagedInstance]
+        public var outcomes: [InstanceShutdown.Outcome] = []
     }
 
     /// Pauses autoscaling and shuts down every managed instance; rules stay.
     public func disable() async throws -> ToggleOutcome {
         let active = try activeProviderIfConfigured()
         let changed = try workspace.state().write { try $0.setEnabled(false) }
-        return ToggleOutcome(changed: changed, shutDown: try await shutDownEverything(active, why: "autoscaling was disabled"))
+        let (shutDown, outcomes) = try await shutDownEverything(active, why: "autoscaling was disabled")
+        return ToggleOutcome(changed: changed, shutDown: shutDown, outcomes: outcomes)
     }
 
     /// Resumes autoscaling with the rules as they are.
@@ -106,27 +112,40 @@ public struct AutoscaleService {
         try workspace.activeVendor() == nil ? nil : try workspace.activeProvider()
     }
 
-    private func shutDownEverything(_ active: ActiveProvider?, why: String) async throws -> [ManagedInstance] {
-        guard let active else { return [] }
-        let live = ExcessInstances.allLive(try await listManaged(active))
-        try await shutDown(live, active, why: why)
-        return live
+    private func shutDownEverything(_ active: ActiveProvider?, why: String) async throws
+        -> ([ManagedInstance], [InstanceShutdown.Outcome]) {
+        guard let active else { return ([], []) }
+        let listed = try await listManaged(active)
+        let live = ExcessInstances.allLive(listed)
+        return (live, try await shutDown(live, active, listed: listed, why: why))
     }
 
-    /// Terminates instances and sends the runs they had back to pending; that a rule
-    /// changed is no fault of the runs, so it does not use up their retries.
-    private func shutDown(_ instances: [ManagedInstance], _ active: ActiveProvider, why: String) async throws {
-        guard !instances.isEmpty else { return }
-        let target = TerminationTarget(instances: instances)
-        try await active.provider.terminate(target)
-        try workspace.state().write { tx in
-            let fleet = try tx.fleet(vendor: active.vendor)
-            for instance in fleet where target.instanceIDs.contains(instance.id) {
-                if let runID = instance.runID {
-                    try tx.requeueRun(runID, why: "its instance \(instance.id) was shut down: \(why)", counts: false, maxRetries: 0)
-                }
+    /// Terminates instances and sends the runs they had back to pending, the way the
+    /// reconciler does (journal first); that a rule changed is no fault of the runs, so
+    /// it does not use up their retries.
+    private func shutDown(_ instances: [ManagedInstance], _ active: ActiveProvider, listed: [ManagedInstance],
+                          why: String) async throws -> [InstanceShutdown.Outcome] {
+        try await InstanceShutdown.shutDown(instances, why: why, workspace: workspace, active: active, listed: listed)
+    }
+
+    /// `dstack instances terminate`: the named instances (IDs the cloud lists as live, or
+    /// state knows), each run they had sent back to the queue as a retry that does not
+    /// count. An ID that is neither is refused before anything changes.
+    public func terminate(instanceIDs: [String]) async throws -> [InstanceShutdown.Outcome] {
+        let active = try workspace.activeProvider()
+        let listed = try await listManaged(active)
+        let fleet = try workspace.state().read { try $0.fleet(vendor: active.vendor) }
+        var chosen: [ManagedInstance] = []
+        for id in instanceIDs where !chosen.contains(where: { $0.id == id }) {
+            if let live = listed.first(where: { $0.id == id && $0.state.isLive }) {
+                chosen.append(live)
+            } else if let known = fleet.first(where: { $0.id == id }) {
+                chosen.append(ManagedInstance(id: known.id, instanceType: known.instanceType, state: .terminated,
+                                              spotRequestID: known.spotRequestID))
+            } else {
+                throw LaunchError.unknownInstance(id)
             }
-            try tx.forget(target, vendor: active.vendor)
         }
+        return try await shutDown(chosen, active, listed: listed, why: "terminated by hand (dstack instances terminate)")
     }
 }

@@ -58,6 +58,7 @@ public enum LaunchError: Error, Equatable, CustomStringConvertible {
     case disabled
     case noRule(String)
     case atMax(instanceType: String, max: Int, live: Int)
+    case unknownInstance(String)
 
     public var description: String {
         switch self {
@@ -67,6 +68,8 @@ public enum LaunchError: Error, Equatable, CustomStringConvertible {
             return "no rule allows \(type); run 'dstack autoscale allow \(type) --max N' first"
         case .atMax(let type, let max, let live):
             return "\(type) is at its max of \(max) (\(live) running or pending)"
+        case .unknownInstance(let id):
+            return "no managed instance '\(id)'; see 'dstack instances'"
         }
     }
 }

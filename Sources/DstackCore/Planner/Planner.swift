@@ -65,7 +65,7 @@ public enum Planner {
         var provisioningLeft = typeNames.map { provisioning[$0] ?? 0 }
         var liveCount = typeNames.map { live[$0] ?? 0 }
         let limitOf = typeNames.map { limits[$0]! }
-        let startingReason = typeNames.map { "waiting for a \($0) instance to start" }
+        let startingReason = typeNames.map { "waiting for \(indefiniteArticle(for: $0)) \($0) instance to start" }
         var atMaxReason: [String?] = Array(repeating: nil, count: typeNames.count)
         var noCapacityReason: [String?] = Array(repeating: nil, count: typeNames.count)
         var launchIndex: [Int?] = Array(repeating: nil, count: typeNames.count)
@@ -165,6 +165,16 @@ public enum Planner {
         if rank(a) != rank(b) { return rank(a) < rank(b) }
         if a.launchedAt != b.launchedAt { return a.launchedAt > b.launchedAt }
         return a.id > b.id
+    }
+
+    /// "an" before a name that starts with a vowel sound, else "a". A word (local) goes
+    /// by its first letter, a e i o u; a letter before a digit (m5.xlarge, c6i.large) is
+    /// read by the letter's name, so "an m5" (em-five) but "a c5" (see-five).
+    static func indefiniteArticle(for name: String) -> String {
+        let letters = Array(name.lowercased())
+        guard let first = letters.first else { return "a" }
+        if letters.count > 1, letters[1].isNumber { return "aefhilmnorsx".contains(first) ? "an" : "a" }
+        return "aeiou".contains(first) ? "an" : "a"
     }
 
     static func idleSince(_ instance: PlannerInstance) -> Date {

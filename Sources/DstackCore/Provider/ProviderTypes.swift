@@ -64,17 +64,22 @@ public struct ManagedInstance: Sendable, Equatable {
     public var spotRequestID: String?
     /// True while this is only a spot request with no instance yet.
     public var isUnfulfilledRequest: Bool
+    /// The cloud's status code for the spot request (e.g. `pending-evaluation`,
+    /// `capacity-not-available`), when it reports one: why an open request waits.
+    public var spotRequestStatus: String?
     /// Provider-specific facts (private IP, availability zone, ...), for display only.
     public var extras: [String: String]
 
     public init(id: String, instanceType: String, state: InstanceState, launchTime: Date? = nil,
-                spotRequestID: String? = nil, isUnfulfilledRequest: Bool = false, extras: [String: String] = [:]) {
+                spotRequestID: String? = nil, isUnfulfilledRequest: Bool = false, spotRequestStatus: String? = nil,
+                extras: [String: String] = [:]) {
         self.id = id
         self.instanceType = instanceType
         self.state = state
         self.launchTime = launchTime
         self.spotRequestID = spotRequestID
         self.isUnfulfilledRequest = isUnfulfilledRequest
+        self.spotRequestStatus = spotRequestStatus
         self.extras = extras
     }
 }

@@ -52,34 +52,41 @@ extension Reconciler {
             }
         }
 
-        // Batches that did not come up in time are given up.
+        // Batches that did not come up are given up: at the provisioning timeout, or as
+        // soon as the cloud lists what they launched as gone (a runner that failed to
+        // boot, a spot instance taken back) with none of it live. Not listed at all counts
+        // as gone only past the sweep grace: a cloud's list may lag behind its launches.
+        // Either way each run the batch was for has lost a provisioning attempt.
         var openRequests = Set<String>()
         var openTokens = Set<String>()
+        let launchedFor = try state.read { try $0.runsLaunchedFor(tokens: batches.map(\.token)) }
         for batch in batches {
             let recorded = Set(fleet.filter { $0.launchToken == batch.token }.map(\.id))
-            let anyAlive = cloud.contains { instance in
-                instance.state.isLive && (recorded.contains(instance.id)
-                    || (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false)
-                    || (instance.isUnfulfilledRequest && batch.spotRequestIDs.contains(instance.id)))
-            }
-            if batch.status == .sent, batch.provisioning > 0, !anyAlive, now.timeIntervalSince(batch.createdAt) > options.sweepGrace {
-                // Everything the batch launched is gone before its runners registered
-                // (a runner that failed to boot): stop waiting for them.
-                try state.write { try $0.closeBatch(token: batch.token) }
-                continue
-            }
-            if batch.status == .sent, now.timeIntervalSince(batch.createdAt) > options.provisioningTimeout {
-                try state.write { try $0.closeBatch(token: batch.token) }
-                toTerminate.spotRequestIDs += batch.spotRequestIDs
-                let unregistered = cloud.filter { instance in
-                    instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false
-                        && !fleet.contains { $0.id == instance.id && $0.registeredAt != nil }
-                }
-                toTerminate.instanceIDs += unregistered.filter { !$0.isUnfulfilledRequest }.map(\.id)
+            let belongs: (ManagedInstance) -> Bool = { batch.owns($0, recorded: recorded) }
+            let anyAlive = cloud.contains { $0.state.isLive && belongs($0) }
+            let listedGone = cloud.contains { !$0.state.isLive && belongs($0) }
+            let age = now.timeIntervalSince(batch.createdAt)
+            let why: String
+            if batch.status == .sent, batch.provisioning > 0, !anyAlive, listedGone || age > options.sweepGrace {
+                why = "its instances were gone before their runners registered"
+            } else if batch.status == .sent, age > options.provisioningTimeout {
+                why = "its runners did not register within \(DurationText.format(options.provisioningTimeout))"
             } else {
                 openRequests.formUnion(batch.spotRequestIDs)
                 openTokens.insert(batch.token)
+                continue
             }
+            // Journal first (the batch closed, the attempt counted), then call the cloud.
+            try state.write { tx in
+                try tx.closeBatch(token: batch.token)
+                try recordFailedProvisioning(batch, runIDs: launchedFor[batch.token] ?? [], why: why, tx: tx, now: now,
+                                             report: &report)
+            }
+            report.gaveUp[batch.token] = why
+            toTerminate.spotRequestIDs += batch.spotRequestIDs
+            let registered = Set(fleet.filter { $0.registeredAt != nil }.map(\.id))
+            let unregistered = cloud.filter { belongs($0) && !$0.isUnfulfilledRequest && !registered.contains($0.id) }.map(\.id)
+            toTerminate.instanceIDs += unregistered + recorded.subtracting(registered).subtracting(unregistered).sorted()
         }
 
         // Sweep: live in the cloud, ours, but neither registered nor still coming up.
@@ -90,6 +97,7 @@ extension Reconciler {
         let recordedForOpenBatch = Set(fleet.filter { $0.launchToken.map(openTokens.contains) ?? false }.map(\.id))
         for instance in cloud where instance.state.isLive && !launchInFlight {
             if registered.contains(instance.id) || recordedForOpenBatch.contains(instance.id) { continue }
+            if toTerminate.instanceIDs.contains(instance.id) || toTerminate.spotRequestIDs.contains(instance.id) { continue }
             if let request = instance.spotRequestID, openRequests.contains(request) { continue }
             if instance.isUnfulfilledRequest, openRequests.contains(instance.id) { continue }
             let age = instance.launchTime.map { now.timeIntervalSince($0) } ?? .infinity
@@ -107,6 +115,50 @@ extension Reconciler {
             try await active.provider.terminate(toTerminate)
             try state.write { try $0.forget(toTerminate, vendor: vendor) }
         }
+    }
+
+    /// A batch closed before the runners meant for these runs registered: each run still
+    /// waiting has lost a provisioning attempt, and one out of attempts fails, saying
+    /// what most likely went wrong and which server URL its instances were given.
+    func recordFailedProvisioning(_ batch: OpenBatch, runIDs: [String], why: String, tx: StateTransaction, now: Date,
+                                  report: inout Report) throws {
+        let waiting = try runIDs.compactMap { try tx.run($0) }.filter { $0.status.isWaiting && !$0.stopRequested }
+        try tx.markProvisioningFailed(token: batch.token, runIDs: waiting.map(\.id))
+        for run in waiting {
+            let failures = try tx.provisioningFailures(runID: run.id)
+            let limit = max(1, options.maxProvisioningAttempts)
+            if failures.count < limit {
+                try tx.appendLog(runID: run.id, attempt: run.attempt, stream: .system, text: """
+                    [dstack] launch attempt \(failures.count) of \(limit) gave up: the \(batch.instanceType) launch \(batch.token) \
+                    closed because \(why); launching again\n
+                    """, at: now)
+                continue
+            }
+            let reason = Self.provisioningFailureReason(failures, timeout: options.provisioningTimeout)
+            try tx.appendLog(runID: run.id, attempt: run.attempt, stream: .system, text: "[dstack] \(reason)\n", at: now)
+            try tx.setRunStatus(run.id, .failed, reason: reason, at: now)
+            try tx.setRunStage(run.id, nil)
+            report.failedRuns[run.id] = reason
+        }
+    }
+
+    /// Why a run failed to get a runner: how many instances of which types were tried, the
+    /// URL they were told to register with, and what to check.
+    static func provisioningFailureReason(_ failures: [ProvisioningFailure], timeout: TimeInterval) -> String {
+        func unique(_ values: [String]) -> [String] {
+            var seen = Set<String>()
+            return values.filter { seen.insert($0).inserted }
+        }
+        let types = unique(failures.map(\.instanceType)).joined(separator: " and ")
+        let urls = unique(failures.compactMap(\.serverURL))
+        let server = urls.isEmpty ? "the server" : urls.joined(separator: " or ")
+        let within = "within \(DurationText.format(timeout))"
+        let what = failures.count == 1
+            ? "1 instance of \(types) was launched for this run and its runner did not register with \(server) \(within)"
+            : "\(failures.count) instances of \(types) were launched for this run and none of their runners registered with \(server) \(within)"
+        let check = urls.count > 1 ? "instances can reach those URLs" : "instances can reach that URL"
+        return "\(what); check that \(check) (dstack server --advertise-url) and that the runner can start there "
+            + "(see the instance's console output)"
     }
 
     /// A run that lost its instance: retried while it has retries left, else ended.

@@ -81,10 +81,9 @@ extension Reconciler {
             try state.write { tx in
                 for token in closedBatches { try tx.closeBatch(token: token) }
                 for termination in plan.terminations where Self.batchToken(fromPlaceholder: termination.instanceID) == nil {
-                    try tx.removeInstance(termination.instanceID)
-                    if let runID = termination.interruptedRunID {
-                        try interrupt(runID, tx: tx, why: "its instance \(termination.instanceID) was shut down: \(termination.reason.rawValue)",
-                                      counts: false, report: &report)
+                    if let runID = try InstanceShutdown.journal(instanceID: termination.instanceID, why: termination.reason.rawValue,
+                                                                tx: tx, at: clock()) {
+                        report.retried.append(runID)
                     }
                 }
             }
@@ -103,9 +102,14 @@ extension Reconciler {
             try state.write { tx in
                 try tx.journalBatch(token: token, vendor: vendor, instanceType: launch.instanceType, count: launch.count,
                                     registrationHash: TokenHash.sha256Hex(registration), at: now)
+                try tx.recordLaunchPurpose(token: token, runIDs: launch.forRuns, serverURL: options.advertiseURL)
             }
             let sent = await send(batchToken: token, instanceType: launch.instanceType, count: launch.count,
                                   registrationToken: registration, active: active, now: now, report: &report)
+            if sent == nil {
+                report.launchedFor[token] = launch.forRuns
+                report.launchedTypes[token] = launch.instanceType
+            }
             if let failure = sent {
                 failedLaunchRuns.formUnion(launch.forRuns)
                 try state.write { tx in
@@ -127,11 +131,13 @@ extension Reconciler {
                     try tx.assign(runID: assignment.runID, to: assignment.instanceID)
                     try tx.appendLog(runID: assignment.runID, attempt: attempt, stream: .system,
                                      text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: now)
+                    try tx.setRunStage(assignment.runID, RunStage.runnerRegistered)
                     made.append(assignment)
                 }
                 return made
             }
             report.assigned += made.count
+            report.assignments += made
             for assignment in made { onAssignment?(assignment.instanceID) }
         }
 
@@ -140,6 +146,7 @@ extension Reconciler {
                 try tx.setRunReason(runID, status: plan.claimedProvisioning[runID] != nil ? .provisioning : .pending, reason: reason)
             }
         }
+        try recordStages(plan: plan, cloud: cloud, vendor: vendor)
     }
 
     /// Requests a batch's instances with its user data. Returns nil on success, or the

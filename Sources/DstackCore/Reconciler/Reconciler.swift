@@ -34,6 +34,16 @@ public final class Reconciler: @unchecked Sendable {
         public var swept: [String] = []
         public var retried: [String] = []
         public var errors: [String] = []
+        /// The runs each launch of this pass is for, by launch token.
+        public var launchedFor: [String: [String]] = [:]
+        /// The instance type of each launch of this pass, by launch token.
+        public var launchedTypes: [String: String] = [:]
+        /// Runs given to an instance this pass.
+        public var assignments: [Plan.Assignment] = []
+        /// Launch batches given up this pass, before their runners registered, with why.
+        public var gaveUp: [String: String] = [:]
+        /// Runs that failed this pass because their launches kept failing, with the reason.
+        public var failedRuns: [String: String] = [:]
         public init() {}
     }
 

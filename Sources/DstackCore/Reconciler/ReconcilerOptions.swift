@@ -18,6 +18,9 @@ public struct ReconcilerOptions: Sendable, Equatable {
     public var heartbeatTimeout: TimeInterval = 120
     /// A type that reported no spot capacity is skipped this long.
     public var capacityCooldown: TimeInterval = 180
+    /// A run whose launches closed this many times without its runner registering
+    /// (provisioning timeout, or the instances gone first) fails instead of launching again.
+    public var maxProvisioningAttempts: Int = 3
     /// The URL the runners reach the server at; it goes into their user data.
     public var advertiseURL: String = "http://127.0.0.1:3000"
 

@@ -15,6 +15,11 @@ public final class RunnerService: @unchecked Sendable {
     private var recentListing: (at: Date, instances: [ManagedInstance])?
     /// Makes the reconcile loop run soon (a runner registered, a run finished).
     public var wakeReconciler: @Sendable () -> Void
+    /// One line per event worth a line in the server's log (a runner registered, a run
+    /// ended), naming the instance and run it is about.
+    public var onEvent: (@Sendable (String) -> Void)?
+    /// Set once the server shuts down: assignment polls answer at once instead of waiting.
+    private var stopping = false
 
     public init(workspace: Workspace, signal: WakeSignal, wakeReconciler: @escaping @Sendable () -> Void) {
         self.workspace = workspace
@@ -51,6 +56,7 @@ public final class RunnerService: @unchecked Sendable {
                                     spotRequestID: instance.spotRequestID, batchToken: batch.token,
                                     tokenHash: TokenHash.sha256Hex(token))
         }
+        onEvent?("runner on \(instance.id) registered (\(batch.instanceType), launch \(batch.token))")
         wakeReconciler()
         return RunnerAPI.RegisterReply(token: token, instanceID: instance.id)
     }
@@ -87,15 +93,24 @@ public final class RunnerService: @unchecked Sendable {
         while true {
             if let assignment = try currentAssignment(instanceID) { return assignment }
             let remaining = deadline.timeIntervalSinceNow
-            guard remaining > 0 else { return nil }
+            guard remaining > 0, !lock.withLock({ stopping }) else { return nil }
             _ = await signal.wait(instanceID, timeout: remaining)
         }
     }
 
+    /// Ends every assignment poll now and makes later ones answer at once ("no work"),
+    /// so a server shutting down is not held up by runners' long polls.
+    public func stopWaiting() {
+        lock.withLock { stopping = true }
+        signal.close(except: [ReconcileLoop.wakeKey])
+    }
+
+    /// The run for the instance, if any; handing it to the runner is the run's `running` stage.
     private func currentAssignment(_ instanceID: String) throws -> RunnerAPI.Assignment? {
-        try workspace.state().read { tx in
+        try workspace.state().write { tx in
             guard let runID = try tx.fleetInstance(instanceID)?.runID, let run = try tx.run(runID),
                   run.status == .running, run.instanceID == instanceID, !run.stopRequested else { return nil }
+            try tx.setRunStage(run.id, RunStage.running)
             return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands)
         }
     }
@@ -122,6 +137,7 @@ public final class RunnerService: @unchecked Sendable {
             try tx.setRunStatus(runID, status, reason: status == .stopped ? "stopped by the user" : nil,
                                 instanceID: instanceID, exitCode: exit.exitCode)
             try tx.release(instanceID: instanceID)
+            onEvent?("run \(runID) attempt \(exit.attempt) on \(instanceID) ended \(status.rawValue) (exit code \(exit.exitCode))")
         }
         wakeReconciler()
     }

@@ -6,8 +6,26 @@ public final class WakeSignal: @unchecked Sendable {
     private let lock = NSLock()
     private var waiters: [String: [UUID: CheckedContinuation<Bool, Never>]] = [:]
     private var pending: Set<String> = []
+    /// Once closed, waits on every key but these return at once.
+    private var closed = false
+    private var stillWaitable: Set<String> = []
 
     public init() {}
+
+    /// Wakes every waiter, and makes every later wait return at once, except on `keys`:
+    /// a server shutting down lets its long polls go.
+    public func close(except keys: Set<String> = []) {
+        let woken: [CheckedContinuation<Bool, Never>] = lock.withLock {
+            closed = true
+            stillWaitable = keys
+            var woken: [CheckedContinuation<Bool, Never>] = []
+            for key in waiters.keys where !keys.contains(key) {
+                woken += waiters.removeValue(forKey: key).map { Array($0.values) } ?? []
+            }
+            return woken
+        }
+        woken.forEach { $0.resume(returning: true) }
+    }
 
     /// Wakes every waiter on `key`; with none waiting, the next `wait` returns at once.
     public func notify(_ key: String) {
@@ -23,7 +41,7 @@ public final class WakeSignal: @unchecked Sendable {
 
     /// Waits until `notify(key)` or the timeout. Returns true when notified.
     public func wait(_ key: String, timeout: TimeInterval) async -> Bool {
-        if lock.withLock({ pending.remove(key) != nil }) { return true }
+        if lock.withLock({ pending.remove(key) != nil || (closed && !stillWaitable.contains(key)) }) { return true }
         let id = UUID()
         let timer = Task { [weak self] in
             try? await Task.sleep(nanoseconds: UInt64(max(0, timeout) * 1_000_000_000))
@@ -32,7 +50,7 @@ public final class WakeSignal: @unchecked Sendable {
         defer { timer.cancel() }
         return await withCheckedContinuation { continuation in
             let alreadyNotified: Bool = lock.withLock {
-                if pending.remove(key) != nil { return true }
+                if pending.remove(key) != nil || (closed && !stillWaitable.contains(key)) { return true }
                 waiters[key, default: [:]][id] = continuation
                 return false
             }

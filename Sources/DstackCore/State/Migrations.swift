@@ -74,6 +74,20 @@ enum Migrations {
         ALTER TABLE instances ADD COLUMN idle_since REAL;
         ALTER TABLE instances ADD COLUMN heartbeat_at REAL;
         """,
+        // 3: which runs each launch batch was made for, the server URL its instances were
+        // given, and whether it failed them (closed before their runners registered), so a
+        // run whose launches keep failing ends; each waiting run's provisioning stage.
+        """
+        CREATE TABLE launch_runs (
+            token  TEXT NOT NULL REFERENCES launches(token),
+            run_id TEXT NOT NULL,
+            failed INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (token, run_id)
+        );
+        CREATE INDEX launch_runs_by_run ON launch_runs(run_id);
+        ALTER TABLE launches ADD COLUMN server_url TEXT;
+        ALTER TABLE runs ADD COLUMN stage TEXT;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -32,6 +32,9 @@ public struct RunRecord: Sendable, Equatable {
     public var submittedAt: Date
     public var updatedAt: Date
     public var finishedAt: Date?
+    /// How far a waiting or starting run has come (`spot request open (...)`, `booting`,
+    /// `runner registered`, `running`), as the reconciler last saw it.
+    public var stage: String? = nil
 }
 
 public struct LogEntry: Sendable, Equatable {

@@ -28,6 +28,7 @@ extension StateTransaction {
         try appendLog(runID: runID, attempt: run.attempt, stream: .system,
                       text: "[dstack] attempt \(run.attempt) interrupted: \(why); it will be retried\n", at: now)
         try setRunStatus(runID, .pending, reason: "retrying: \(why)", at: now)
+        try setRunStage(runID, nil)
         return .retrying
     }
 }

@@ -3,7 +3,7 @@ import Foundation
 extension StateTransaction {
     private static let runColumns = """
         id, workflow, commands, requirements, status, reason, instance_id, attempt, exit_code,
-        stop_requested, submitted_at, updated_at, finished_at
+        stop_requested, submitted_at, updated_at, finished_at, stage
         """
 
     /// Adds a run in `submitted`; the server makes it pending on its next reconcile.
@@ -123,6 +123,6 @@ extension StateTransaction {
                          stopRequested: (row[9].integer ?? 0) != 0,
                          submittedAt: Date(timeIntervalSince1970: row[10].real ?? 0),
                          updatedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
-                         finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)))
+                         finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text)
     }
 }
