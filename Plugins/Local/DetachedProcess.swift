@@ -56,7 +56,24 @@ struct DetachedProcess {
             throw ProviderError.cloud(code: "SpawnFailed",
                                       detail: "cannot start \(executable): \(String(cString: strerror(status)))")
         }
+        Self.reapWhenItExits(pid)
         return pid
+    }
+
+    /// The instance is our child however detached it is (setsid changes its session, not
+    /// its parent), so when it exits only we can collect it: a server that spawned it and
+    /// never looks again (the instance was terminated by another process, or its runner
+    /// exited on its own) would keep a zombie for the rest of its life. One thread per
+    /// instance waits for it and reaps it the moment it ends. Liveness checks elsewhere
+    /// may reap it first; then this wait ends with ECHILD, which is just as good.
+    private static func reapWhenItExits(_ pid: pid_t) {
+        let reaper = Thread {
+            var status: Int32 = 0
+            while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        }
+        reaper.name = "dstack-reaper-\(pid)"
+        reaper.stackSize = 64 << 10
+        reaper.start()
     }
 
     private typealias AddChdir = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, UnsafePointer<CChar>) -> Int32

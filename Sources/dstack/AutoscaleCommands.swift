@@ -60,6 +60,7 @@ extension Dstack.Autoscale {
             }
             if !outcome.shutDown.isEmpty {
                 say("Shut down \(plural(outcome.shutDown.count, "instance")) of \(type): \(outcome.shutDown.map(\.id).joined(separator: ", ")).")
+                sayRequeued(outcome.outcomes)
             }
         }
     }
@@ -109,6 +110,7 @@ extension Dstack.Autoscale {
             ServerConnection.wake(warnIfUnreachable: false)
             say(outcome.removedRules == 0 ? "There were no rules." : "Deleted \(plural(outcome.removedRules, "rule")).")
             say(outcome.shutDown.isEmpty ? "No instances were running." : "Shut down \(plural(outcome.shutDown.count, "instance")).")
+            sayRequeued(outcome.outcomes)
         }
     }
 
@@ -123,6 +125,7 @@ extension Dstack.Autoscale {
             ServerConnection.wake(warnIfUnreachable: false)
             say(outcome.changed ? "Autoscaling is now disabled." : "Autoscaling was already disabled.")
             if !outcome.shutDown.isEmpty { say("Shut down \(plural(outcome.shutDown.count, "instance")).") }
+            sayRequeued(outcome.outcomes)
         }
     }
 
@@ -136,6 +139,15 @@ extension Dstack.Autoscale {
             let outcome = try AutoscaleService(workspace: CommandContext.workspace()).enable()
             ServerConnection.wake(warnIfUnreachable: false)
             say(outcome.changed ? "Autoscaling is now enabled." : "Autoscaling was already enabled.")
+        }
+    }
+}
+
+/// Names each run a shutdown cut off, so no one wonders where it went.
+func sayRequeued(_ outcomes: [InstanceShutdown.Outcome]) {
+    for outcome in outcomes {
+        if let run = outcome.requeuedRunID {
+            say("Shut down \(outcome.instanceID) (its run \(run) goes back to the queue and will be retried).")
         }
     }
 }

@@ -6,8 +6,8 @@ extension Dstack {
     struct Instances: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the instances dstack manages, or launch some by hand.",
-            usage: "dstack instances [list [--json] | request INSTANCE_TYPE [--count N]]",
-            subcommands: [List.self, Request.self],
+            usage: "dstack instances [list [--json] | request INSTANCE_TYPE [--count N] | terminate ID...]",
+            subcommands: [List.self, Request.self, Terminate.self],
             defaultSubcommand: List.self
         )
     }
@@ -16,7 +16,7 @@ extension Dstack {
 extension Dstack.Instances {
     struct List: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List every instance this installation manages, as the cloud reports it: ID, type, state, current run, idle since, launch time.",
+            abstract: "List every instance this installation manages, as the cloud reports it: ID, type, state, whether its runner has registered, current run, idle since, launch time.",
             usage: "dstack instances list [--json]"
         )
 
@@ -37,6 +37,7 @@ extension Dstack.Instances {
                         "id": .string(instance.id),
                         "instance_type": .string(instance.instanceType),
                         "state": .string(instance.state.rawValue),
+                        "runner_registered": .bool(fleet[instance.id]?.registeredAt != nil),
                         "launch_time": instance.launchTime.map { .string(formatter.string(from: $0)) } ?? .null,
                         "spot_request_id": instance.spotRequestID.map(JSONValue.string) ?? .null,
                         "run_id": fleet[instance.id]?.runID.map(JSONValue.string) ?? .null,
@@ -50,13 +51,20 @@ extension Dstack.Instances {
                 say("No managed instances (provider: \(active.vendor)).")
                 return
             }
-            var table = TextTable(header: ["ID", "TYPE", "STATE", "RUN", "IDLE SINCE", "LAUNCHED", "SPOT REQUEST"])
+            var table = TextTable(header: ["ID", "TYPE", "STATE", "RUNNER", "RUN", "IDLE SINCE", "LAUNCHED", "SPOT REQUEST"])
             table.rows = instances.map {
-                [$0.id, $0.instanceType, $0.state.rawValue, fleet[$0.id]?.runID ?? "-",
+                [$0.id, $0.instanceType, $0.state.rawValue, Self.runnerColumn($0, fleet[$0.id]), fleet[$0.id]?.runID ?? "-",
                  fleet[$0.id]?.idleSince.map { formatter.string(from: $0) } ?? "-",
                  $0.launchTime.map { formatter.string(from: $0) } ?? "-", $0.spotRequestID ?? "-"]
             }
             say(table.render())
+        }
+
+        /// Tells a machine that is up but whose runner has not registered (still booting,
+        /// or unable to reach the server) from one ready for work.
+        static func runnerColumn(_ instance: ManagedInstance, _ fleet: FleetInstance?) -> String {
+            if fleet?.registeredAt != nil { return "registered" }
+            return instance.state.isLive && !instance.isUnfulfilledRequest ? "not registered yet" : "-"
         }
     }
 
@@ -92,6 +100,34 @@ extension Dstack.Instances {
             say("Requested \(plural(try parsedCount(), "spot instance")) of \(instanceType).")
             if !launch.spotRequestIDs.isEmpty { say("Spot requests: \(launch.spotRequestIDs.joined(separator: ", ")).") }
             if !instances.isEmpty { say("Instances: \(instances.joined(separator: ", ")).") }
+        }
+    }
+}
+
+extension Dstack.Instances {
+    struct Terminate: DstackCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Terminate instances by ID (and cancel their spot requests); a run one had goes back to the queue as a retry that does not count against its retries.",
+            usage: "dstack instances terminate ID [ID...]"
+        )
+
+        @Argument(help: ArgumentHelp("Instance IDs, as 'dstack instances' lists them.", valueName: "ID"))
+        var ids: [String] = []
+
+        func validate() throws {
+            if ids.isEmpty { throw ValidationError("name at least one instance ID to terminate") }
+        }
+
+        func execute() async throws {
+            let outcomes = try await AutoscaleService(workspace: CommandContext.workspace()).terminate(instanceIDs: ids)
+            ServerConnection.wake(warnIfUnreachable: false)
+            for outcome in outcomes {
+                guard let run = outcome.requeuedRunID else {
+                    say("Terminated \(outcome.instanceID).")
+                    continue
+                }
+                say("Terminated \(outcome.instanceID) (its run \(run) goes back to the queue and will be retried; this does not count against its retries).")
+            }
         }
     }
 }

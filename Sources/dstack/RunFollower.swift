@@ -13,10 +13,12 @@ struct RunFollower {
     func follow() throws -> Int32 {
         let interrupted = InterruptFlag.install()
         var lastSeq = 0
-        var lastStatus: (RunStatus, String?)? = nil
+        var progress = RunProgress(mode: isatty(STDOUT_FILENO) != 0 && isatty(STDERR_FILENO) != 0 ? .terminal : .plain)
+        let statusOut = FileHandle.standardError
         while true {
             let (run, entries) = try workspace.state().read { tx in (try tx.run(runID), try tx.logs(runID: runID, after: lastSeq)) }
             guard let run else { throw CLIError("no run \(runID)") }
+            if showStatus, !entries.isEmpty { statusOut.write(Data(progress.beforeOtherOutput().utf8)) }
             for entry in entries {
                 lastSeq = entry.seq
                 switch entry.stream {
@@ -25,13 +27,10 @@ struct RunFollower {
                 case .system: if showStatus { FileHandle.standardError.write(Data(entry.text.utf8)) }
                 }
             }
-            if showStatus, lastStatus.map({ $0 != run.status || $1 != run.reason }) ?? true {
-                lastStatus = (run.status, run.reason)
-                let reason = run.reason.map { ": \($0)" } ?? ""
-                FileHandle.standardError.write(Data("[dstack] \(run.id) \(run.status.rawValue)\(reason)\n".utf8))
-            }
+            if showStatus { statusOut.write(Data(progress.update(run, now: Date()).utf8)) }
             if run.status.isFinished { return Self.exitCode(run) }
             if interrupted.isSet {
+                if showStatus { statusOut.write(Data(progress.beforeOtherOutput().utf8)) }
                 FileHandle.standardError.write(Data("""
                     \n[dstack] Detached; \(run.id) goes on. Reattach with: dstack logs \(run.id) --follow; stop it with: dstack stop \(run.id)\n
                     """.utf8))

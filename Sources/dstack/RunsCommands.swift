@@ -41,6 +41,7 @@ extension Dstack {
                 "workflow": run.workflow.map(JSONValue.string) ?? .null,
                 "status": .string(run.status.rawValue),
                 "reason": run.reason.map(JSONValue.string) ?? .null,
+                "stage": run.stage.map(JSONValue.string) ?? .null,
                 "instance_id": run.instanceID.map(JSONValue.string) ?? .null,
                 "attempt": .int(Int64(run.attempt)),
                 "exit_code": run.exitCode.map { .int(Int64($0)) } ?? .null,
@@ -104,7 +105,7 @@ extension Dstack {
     struct Server: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run the autoscaler: the reconcile loop and the runner API.",
-            usage: "dstack server [--host HOST] [--port PORT] [--idle-timeout D] [--reconcile-interval D] [--max-retries N]",
+            usage: "dstack server [--host HOST] [--port PORT] [--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N]",
             discussion: "Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on SIGINT or SIGTERM."
         )
 
@@ -132,6 +133,11 @@ extension Dstack {
                 help: ArgumentHelp("Give up on instances whose runner has not registered after this long (default 15m).", valueName: "D"))
         var provisioningTimeout = "15m"
 
+        @Option(name: .customLong("max-provisioning-attempts"), parsing: .unconditional,
+                help: ArgumentHelp("Fail a run after this many launches for it whose runners never registered (default 3).",
+                                   valueName: "N"))
+        var maxProvisioningAttempts = "3"
+
         @Option(name: .customLong("advertise-url"),
                 help: ArgumentHelp("The URL runners reach this server at (default http://HOST:PORT).", valueName: "URL"))
         var advertiseURL: String?
@@ -157,11 +163,16 @@ extension Dstack {
             guard let provisioning = DurationText.seconds(provisioningTimeout), provisioning > 0 else {
                 throw ValidationError("--provisioning-timeout must be a duration above 0 such as 15m, got '\(provisioningTimeout)'")
             }
+            guard maxProvisioningAttempts.allSatisfy({ $0.isASCII && $0.isNumber }), let attempts = Int(maxProvisioningAttempts),
+                  attempts >= 1 else {
+                throw ValidationError("--max-provisioning-attempts must be a whole number of 1 or more, got '\(maxProvisioningAttempts)'")
+            }
             if let advertiseURL, !(advertiseURL.hasPrefix("http://") || advertiseURL.hasPrefix("https://")) {
                 throw ValidationError("--advertise-url must be an http(s) URL, got '\(advertiseURL)'")
             }
             return DstackHTTPServerOptionsBuilder(host: host, port: port, idleTimeout: idle, interval: interval,
                                                   maxRetries: retries, sweepGrace: sweep, provisioningTimeout: provisioning,
+                                                  maxProvisioningAttempts: attempts,
                                                   advertiseURL: advertiseURL ?? "http://\(host):\(port)")
         }
 
@@ -170,10 +181,14 @@ extension Dstack {
             _ = try workspace.state() // a broken state stops the server before it listens
             _ = try workspace.configuration()
             let options = try options()
+            let lock = try ServerLock.acquire(home: workspace.home, port: options.port)
+            defer { withExtendedLifetime(lock) {} }
             do {
                 try await DstackHTTPServer(workspace: workspace, options: options.build()).run()
             } catch let error as StateError {
                 throw error
+            } catch where ServerStartFailure.isAddressInUse(error) {
+                throw CLIError("port \(options.port) on \(options.host) is in use")
             } catch {
                 throw CLIError("the server on \(options.host):\(options.port) stopped: \(error)")
             }
@@ -191,6 +206,7 @@ struct DstackHTTPServerOptionsBuilder {
     var maxRetries: Int
     var sweepGrace: TimeInterval
     var provisioningTimeout: TimeInterval
+    var maxProvisioningAttempts: Int
     var advertiseURL: String
 
     func build() -> DstackHTTPServer.Options {
@@ -202,6 +218,7 @@ struct DstackHTTPServerOptionsBuilder {
         options.reconciler.maxRetries = maxRetries
         options.reconciler.sweepGrace = sweepGrace
         options.reconciler.provisioningTimeout = provisioningTimeout
+        options.reconciler.maxProvisioningAttempts = maxProvisioningAttempts
         options.reconciler.advertiseURL = advertiseURL
         return options
     }

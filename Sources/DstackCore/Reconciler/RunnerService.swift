@@ -137,6 +137,7 @@ public final class RunnerService: @unchecked Sendable {
             try tx.setRunStatus(runID, status, reason: status == .stopped ? "stopped by the user" : nil,
                                 instanceID: instanceID, exitCode: exit.exitCode)
             try tx.release(instanceID: instanceID)
+            try tx.setRunStage(runID, nil)
             onEvent?("run \(runID) attempt \(exit.attempt) on \(instanceID) ended \(status.rawValue) (exit code \(exit.exitCode))")
         }
         wakeReconciler()
