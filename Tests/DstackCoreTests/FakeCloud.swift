@@ -9,6 +9,11 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
     private(set) var instances: [String: ManagedInstance] = [:]
     private var launchesByToken: [String: SpotLaunch] = [:]
     var noCapacity: Set<String> = []
+    /// When false, spot requests stay open (unfulfilled, with this status code) until `fulfil`.
+    var fulfilAtOnce = true
+    var openRequestStatus = "pending-evaluation"
+    /// Spot requests asked for and not yet cancelled.
+    private(set) var liveRequests: Set<String> = []
     private(set) var calls: [String] = []
     /// Runs inside requestSpot, before anything is created (to look at state then).
     var onRequest: ((SpotRequest) -> Void)?
@@ -40,11 +45,16 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
             var requests: [String] = []
             for _ in 0..<request.count {
                 counter += 1
-                let instance = ManagedInstance(id: "i-\(counter)", instanceType: request.instanceType, state: .running,
-                                               launchTime: Date(), spotRequestID: "sir-\(counter)")
+                let instance = fulfilAtOnce
+                    ? ManagedInstance(id: "i-\(counter)", instanceType: request.instanceType, state: .running,
+                                      launchTime: Date(), spotRequestID: "sir-\(counter)")
+                    : ManagedInstance(id: "sir-\(counter)", instanceType: request.instanceType, state: .pending,
+                                      launchTime: Date(), spotRequestID: "sir-\(counter)", isUnfulfilledRequest: true,
+                                      spotRequestStatus: openRequestStatus)
                 instances[instance.id] = instance
-                created.append(instance)
+                if fulfilAtOnce { created.append(instance) }
                 requests.append("sir-\(counter)")
+                liveRequests.insert("sir-\(counter)")
             }
             let launch = SpotLaunch(spotRequestIDs: requests, instances: created)
             launchesByToken[request.idempotencyToken] = launch
@@ -56,12 +66,30 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
         record("terminate")
         lock.withLock {
             for id in target.instanceIDs { instances[id]?.state = .terminated }
+            for id in target.spotRequestIDs {
+                liveRequests.remove(id)
+                if instances[id]?.isUnfulfilledRequest == true { instances[id] = nil }
+            }
         }
     }
 
     func list(known: KnownResources) async throws -> [ManagedInstance] {
         record("list")
         return lock.withLock { Array(instances.values) }
+    }
+
+    /// An open spot request gets its instance, in `state` (pending while it boots).
+    func fulfil(_ requestID: String, state: InstanceState = .pending) {
+        lock.withLock {
+            guard let request = instances.removeValue(forKey: requestID) else { return }
+            let id = "i-" + requestID.dropFirst("sir-".count)
+            instances[id] = ManagedInstance(id: id, instanceType: request.instanceType, state: state, launchTime: Date(),
+                                            spotRequestID: requestID)
+        }
+    }
+
+    func setState(_ id: String, _ state: InstanceState) {
+        lock.withLock { instances[id]?.state = state }
     }
 
     /// The instance disappears as a spot interruption would.

@@ -121,3 +121,16 @@ final class PlannerTests: XCTestCase {
         XCTAssertTrue(plan.hasNoActions)
     }
 }
+
+extension PlannerTests {
+    func testTheWaitingReasonReadsAnBeforeAVowelSound() {
+        let expected = ["m5.xlarge": "an", "c5.large": "a", "local": "a", "inf1.xlarge": "an", "r6g.large": "an", "t3.micro": "a"]
+        for (type, article) in expected {
+            let facts = InstanceTypeFacts(name: type, vcpus: 4, memoryMiB: 16384, architecture: "x86_64")
+            let plan = Planner.plan(PlannerInput(rules: [type: 1],
+                                                 pendingRuns: [PlannerRun(id: "r1", requirements: ResourceRequirements(instanceType: type))],
+                                                 facts: [type: facts]))
+            XCTAssertEqual(plan.waiting["r1"], "waiting for \(article) \(type) instance to start")
+        }
+    }
+}

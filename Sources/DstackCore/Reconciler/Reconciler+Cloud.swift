@@ -114,6 +114,7 @@ extension Reconciler {
             report.providerCalls += 1
             try await active.provider.terminate(toTerminate)
             try state.write { try $0.forget(toTerminate, vendor: vendor) }
+            report.terminated += toTerminate.instanceIDs.filter { !report.swept.contains($0) }
         }
     }
 
