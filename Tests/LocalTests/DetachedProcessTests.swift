@@ -69,6 +69,16 @@ final class DetachedProcessTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(child)/cwd"), directory.path)
     }
 
+    func testAnInstanceThatExitsIsReapedWithoutAnyoneLookingAtIt() throws {
+        let pid = try DetachedProcess(executable: "/bin/sh", arguments: ["-c", "exit 0"], environment: [:],
+                                      workingDirectory: directory.path, logPath: directory.path + "/log").spawn()
+        // Nobody lists or terminates it: a zombie would stay in /proc as "Z" for as long as we live.
+        let deadline = Date().addingTimeInterval(10)
+        while FileManager.default.fileExists(atPath: "/proc/\(pid)") && Date() < deadline { usleep(20_000) }
+        XCTAssertFalse(FileManager.default.fileExists(atPath: "/proc/\(pid)"),
+                       "still in /proc: \(ProcessProbe.readStat(pid).map { String($0.state) } ?? "?")")
+    }
+
     func testAMissingExecutableIsAProviderError() {
         XCTAssertThrowsError(try DetachedProcess(executable: "/nonexistent/runner", arguments: [], environment: [:],
                                                  workingDirectory: "/", logPath: directory.path + "/log").spawn()) { error in
