@@ -107,12 +107,20 @@ public final class RunnerService: @unchecked Sendable {
 
     /// The run for the instance, if any; handing it to the runner is the run's `running` stage.
     private func currentAssignment(_ instanceID: String) throws -> RunnerAPI.Assignment? {
-        try workspace.state().write { tx in
+        let state = try workspace.state()
+        // A read first: most polls find no work, and need not queue for the write lock.
+        let found: RunRecord? = try state.read { tx in
             guard let runID = try tx.fleetInstance(instanceID)?.runID, let run = try tx.run(runID),
                   run.status == .running, run.instanceID == instanceID, !run.stopRequested else { return nil }
-            try tx.setRunStage(run.id, RunStage.running)
-            return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands)
+            return run
         }
+        guard let run = found else { return nil }
+        if run.stage != RunStage.running {
+            try state.write { tx in
+                if try tx.run(run.id)?.attempt == run.attempt { try tx.setRunStage(run.id, RunStage.running) }
+            }
+        }
+        return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands)
     }
 
     public func appendLog(instanceID: String, runID: String, chunk: RunnerAPI.LogChunk) throws -> RunnerAPI.RunControl {
