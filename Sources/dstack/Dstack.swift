@@ -15,9 +15,15 @@ struct Dstack: AsyncParsableCommand {
         'dstack autoscale allow INSTANCE_TYPE --max MAX'. Settings and state live in \
         $DSTACK_HOME (default ~/.dstack).
         """,
-        version: "dstack \(DstackVersion.current)",
         subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Instances.self, Server.self]
     )
+
+    static let versionLine = "dstack \(DstackVersion.current)"
+
+    // Only here, not on every subcommand as ArgumentParser's `version` would put it;
+    // main.swift answers `dstack --version` before parsing.
+    @Flag(name: .customLong("version"), help: "Print the version and exit.")
+    var version = false
 }
 
 /// A leaf command. main.swift calls `execute()` itself: calling `run()` through an

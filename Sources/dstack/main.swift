@@ -24,6 +24,11 @@ func sentence(for error: Error) -> String? {
     }
 }
 
+if arguments == ["--version"] {
+    print(Dstack.versionLine)
+    exit(0)
+}
+
 // `dstack <vendor> configure` comes from the registry, not from a static subcommand.
 if let first = arguments.first, !first.hasPrefix("-"), !staticCommands.contains(first) {
     guard arguments.count >= 2, arguments[1] == "configure" else {
@@ -55,8 +60,7 @@ do {
     if let message = sentence(for: error) { fail(message, code: 1) }
     let exitCode = Dstack.exitCode(for: error)
     if exitCode == .success {
-        let message = Dstack.fullMessage(for: error)
-        print(message == Dstack.configuration.version ? message : ArgparseHelp.restyle(message)) // --version is one line
+        print(ArgparseHelp.restyle(Dstack.fullMessage(for: error)))
         exit(0)
     }
     if error is ExitCode { exit(exitCode.rawValue) }
