@@ -30,7 +30,7 @@ struct RunFollower {
             if showStatus { statusOut.write(Data(progress.update(run, now: Date()).utf8)) }
             if run.status.isFinished { return Self.exitCode(run) }
             if interrupted.isSet {
-                if showStatus { statusOut.write(Data(progress.beforeOtherOutput().utf8)) }
+                // The message starts on a new line, which also ends a terminal's status line.
                 FileHandle.standardError.write(Data("""
                     \n[dstack] Detached; \(run.id) goes on. Reattach with: dstack logs \(run.id) --follow; stop it with: dstack stop \(run.id)\n
                     """.utf8))

@@ -71,7 +71,7 @@ final class ProvisioningFailureOnEC2Tests: XCTestCase {
         // The URL the instances are told: an address the instances cannot reach, as when
         // a server runs behind NAT. No runner is started for them.
         let advertised = "http://10.0.0.5:\(port)"
-        FileManager.default.createFile(atPath: serverLog.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: serverLog.path, contents: nil)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--advertise-url", advertised,
