@@ -18,7 +18,10 @@ struct RunFollower {
         while true {
             let (run, entries) = try workspace.state().read { tx in (try tx.run(runID), try tx.logs(runID: runID, after: lastSeq)) }
             guard let run else { throw CLIError("no run \(runID)") }
-            if showStatus, !entries.isEmpty { statusOut.write(Data(progress.beforeOtherOutput().utf8)) }
+            if showStatus, !entries.isEmpty {
+                let ending = entries.contains { $0.stream != .system } ? progress.beforeRunOutput() : progress.beforeSystemLine()
+                statusOut.write(Data(ending.utf8))
+            }
             for entry in entries {
                 lastSeq = entry.seq
                 switch entry.stream {

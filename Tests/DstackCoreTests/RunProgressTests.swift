@@ -33,7 +33,7 @@ final class RunProgressTests: XCTestCase {
         XCTAssertEqual(progress.update(open, now: at(2)), "", "time passing alone is no change")
         XCTAssertEqual(progress.update(run(.provisioning, reason: "waiting", stage: "booting"), now: at(3)),
                        "[dstack] run-1 provisioning 3s: waiting; booting\n")
-        XCTAssertEqual(progress.beforeOtherOutput(), "")
+        XCTAssertEqual(progress.beforeRunOutput(), "")
     }
 
     func testATerminalGetsOneLineRewrittenAsTimeTicksThenEndedBeforeOutput() {
@@ -42,9 +42,18 @@ final class RunProgressTests: XCTestCase {
         XCTAssertEqual(progress.update(open, now: at(1)), "\r\u{1B}[K[dstack] run-1 provisioning 1s: waiting; booting")
         XCTAssertEqual(progress.update(open, now: at(1.2)), "", "nothing to redraw within the same second")
         XCTAssertEqual(progress.update(open, now: at(2)), "\r\u{1B}[K[dstack] run-1 provisioning 2s: waiting; booting")
-        XCTAssertEqual(progress.beforeOtherOutput(), "\n", "the status line ends before the run's output")
+        XCTAssertEqual(progress.beforeRunOutput(), "\n", "the status line ends before the run's output")
         XCTAssertEqual(progress.update(run(.running, stage: "running"), now: at(3)), "[dstack] run-1 running 3s\n",
                        "once output flows, status changes are plain lines")
+    }
+
+    func testATerminalLineIsDrawnAgainAfterOneOfDstacksOwnLines() {
+        var progress = RunProgress(mode: .terminal)
+        let booting = run(.provisioning, stage: "booting")
+        _ = progress.update(booting, now: at(1))
+        XCTAssertEqual(progress.beforeSystemLine(), "\n")
+        XCTAssertEqual(progress.update(booting, now: at(1)), "\r\u{1B}[K[dstack] run-1 provisioning 1s: booting",
+                       "redrawn below the line, and still rewritten in place")
     }
 
     func testATerminalLineEndsWhenTheRunEnds() {

@@ -57,10 +57,22 @@ public struct RunProgress {
         return text + "\n"
     }
 
-    /// What to write before the run's output or any other line: a terminal's status line
-    /// is ended there (it stays on screen as it was last drawn).
-    public mutating func beforeOtherOutput() -> String {
+    /// What to write before the run's own output: a terminal's status line is ended
+    /// there (it stays on screen as it was last drawn), and from then on every status
+    /// change is a plain line.
+    public mutating func beforeRunOutput() -> String {
         outputStarted = true
+        return endLine()
+    }
+
+    /// What to write before one of dstack's own lines about the run (a launch given up,
+    /// an attempt assigned): the status line is ended, and drawn again after it.
+    public mutating func beforeSystemLine() -> String {
+        lastText = nil
+        return endLine()
+    }
+
+    private mutating func endLine() -> String {
         guard lineOpen else { return "" }
         lineOpen = false
         return "\n"
