@@ -16,7 +16,9 @@ extension Reconciler {
     /// returned). A run is on its latest launch, or else on a launch of the type the
     /// planner had it claim; a run on none (at a max, say) has no stage.
     func recordStages(plan: Plan, cloud: [ManagedInstance], vendor: String) throws {
-        try workspace.state().write { tx in
+        let state = try workspace.state()
+        // Worked out in a read; a pass where no stage moved takes no write lock.
+        let changed: [String: String?] = try state.read { tx in
             let waiting = try tx.waitingRuns().filter { !$0.stopRequested }
             let batches = try tx.openBatches(vendor: vendor)
             let fleet = try tx.fleet(vendor: vendor)
@@ -54,7 +56,15 @@ extension Reconciler {
                 }
                 stages.merge(RunStage.stages(runs: runs, items: items)) { first, _ in first }
             }
-            for run in waiting { try tx.setRunStage(run.id, stages[run.id]) }
+            var changed: [String: String?] = [:]
+            for run in waiting where run.stage != stages[run.id] { changed[run.id] = stages[run.id] }
+            return changed
+        }
+        guard !changed.isEmpty else { return }
+        try state.write { tx in
+            for (runID, stage) in changed where try tx.run(runID)?.status.isWaiting == true {
+                try tx.setRunStage(runID, stage)
+            }
         }
     }
 }
