@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// The runner's side of the runner API (`RunnerAPI`), over blocking libcurl calls on

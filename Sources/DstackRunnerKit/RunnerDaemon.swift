@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// The runner, minus the process around it: `main.swift` parses flags, owns the signals
