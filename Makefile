@@ -7,8 +7,12 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
+# The runner that dstack server hands to instances: release, Swift runtime linked
+# statically, so a stock Linux image runs it (it links libcurl, libcrypto and jansson,
+# which its user data installs when missing). Named as providers name architectures.
+RUNNER_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: all deps apt-deps pip-deps build release test demo clean
+.PHONY: all deps apt-deps pip-deps build release runner test demo clean
 
 all: build
 
@@ -42,13 +46,24 @@ pip-deps:
 
 build: apt-deps
 	$(SWIFT) build
+	@$(MAKE) --no-print-directory runner RUNNER_DEST="$$($(SWIFT) build --show-bin-path)"
 
 release: apt-deps
 	$(SWIFT) build -c release
+	@$(MAKE) --no-print-directory runner RUNNER_DEST="$$($(SWIFT) build -c release --show-bin-path)"
+
+# Builds the static runner and puts it next to the dstack executable in RUNNER_DEST,
+# where `dstack server` finds it (stripped: instances download it).
+runner: apt-deps
+	$(SWIFT) build -c release --product dstack-runner --static-swift-stdlib
+	@dest="$${RUNNER_DEST:-$$($(SWIFT) build --show-bin-path)}"; mkdir -p "$$dest"; \
+	strip -o "$$dest/dstack-runner-linux-$(RUNNER_ARCH).tmp" "$$($(SWIFT) build -c release --show-bin-path)/dstack-runner" && \
+	chmod 0755 "$$dest/dstack-runner-linux-$(RUNNER_ARCH).tmp" && \
+	mv "$$dest/dstack-runner-linux-$(RUNNER_ARCH).tmp" "$$dest/dstack-runner-linux-$(RUNNER_ARCH)" && \
+	echo "runner for $(RUNNER_ARCH) instances: $$dest/dstack-runner-linux-$(RUNNER_ARCH)"
 
 # The whole suite. Tests run one at a time: several start servers and processes.
-test: deps
-	$(SWIFT) build
+test: deps build
 	$(SWIFT) test
 
 # The main job on the local provider, with no cloud account: configure, allow two

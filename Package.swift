@@ -23,6 +23,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // The server's self-signed certificate, through libcrypto's X.509 calls.
+        .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
 
         // What crosses the wire: HTTP over libcurl, JSON over jansson, the runner API's
         // shapes, hashing and atomic files. The runner links this and nothing below.
@@ -41,8 +43,9 @@ let package = Package(
         .target(
             name: "DstackServer",
             dependencies: [
-                "DstackCore",
+                "DstackCore", "CTLSShim",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

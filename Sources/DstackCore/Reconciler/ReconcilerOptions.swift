@@ -18,8 +18,13 @@ public struct ReconcilerOptions: Sendable, Equatable {
     public var heartbeatTimeout: TimeInterval = 120
     /// A type that reported no spot capacity is skipped this long.
     public var capacityCooldown: TimeInterval = 180
-    /// The URL the runners reach the server at; it goes into their user data.
-    public var advertiseURL: String = "http://127.0.0.1:3000"
+    /// How instances reach the server and get the runner; it goes into their user data.
+    public var delivery = RunnerDelivery()
+    /// The URL the runners reach the server at.
+    public var advertiseURL: String {
+        get { delivery.advertiseURL }
+        set { delivery.advertiseURL = newValue }
+    }
 
     public init() {}
 }
