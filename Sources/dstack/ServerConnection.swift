@@ -18,7 +18,9 @@ enum ServerConnection {
     /// running server's own launches do. With no server running, its would-be URL,
     /// which a cloud's instances cannot reach (the launch is refused and says why).
     static func delivery(_ workspace: Workspace) -> RunnerDelivery {
-        ServerInfo.running(workspace.home)?.delivery ?? RunnerDelivery(advertiseURL: url)
+        if let running = ServerInfo.running(workspace.home) { return running.delivery }
+        let binaries = (try? RunnerBinaries.load(from: RunnerBinaries.executableDirectory))?.byArchitecture.mapValues(\.sha256) ?? [:]
+        return RunnerDelivery(advertiseURL: url, runnerBinaries: binaries)
     }
 
     /// A rule change or a new run makes the server reconcile now; with no server

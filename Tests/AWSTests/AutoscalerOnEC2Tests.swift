@@ -79,7 +79,10 @@ final class AutoscalerOnEC2Tests: XCTestCase {
         let serverURL = "http://127.0.0.1:\(port)"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
-        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--idle-timeout", "3s"]
+        // The runners start on this machine (from their user data, with moto's instance IDs),
+        // so a loopback URL reaches them; a real cloud's instances need --advertise-url.
+        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--idle-timeout", "3s",
+                            "--allow-loopback-advertise"]
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -112,7 +115,11 @@ final class AutoscalerOnEC2Tests: XCTestCase {
             let runner = Process()
             runner.executableURL = URL(fileURLWithPath: "/bin/sh")
             runner.arguments = [script.path]
-            runner.environment = ["PATH": "/usr/bin:/bin", "DSTACK_RUNNER": BuiltProducts.path("dstack-runner"),
+            // The user data downloads the runner from the server and checks its SHA-256
+            // before starting it; it lands here rather than in /usr/local/bin.
+            XCTAssertTrue(userData.contains("/api/runners/binary/x86_64"), userData)
+            XCTAssertTrue(userData.contains("sha256sum -c"), userData)
+            runner.environment = ["PATH": "/usr/bin:/bin", "DSTACK_RUNNER": home.appendingPathComponent("bin-\(instanceID)/dstack-runner").path,
                                   "DSTACK_INSTANCE_ID": instanceID, "DSTACK_ORPHAN_ACTION": "exit",
                                   "DSTACK_INSTANCE_DIR": home.appendingPathComponent("runner-\(instanceID)").path]
             runner.standardOutput = FileHandle.nullDevice
