@@ -100,6 +100,9 @@ claim_network() {
         ip link show "dse2e-$octet-h" >/dev/null 2>&1 && continue
         [ -e "$instances_parent/dstack-e2e-$octet" ] && continue
         ip -4 -o addr show | grep -q " 10\.213\.$octet\." && continue
+        # A listener left bound on that address by an earlier test would answer in place
+        # of this test's server.
+        ss -Hltn "src 10.213.$octet.1" 2>/dev/null | grep -q . && continue
         # Nothing on this host may already route there (other than the default route).
         ip -4 route show to match "10.213.$octet.1" | grep -qv '^default' && continue
         net_octet=$octet
