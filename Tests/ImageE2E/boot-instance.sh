@@ -30,7 +30,7 @@ user_data_in_root=/var/lib/cloud/instance/scripts/part-001
 
 die() { echo "boot-instance.sh: $*" >&2; exit 1; }
 log() { echo "boot-instance: $*" >&2; }
-usage() { sed -n '9,17p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,20p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 # --- Facts about an instance: KEY=VALUE in DIR/instance.env, printed and sourced. -----
 

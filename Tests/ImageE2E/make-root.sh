@@ -44,7 +44,10 @@ case "$variant" in
     runner-libs) packages=$stock_packages,libcurl4,libjansson4,libssl3 ;;
     *) echo "make-root.sh: unknown variant '$variant' (stock or runner-libs)" >&2; exit 2 ;;
 esac
-tarball=$cache_dir/$suite-$variant.tar
+# Named after this script's content: a changed recipe makes a new root, never reuses an
+# old one (the cache may outlive a checkout on a machine that is kept).
+recipe=$(sha256sum "$here/make-root.sh" | cut -c1-12)
+tarball=$cache_dir/$suite-$variant-$recipe.tar
 
 log() { echo "make-root: $*" >&2; }
 
@@ -138,7 +141,11 @@ EOF
 # A fresh image has no package lists and no downloaded packages.
 rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/debootstrap
 mkdir -p "$root/var/lib/apt/lists/partial"
+# debootstrap copied the build host's resolver and name; an image has its own, set at
+# boot (boot-instance.sh writes them).
 echo "localhost" >"$root/etc/hostname"
+: >"$root/etc/resolv.conf"
+printf '127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
 
 # What the tests rely on: no Swift, and libjansson only where asked for.
 if chroot "$root" /bin/sh -c 'command -v swift || ls /usr/lib/swift /opt/swift' >/dev/null 2>&1; then
@@ -151,9 +158,12 @@ case "$variant/$has_jansson" in
     runner-libs/no) echo "make-root.sh: the runner-libs root lacks libjansson4" >&2; exit 1 ;;
 esac
 chroot "$root" dpkg-query -W -f='${Package}\n' | sort >"$work/packages.txt"
-cp "$work/packages.txt" "$cache_dir/$suite-$variant.packages"
+cp "$work/packages.txt" "${tarball%.tar}.packages"
 
 tar --numeric-owner -C "$root" -cpf "$work/root.tar" .
 mv -T "$work/root.tar" "$tarball"   # atomic: a tarball that exists is complete
+for old in "$cache_dir/$suite-$variant"-*.tar; do   # roots of earlier recipes
+    [ "$old" = "$tarball" ] || rm -f "$old" "${old%.tar}.packages"
+done
 log "made $tarball ($(du -h "$tarball" | cut -f1), $(wc -l <"$work/packages.txt") packages) in $(( $(date +%s) - start ))s"
 echo "$tarball"
