@@ -73,6 +73,22 @@ wait_gone() { # SECONDS PID...
     done
 }
 
+# Starts a long-lived process in the background in a session of its own, with stdin from
+# /dev/null, stdout and stderr to LOG, and none of the other descriptors this script
+# inherited (a caller's pipe held open by the instance would never see its end). $! is
+# the process's PID.
+spawn() { # LOG COMMAND...
+    local log=$1 fd
+    shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd=${fd##*/}
+            [ "$fd" -gt 2 ] && eval "exec $fd>&-" 2>/dev/null
+        done
+        exec setsid "$@" </dev/null >"$log" 2>&1
+    ) &
+}
+
 wait_port() { # ADDRESS PORT SECONDS [NETNS]
     local i
     for i in $(seq $(( $3 * 20 ))); do
@@ -202,8 +218,7 @@ cmd_up() {
     configure_root "$root" "$hostname"
 
     hosts=$(mirror_hosts | tr '\n' ' ')
-    setsid "$python" "$here/apt-proxy.py" "$host_address" "$proxy_port" "$dir/proxy.log" $hosts \
-        </dev/null >"$dir/proxy.stderr" 2>&1 &
+    spawn "$dir/proxy.stderr" "$python" "$here/apt-proxy.py" "$host_address" "$proxy_port" "$dir/proxy.log" $hosts
     echo $! >"$dir/proxy.pid"
     wait_port "$host_address" "$proxy_port" 10 || die "the apt proxy did not start: $(cat "$dir/proxy.stderr")"
     fact APT_PROXY "http://$host_address:$proxy_port"
@@ -228,17 +243,17 @@ cmd_run() {
         echo "$pair" >>"$dir/env"
     done
 
-    setsid ip netns exec "$INSTANCE_NETNS" "$python" "$here/imds.py" "$imds_address" 80 \
-        "$instance_id" "$INSTANCE_ADDRESS" "$INSTANCE_HOSTNAME" </dev/null >"$dir/imds.stderr" 2>&1 &
+    spawn "$dir/imds.stderr" ip netns exec "$INSTANCE_NETNS" "$python" "$here/imds.py" "$imds_address" 80 \
+        "$instance_id" "$INSTANCE_ADDRESS" "$INSTANCE_HOSTNAME"
     echo $! >"$dir/imds.pid"
     wait_port "$imds_address" 80 10 "$INSTANCE_NETNS" || die "the metadata service did not start: $(cat "$dir/imds.stderr")"
 
     # PID 1 of the instance: its own mount, PID and UTS namespaces inside the network
     # namespace; --kill-child ends the instance when this unshare is killed.
-    setsid ip netns exec "$INSTANCE_NETNS" \
+    spawn "$dir/user-data.log" ip netns exec "$INSTANCE_NETNS" \
         unshare --mount --propagation private --pid --fork --kill-child --uts \
         "$python" "$here/instance-init.py" "$INSTANCE_ROOT" "$dir" "$INSTANCE_HOSTNAME" \
-        "$user_data_in_root" "$dir/env" </dev/null >"$dir/user-data.log" 2>&1 &
+        "$user_data_in_root" "$dir/env"
     echo $! >"$dir/init.pid"
     local i
     for i in $(seq 200); do
