@@ -90,8 +90,8 @@ spawn() { # LOG COMMAND...
 }
 
 wait_port() { # ADDRESS PORT SECONDS [NETNS]
-    local i
-    for i in $(seq $(( $3 * 20 ))); do
+    local _
+    for _ in $(seq $(( $3 * 20 ))); do
         if [ -n "${4:-}" ]; then
             ip netns exec "$4" bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null && return 0
         else
@@ -203,7 +203,7 @@ cmd_up() {
     [ -e "$source" ] || die "no root $source (make one with make-root.sh)"
     [ -x "$python" ] || die "$python is missing (apt-get install python3)"
     mkdir -p "$instances_parent"
-    trap 'status=$?; if [ $status != 0 ] && [ -n "${dir:-}" ]; then cmd_stop "$dir" >/dev/null 2>&1 || true; fi' EXIT
+    trap 'rc=$?; if [ $rc != 0 ] && [ -n "${dir:-}" ]; then cmd_stop "$dir" >/dev/null 2>&1 || true; fi' EXIT
     claim_network
     root=$dir/root
     fact INSTANCE_ROOT "$root"
@@ -255,8 +255,8 @@ cmd_run() {
         "$python" "$here/instance-init.py" "$INSTANCE_ROOT" "$dir" "$INSTANCE_HOSTNAME" \
         "$user_data_in_root" "$dir/env"
     echo $! >"$dir/init.pid"
-    local i
-    for i in $(seq 200); do
+    local _
+    for _ in $(seq 200); do
         [ -f "$dir/init.ready" ] && break
         alive "$(cat "$dir/init.pid")" || die "the instance did not start: $(tail -n 5 "$dir/user-data.log")"
         sleep 0.05
@@ -300,8 +300,8 @@ cmd_status() {
 cmd_wait() {
     [ $# -ge 1 ] && [ $# -le 2 ] || usage
     load "$1"
-    local seconds=${2:-300} i
-    for i in $(seq $(( seconds * 10 ))); do
+    local seconds=${2:-300}
+    for _ in $(seq $(( seconds * 10 ))); do
         if [ -f "$dir/user-data.exit" ]; then
             echo "USER_DATA_EXIT=$(cat "$dir/user-data.exit")"
             return 0

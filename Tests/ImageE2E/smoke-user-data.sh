@@ -14,7 +14,7 @@ if command -v swift >/dev/null; then echo "CHECK no-swift FAIL"; else echo "CHEC
 if dpkg-query -W libjansson4 >/dev/null 2>&1; then echo "CHECK jansson-missing FAIL"; else echo "CHECK jansson-missing ok"; fi
 
 apt_started=$(date +%s.%N)
-for attempt in 1 2 3; do
+for _ in 1 2 3; do
     apt-get update -q && apt-get install -y -q --no-install-recommends libjansson4 && break
     sleep 2
 done
