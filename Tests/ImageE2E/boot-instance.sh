@@ -18,6 +18,8 @@
 # printed. Facts are printed as KEY=VALUE lines on stdout; progress goes to stderr.
 # Environment: INSTANCE_ID (run/start; default i-e2e + 16 hex digits),
 # E2E_INSTANCES_DIR (where instance directories go; default ${TMPDIR:-/tmp}/dstack-e2e).
+# (Pipelines test with `grep ... >/dev/null`, not `grep -q`: under pipefail, grep -q ending
+# first would fail its producer with SIGPIPE and turn a match into a miss.)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -112,15 +114,15 @@ claim_network() {
     exec 8>"$net_lock"
     flock 8
     for octet in $(seq 1 254); do
-        ip netns list | grep -qw "dstack-e2e-$octet" && continue
+        ip netns list | grep -w "dstack-e2e-$octet" >/dev/null && continue
         ip link show "dse2e-$octet-h" >/dev/null 2>&1 && continue
         [ -e "$instances_parent/dstack-e2e-$octet" ] && continue
-        ip -4 -o addr show | grep -q " 10\.213\.$octet\." && continue
+        ip -4 -o addr show | grep " 10\.213\.$octet\." >/dev/null && continue
         # A listener left bound on that address by an earlier test would answer in place
         # of this test's server.
-        ss -Hltn "src 10.213.$octet.1" 2>/dev/null | grep -q . && continue
+        ss -Hltn "src 10.213.$octet.1" 2>/dev/null | grep . >/dev/null && continue
         # Nothing on this host may already route there (other than the default route).
-        ip -4 route show to match "10.213.$octet.1" | grep -qv '^default' && continue
+        ip -4 route show to match "10.213.$octet.1" | grep -v '^default' >/dev/null && continue
         net_octet=$octet
         break
     done
@@ -181,7 +183,7 @@ configure_root() {
         echo "Acquire::http::Proxy \"http://$host_address:$proxy_port/\";"
         # The mirror this machine reaches may serve a dated snapshot, whose Release files
         # are past their Valid-Until; the host's apt is told to accept them, so is this.
-        if apt-config dump 2>/dev/null | grep -q '^Acquire::Check-Valid-Until "false"'; then
+        if apt-config dump 2>/dev/null | grep '^Acquire::Check-Valid-Until "false"' >/dev/null; then
             echo 'Acquire::Check-Valid-Until "false";'
         fi
     } >"$root/etc/apt/apt.conf.d/90instance-network"
@@ -348,7 +350,7 @@ cmd_stop() {
         fi
     fi
     # Anything else that entered the network namespace (the metadata service, `exec`s).
-    if ip netns list | grep -qw "$INSTANCE_NETNS"; then
+    if ip netns list | grep -w "$INSTANCE_NETNS" >/dev/null; then
         for pid in $(ip netns pids "$INSTANCE_NETNS" 2>/dev/null); do
             kill -KILL "$pid" 2>/dev/null || true
             pids+=("$pid")
@@ -370,7 +372,7 @@ cmd_stop() {
     while read -r target; do
         umount -l "$target" 2>/dev/null || true
     done < <(findmnt -rn -o TARGET | grep -F "$dir/" | sort -r)
-    if findmnt -rn -o TARGET | grep -qF "$dir/"; then
+    if findmnt -rn -o TARGET | grep -F "$dir/" >/dev/null; then
         die "mounts remain under $dir; not deleting it"
     fi
     rm -rf --one-file-system "$dir"

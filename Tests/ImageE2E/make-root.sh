@@ -72,11 +72,11 @@ host_sources=/etc/apt/sources.list.d/debian.sources
 mirror_for() { # $1: the suite a URIs line must serve ("bookworm" or "bookworm-security")
     [ -r "$host_sources" ] || return 0
     awk -v want="$1" '
-        /^[[:space:]]*$/ { if (uri != "" && hit) { print uri; exit } uri = ""; hit = 0; next }
+        /^[[:space:]]*$/ { if (uri != "" && hit) exit; uri = ""; hit = 0; next }
         /^URIs:/ { uri = $2 }
         /^Suites:/ { for (i = 2; i <= NF; i++) if ($i == want) hit = 1 }
         END { if (uri != "" && hit) print uri }
-    ' "$host_sources" | head -n1
+    ' "$host_sources"
 }
 mirror=$(mirror_for "$suite")
 mirror=${mirror:-http://deb.debian.org/debian}
@@ -99,7 +99,7 @@ rm -rf "$cache_dir"/.building-* 2>/dev/null || true
 work=$(mktemp -d "$cache_dir/.building-$variant-XXXXXX")
 cleanup() {
     # Never delete through a mount point; there should be none (see unshare below).
-    if findmnt -rn -o TARGET | grep -qF "$work/"; then
+    if findmnt -rn -o TARGET | grep -F "$work/" >/dev/null; then
         log "refusing to delete $work: something is still mounted under it"
         return
     fi
@@ -152,7 +152,7 @@ if chroot "$root" /bin/sh -c 'command -v swift || ls /usr/lib/swift /opt/swift' 
     echo "make-root.sh: the root has a Swift toolchain; it must not" >&2; exit 1
 fi
 has_jansson=no
-chroot "$root" dpkg-query -W -f='${Status}' libjansson4 2>/dev/null | grep -q "install ok installed" && has_jansson=yes
+chroot "$root" dpkg-query -W -f='${Status}' libjansson4 2>/dev/null | grep "install ok installed" >/dev/null && has_jansson=yes
 case "$variant/$has_jansson" in
     stock/yes) echo "make-root.sh: the stock root has libjansson4; it must not" >&2; exit 1 ;;
     runner-libs/no) echo "make-root.sh: the runner-libs root lacks libjansson4" >&2; exit 1 ;;
