@@ -336,6 +336,10 @@ cmd_exec() {
 
 cmd_stop() {
     [ $# = 1 ] || usage
+    if [ ! -e "$1" ]; then  # stopped before: stopping is idempotent
+        log "$1 is already gone"
+        return 0
+    fi
     load "$1"
     local unshare_pid init pid pids=()
     # The instance: TERM to its init, which passes it on to every process, then KILL.
