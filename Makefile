@@ -5,6 +5,10 @@ export PATH := /opt/swift/usr/bin:$(PATH)
 
 # C libraries (and the sqlite3 shell the tests use to read state independently).
 APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev
+# What the image end-to-end harness (Tests/ImageE2E) needs on the host: debootstrap to
+# make the instance's root, python3 for its apt proxy, metadata service and init,
+# iproute2 for its network namespace and veth pair (util-linux, tar and mount are essential).
+E2E_IMAGE_APT_PACKAGES := debootstrap python3 iproute2
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # The runner that dstack server hands to instances: release, Swift runtime linked
@@ -12,17 +16,17 @@ DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # which its user data installs when missing). Named as providers name architectures.
 RUNNER_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: all deps apt-deps pip-deps build release runner test demo clean
+.PHONY: all deps apt-deps pip-deps build release runner test demo clean e2e-image-deps e2e-image-root e2e-image-root-runner-libs
 
 all: build
 
 deps: apt-deps pip-deps
 
-# Installs missing Debian packages with apt-get when run as root; otherwise prints the
-# exact command to run and stops.
-apt-deps:
+# Installs the missing ones of the Debian packages given, with apt-get when run as
+# root (one `apt-get update` first); otherwise prints the exact command to run and stops.
+define apt_install_missing
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -36,6 +40,10 @@ apt-deps:
 	    exit 1; \
 	  fi; \
 	fi
+endef
+
+apt-deps:
+	$(call apt_install_missing,$(APT_PACKAGES))
 
 # moto's EC2 server is the test cloud; boto3 (which moto brings) checks what it holds.
 pip-deps:
@@ -99,6 +107,19 @@ demo: build
 	say instances; \
 	kill -TERM $$server; wait $$server; trap - EXIT; sleep 0.2; \
 	echo; echo "Demo done: 4 runs on 2 runners, torn down when idle. Its files are in $(DEMO_HOME)."
+
+# The image end-to-end harness: a stock Debian bookworm root (no Swift, no jansson),
+# debootstrapped once from Debian's mirror and cached in .build/e2e-image/ (about 2 min
+# the first time, instant after). The runner-libs variant has the runner's libraries
+# already installed, for the cold-start benchmark. See Tests/ImageE2E/README.md.
+e2e-image-deps:
+	$(call apt_install_missing,$(E2E_IMAGE_APT_PACKAGES))
+
+e2e-image-root: e2e-image-deps
+	Tests/ImageE2E/make-root.sh --variant stock
+
+e2e-image-root-runner-libs: e2e-image-deps
+	Tests/ImageE2E/make-root.sh --variant runner-libs
 
 clean:
 	rm -rf .build "$(DEMO_HOME)"
