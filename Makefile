@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # C libraries (and the sqlite3 shell the tests use to read state independently).
-APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev
+APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev binutils
 # What the image end-to-end harness (Tests/ImageE2E) needs on the host: debootstrap to
 # make the instance's root, python3 for its apt proxy, metadata service and init,
 # iproute2 for its network namespace and veth pair (util-linux, tar and mount are essential).
@@ -16,11 +16,15 @@ DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # which its user data installs when missing). Named as providers name architectures.
 RUNNER_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: all deps apt-deps pip-deps build release runner test demo clean e2e-image-deps e2e-image-root e2e-image-root-runner-libs
+.PHONY: all deps test-apt-deps apt-deps pip-deps build release runner test demo clean e2e-image-deps e2e-image-root e2e-image-root-runner-libs
 
 all: build
 
-deps: apt-deps pip-deps
+# Everything the suite needs, in one apt-get call (so one `apt-get update`).
+deps: test-apt-deps pip-deps
+
+test-apt-deps:
+	$(call apt_install_missing,$(APT_PACKAGES) $(E2E_IMAGE_APT_PACKAGES))
 
 # Installs the missing ones of the Debian packages given, with apt-get when run as
 # root (one `apt-get update` first); otherwise prints the exact command to run and stops.
@@ -71,7 +75,8 @@ runner: apt-deps
 	echo "runner for $(RUNNER_ARCH) instances: $$dest/dstack-runner-linux-$(RUNNER_ARCH)"
 
 # The whole suite. Tests run one at a time: several start servers and processes.
-test: deps build
+# The instance image is debootstrapped once (about 2 min) and cached under .build/.
+test: deps build e2e-image-root
 	$(SWIFT) test
 
 # The main job on the local provider, with no cloud account: configure, allow two
