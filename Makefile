@@ -4,21 +4,33 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # C libraries (and the sqlite3 shell the tests use to read state independently).
-APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev
+APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev binutils
+# What the image end-to-end harness (Tests/ImageE2E) needs on the host: debootstrap to
+# make the instance's root, python3 for its apt proxy, metadata service and init,
+# iproute2 for its network namespace and veth pair (util-linux, tar and mount are essential).
+E2E_IMAGE_APT_PACKAGES := debootstrap python3 iproute2
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
+# The runner that dstack server hands to instances: release, Swift runtime linked
+# statically, so a stock Linux image runs it (it links libcurl, libcrypto and jansson,
+# which its user data installs when missing). Named as providers name architectures.
+RUNNER_ARCH := $(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 
-.PHONY: all deps apt-deps pip-deps build release test demo clean
+.PHONY: all deps test-apt-deps apt-deps pip-deps build release runner test demo clean e2e-image-deps e2e-image-root e2e-image-root-runner-libs
 
 all: build
 
-deps: apt-deps pip-deps
+# Everything the suite needs, in one apt-get call (so one `apt-get update`).
+deps: test-apt-deps pip-deps
 
-# Installs missing Debian packages with apt-get when run as root; otherwise prints the
-# exact command to run and stops.
-apt-deps:
+test-apt-deps:
+	$(call apt_install_missing,$(APT_PACKAGES) $(E2E_IMAGE_APT_PACKAGES))
+
+# Installs the missing ones of the Debian packages given, with apt-get when run as
+# root (one `apt-get update` first); otherwise prints the exact command to run and stops.
+define apt_install_missing
 	@missing=""; \
-	for p in $(APT_PACKAGES); do \
+	for p in $(1); do \
 	  dpkg-query -W -f='$${Status}' "$$p" 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"; \
 	done; \
 	if [ -n "$$missing" ]; then \
@@ -32,6 +44,10 @@ apt-deps:
 	    exit 1; \
 	  fi; \
 	fi
+endef
+
+apt-deps:
+	$(call apt_install_missing,$(APT_PACKAGES))
 
 # moto's EC2 server is the test cloud; boto3 (which moto brings) checks what it holds.
 pip-deps:
@@ -42,13 +58,25 @@ pip-deps:
 
 build: apt-deps
 	$(SWIFT) build
+	@$(MAKE) --no-print-directory runner RUNNER_DEST="$$($(SWIFT) build --show-bin-path)"
 
 release: apt-deps
 	$(SWIFT) build -c release
+	@$(MAKE) --no-print-directory runner RUNNER_DEST="$$($(SWIFT) build -c release --show-bin-path)"
+
+# Builds the static runner and puts it next to the dstack executable in RUNNER_DEST,
+# where `dstack server` finds it (stripped: instances download it).
+runner: apt-deps
+	$(SWIFT) build -c release --product dstack-runner --static-swift-stdlib
+	@dest="$${RUNNER_DEST:-$$($(SWIFT) build --show-bin-path)}"; mkdir -p "$$dest"; \
+	strip -o "$$dest/dstack-runner-linux-$(RUNNER_ARCH).tmp" "$$($(SWIFT) build -c release --show-bin-path)/dstack-runner" && \
+	chmod 0755 "$$dest/dstack-runner-linux-$(RUNNER_ARCH).tmp" && \
+	mv "$$dest/dstack-runner-linux-$(RUNNER_ARCH).tmp" "$$dest/dstack-runner-linux-$(RUNNER_ARCH)" && \
+	echo "runner for $(RUNNER_ARCH) instances: $$dest/dstack-runner-linux-$(RUNNER_ARCH)"
 
 # The whole suite. Tests run one at a time: several start servers and processes.
-test: deps
-	$(SWIFT) build
+# The instance image is debootstrapped once (about 2 min) and cached under .build/.
+test: deps build e2e-image-root
 	$(SWIFT) test
 
 # The main job on the local provider, with no cloud account: configure, allow two
@@ -84,6 +112,19 @@ demo: build
 	say instances; \
 	kill -TERM $$server; wait $$server; trap - EXIT; sleep 0.2; \
 	echo; echo "Demo done: 4 runs on 2 runners, torn down when idle. Its files are in $(DEMO_HOME)."
+
+# The image end-to-end harness: a stock Debian bookworm root (no Swift, no jansson),
+# debootstrapped once from Debian's mirror and cached in .build/e2e-image/ (about 2 min
+# the first time, instant after). The runner-libs variant has the runner's libraries
+# already installed, for the cold-start benchmark. See Tests/ImageE2E/README.md.
+e2e-image-deps:
+	$(call apt_install_missing,$(E2E_IMAGE_APT_PACKAGES))
+
+e2e-image-root: e2e-image-deps
+	Tests/ImageE2E/make-root.sh --variant stock
+
+e2e-image-root-runner-libs: e2e-image-deps
+	Tests/ImageE2E/make-root.sh --variant runner-libs
 
 clean:
 	rm -rf .build "$(DEMO_HOME)"

@@ -23,12 +23,18 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
+        // The server's self-signed certificate, through libcrypto's X.509 calls.
+        .target(name: "CTLSShim", dependencies: ["COpenSSL"]),
 
-        // The vendor-neutral core.
+        // What crosses the wire: HTTP over libcurl, JSON over jansson, the runner API's
+        // shapes, hashing and atomic files. The runner links this and nothing below.
+        .target(name: "DstackWire", dependencies: ["CCurl", "CCurlShim", "CJansson", "COpenSSL"]),
+
+        // The vendor-neutral core (re-exports DstackWire).
         .target(
             name: "DstackCore",
             dependencies: [
-                "CCurl", "CCurlShim", "CJansson", "COpenSSL", "CSQLite",
+                "DstackWire", "CSQLite",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -37,8 +43,9 @@ let package = Package(
         .target(
             name: "DstackServer",
             dependencies: [
-                "DstackCore",
+                "DstackCore", "CTLSShim",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -67,8 +74,9 @@ let package = Package(
             ]
         ),
         // The runner daemon's logic, a library so that tests can drive it.
-        .target(name: "DstackRunnerKit", dependencies: ["DstackCore"]),
-        .executableTarget(name: "dstack-runner", dependencies: ["DstackCore", "DstackRunnerKit"]),
+        // It must not link the state or the control plane: it runs on stock cloud images.
+        .target(name: "DstackRunnerKit", dependencies: ["DstackWire"]),
+        .executableTarget(name: "dstack-runner", dependencies: ["DstackWire", "DstackRunnerKit"]),
         .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"], path: "Sources/dstack-benchmarks"),
         // Opens the state from many processes at once; CLITests drives it.
         .executableTarget(name: "dstack-state-stress", dependencies: ["DstackCore"], path: "Tests/StateStress"),

@@ -6,5 +6,6 @@ public let localPlugin = ProviderPlugin(
     vendor: "local",
     displayName: "Local",
     fields: [],
+    instancesRunOnThisMachine: true,
     makeProvider: { _, context in LocalProvider(context: context) }
 )

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// The EC2 instance ID from the instance metadata service, IMDSv2 only: a session

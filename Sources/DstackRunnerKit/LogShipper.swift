@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// Sends a run's output to the server in the order it was produced, on its own thread,

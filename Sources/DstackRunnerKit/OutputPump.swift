@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 #if canImport(Glibc)
 import Glibc

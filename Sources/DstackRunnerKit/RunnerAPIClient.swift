@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// The runner's side of the runner API (`RunnerAPI`), over blocking libcurl calls on
@@ -19,7 +19,7 @@ public final class RunnerAPIClient: @unchecked Sendable {
     private var token: String?
 
     public init(serverURL: String, instanceID: String, pollWait: TimeInterval, contact: ContactClock,
-                log: RunnerLog, lifetime: Lifetime) {
+                log: RunnerLog, lifetime: Lifetime, serverPin: String? = nil) {
         self.serverURL = serverURL.hasSuffix("/") ? String(serverURL.dropLast()) : serverURL
         self.instanceID = instanceID
         self.pollWait = pollWait
@@ -27,8 +27,9 @@ public final class RunnerAPIClient: @unchecked Sendable {
         self.log = log
         self.lifetime = lifetime
         let proxy = ProxySettings.fromEnvironment(ProcessInfo.processInfo.environment)
-        pollHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: pollWait + 15, proxy: proxy))
-        callHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: 20, proxy: proxy))
+        pollHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: pollWait + 15, proxy: proxy,
+                                                 pinnedPublicKey: serverPin))
+        callHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: 20, proxy: proxy, pinnedPublicKey: serverPin))
     }
 
     public enum Registration: Equatable {

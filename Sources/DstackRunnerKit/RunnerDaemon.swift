@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// The runner, minus the process around it: `main.swift` parses flags, owns the signals
@@ -62,7 +62,7 @@ public final class RunnerDaemon: @unchecked Sendable {
         guard let serverURL = options.serverURL, let registrationToken = options.registrationToken else { return }
 
         let client = RunnerAPIClient(serverURL: serverURL, instanceID: instanceID, pollWait: options.pollWait,
-                                     contact: contact, log: log, lifetime: lifetime)
+                                     contact: contact, log: log, lifetime: lifetime, serverPin: options.serverPin)
         switch client.register(registrationToken: registrationToken) {
         case .stopped:
             return

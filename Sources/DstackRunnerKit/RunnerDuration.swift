@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// Durations as every dstack flag takes them (`30s`, `5m`, `1h`, or a bare number of

@@ -18,6 +18,9 @@ public struct RunnerOptions: Equatable, Sendable {
     /// provider's tests and a bootstrap without a server use it.
     public var serverURL: String?
     public var registrationToken: String?
+    /// `sha256//BASE64` of the server's public key, when the server's certificate is
+    /// self-signed: the runner talks only to a server holding that key.
+    public var serverPin: String?
     public var orphanAction: OrphanAction = .poweroff
     public var orphanTimeout: TimeInterval = 30 * 60
     public var pollWait: TimeInterval = 25
@@ -30,7 +33,7 @@ public struct RunnerOptions: Equatable, Sendable {
     }
 
     public static let usage = "usage: dstack-runner [--instance-id ID] --state-dir DIR [--server URL --registration-token TOKEN]"
-        + " [--orphan-action poweroff|exit] [--orphan-timeout D] [--poll-wait D] [--heartbeat-interval D] [--metadata-url URL]"
+        + " [--server-pin sha256//KEY] [--orphan-action poweroff|exit] [--orphan-timeout D] [--poll-wait D] [--heartbeat-interval D] [--metadata-url URL]"
 
     public enum ParseResult: Equatable {
         case run(RunnerOptions)
@@ -40,7 +43,7 @@ public struct RunnerOptions: Equatable, Sendable {
 
     private static let flags: Set<String> = [
         "--instance-id", "--state-dir", "--server", "--registration-token", "--orphan-action",
-        "--orphan-timeout", "--poll-wait", "--heartbeat-interval", "--metadata-url",
+        "--orphan-timeout", "--poll-wait", "--heartbeat-interval", "--metadata-url", "--server-pin",
     ]
     /// The bootstrap passes `--instance-id ""` when the ID must come from the metadata service.
     private static let mayBeEmpty: Set<String> = ["--instance-id"]
@@ -76,6 +79,11 @@ public struct RunnerOptions: Equatable, Sendable {
         if options.registrationToken != nil && options.serverURL == nil { return .invalid("--registration-token needs --server") }
         if let server = options.serverURL, !(server.hasPrefix("http://") || server.hasPrefix("https://")) {
             return .invalid("--server must be an http:// or https:// URL")
+        }
+        if let pin = values["--server-pin"] {
+            guard pin.hasPrefix("sha256//"), pin.count > 8 else { return .invalid("--server-pin must look like sha256//BASE64") }
+            guard options.serverURL?.hasPrefix("https://") == true else { return .invalid("--server-pin needs an https:// --server") }
+            options.serverPin = pin
         }
         if let action = values["--orphan-action"] {
             guard let parsed = OrphanAction(rawValue: action) else {

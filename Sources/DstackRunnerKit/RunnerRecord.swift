@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// `runner.json` in the state directory: who is running and since when, so the

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackWire
 import Foundation
 
 /// After registration: long-poll for an assignment, run it, report its exit code

@@ -31,6 +31,10 @@ func benchmarkReconcileCalls(sizes: [Int], passes: Int) async throws {
         let home = scratch.appendingPathComponent("home")
         let environment = ["HOME": scratch.path, "AWS_EC2_METADATA_DISABLED": "true"]
         let workspace = Workspace(home: DstackHome(url: home), registry: ProviderRegistry([awsPlugin]), environment: environment)
+        // No runner boots here (the benchmark registers instances itself); the launches
+        // still carry a bootstrap that fetches a runner from a server at this URL.
+        var options = ReconcilerOptions()
+        options.delivery = RunnerDelivery(advertiseURL: "https://dstack.invalid:3443", runnerBinaries: ["x86_64": String(repeating: "0", count: 64)])
         try workspace.configStore.save(Configuration(activeVendor: "aws", providers: ["aws": [
             "access_key_id": "testing", "secret_access_key": "testing", "region": "us-east-1", "endpoint_url": proxy.url,
         ]]))
@@ -42,7 +46,7 @@ func benchmarkReconcileCalls(sizes: [Int], passes: Int) async throws {
                                  requirements: ResourceRequirements(instanceType: "m5.large"))
             }
         }
-        let reconciler = Reconciler(workspace: workspace)
+        let reconciler = Reconciler(workspace: workspace, options: options)
         let launch = try await reconciler.reconcile()
         guard launch.launched["m5.large"] == n else { throw BenchmarkError("expected a launch of \(n) m5.large, got \(launch)") }
 
@@ -89,7 +93,7 @@ func benchmarkReconcileCalls(sizes: [Int], passes: Int) async throws {
         let phases = try state.read { try $0.fleet(vendor: "aws") }.map(\.phase.rawValue)
         // A restarted server: a fresh Reconciler (and provider) on the same state.
         proxy.reset()
-        _ = try await Reconciler(workspace: workspace).reconcile()
+        _ = try await Reconciler(workspace: workspace, options: options).reconcile()
         let fresh = proxy.counts
         print("N=\(n): fleet \(phases.filter { $0 == "busy" }.count) busy, \(phases.filter { $0 == "idle" }.count) idle; "
               + "steady passes: \(steady.map(format)) (Report.providerCalls \(reported)); first pass of a fresh reconciler: \(format(fresh))")

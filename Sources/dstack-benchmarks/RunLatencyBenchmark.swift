@@ -31,7 +31,7 @@ func benchmarkRunLatency(runs: Int, dstackOverride: String?) throws {
                          "--region", "us-east-1", "--endpoint-url", proxy.url], environment: environment)
     try mustRun(dstack, ["autoscale", "allow", "m5.large", "--max", "100"], environment: environment)
 
-    let server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port)],
+    let server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--allow-loopback-advertise"],
                            environment: environment, log: scratch.appendingPathComponent("server.log"))
     defer { server.stop() }
     try waitForServer(serverURL, server: server)

@@ -14,6 +14,8 @@ import Foundation
 //   dstack-benchmarks reconcile-calls [N,N,...] [PASSES]                      (ReconcileCallsBenchmark.swift)
 //   dstack-benchmarks run-latency [RUNS] [--dstack PATH]                      (RunLatencyBenchmark.swift)
 //   dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH] (AssignmentLatencyBenchmark.swift)
+// Issue 12's:
+//   dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]              (RunnerColdStartBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -178,6 +180,8 @@ do {
     case "assignment-latency":
         try benchmarkAssignmentLatency(runs: positional(0).flatMap { Int($0) } ?? 20, dstackOverride: option("--dstack"),
                                        runnerOverride: option("--runner"))
+    case "runner-cold-start":
+        try benchmarkRunnerColdStart(boots: positional(0).flatMap { Int($0) } ?? 3, dstackOverride: option("--dstack"))
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
@@ -190,6 +194,7 @@ do {
                    dstack-benchmarks reconcile-calls [N,N,...] [PASSES]
                    dstack-benchmarks run-latency [RUNS] [--dstack PATH]
                    dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH]
+                   dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]
             """)
         exit(2)
     }

@@ -94,7 +94,7 @@ extension Dstack.Instances {
 
         func execute() async throws {
             let workspace = CommandContext.workspace()
-            let launch = try await InstanceLauncher(workspace: workspace, serverURL: ServerConnection.url)
+            let launch = try await InstanceLauncher(workspace: workspace, delivery: ServerConnection.delivery(workspace))
                 .request(instanceType: instanceType, count: try parsedCount())
             let instances = launch.instances.filter { !$0.isUnfulfilledRequest }.map(\.id)
             say("Requested \(plural(try parsedCount(), "spot instance")) of \(instanceType).")

@@ -139,8 +139,24 @@ extension Dstack {
         var maxProvisioningAttempts = "3"
 
         @Option(name: .customLong("advertise-url"),
-                help: ArgumentHelp("The URL runners reach this server at (default http://HOST:PORT).", valueName: "URL"))
+                help: ArgumentHelp("The URL instances reach this server at (default: https://HOST:PORT, or http:// on loopback). "
+                    + "A cloud's instances need an address they can reach: dstack refuses to launch them with a loopback one.",
+                                   valueName: "URL"))
         var advertiseURL: String?
+
+        @Option(name: .customLong("tls-cert"), help: ArgumentHelp("Serve HTTPS with this PEM certificate (chain).", valueName: "FILE"))
+        var tlsCertificate: String?
+
+        @Option(name: .customLong("tls-key"), help: ArgumentHelp("The PEM private key of --tls-cert.", valueName: "FILE"))
+        var tlsKey: String?
+
+        @Flag(name: .customLong("insecure-http"),
+              help: "Serve plain http even though instances reach the server over the network (tokens and logs unencrypted).")
+        var insecureHTTP = false
+
+        @Flag(name: .customLong("allow-loopback-advertise"),
+              help: "Launch cloud instances even with a loopback --advertise-url: only for runners started on this machine, as tests do.")
+        var allowLoopbackAdvertise = false
 
         func validate() throws {
             _ = try options()
@@ -167,13 +183,17 @@ extension Dstack {
                   attempts >= 1 else {
                 throw ValidationError("--max-provisioning-attempts must be a whole number of 1 or more, got '\(maxProvisioningAttempts)'")
             }
-            if let advertiseURL, !(advertiseURL.hasPrefix("http://") || advertiseURL.hasPrefix("https://")) {
-                throw ValidationError("--advertise-url must be an http(s) URL, got '\(advertiseURL)'")
+            let endpoint: ServerEndpoint
+            do {
+                endpoint = try ServerEndpoint.resolve(host: host, port: port, advertiseURL: advertiseURL, tlsCertificate: tlsCertificate,
+                                                      tlsKey: tlsKey, insecureHTTP: insecureHTTP)
+            } catch let error as EndpointError {
+                throw ValidationError(error.description)
             }
             return DstackHTTPServerOptionsBuilder(host: host, port: port, idleTimeout: idle, interval: interval,
                                                   maxRetries: retries, sweepGrace: sweep, provisioningTimeout: provisioning,
                                                   maxProvisioningAttempts: attempts,
-                                                  advertiseURL: advertiseURL ?? "http://\(host):\(port)")
+                                                  endpoint: endpoint, allowLoopbackAdvertise: allowLoopbackAdvertise)
         }
 
         func execute() async throws {
@@ -183,8 +203,9 @@ extension Dstack {
             let options = try options()
             let lock = try ServerLock.acquire(home: workspace.home, port: options.port)
             defer { withExtendedLifetime(lock) {} }
+            let built = try options.build(home: workspace.home)
             do {
-                try await DstackHTTPServer(workspace: workspace, options: options.build()).run()
+                try await DstackHTTPServer(workspace: workspace, options: built).run()
             } catch let error as StateError {
                 throw error
             } catch where ServerStartFailure.isAddressInUse(error) {
@@ -207,9 +228,12 @@ struct DstackHTTPServerOptionsBuilder {
     var sweepGrace: TimeInterval
     var provisioningTimeout: TimeInterval
     var maxProvisioningAttempts: Int
-    var advertiseURL: String
+    var endpoint: ServerEndpoint
+    var allowLoopbackAdvertise: Bool
 
-    func build() -> DstackHTTPServer.Options {
+    /// Makes (or checks) the certificate and reads the runner binaries next to this
+    /// executable: what the instances will be handed.
+    func build(home: DstackHome) throws -> DstackHTTPServer.Options {
         var options = DstackHTTPServer.Options()
         options.host = host
         options.port = port
@@ -219,7 +243,18 @@ struct DstackHTTPServerOptionsBuilder {
         options.reconciler.sweepGrace = sweepGrace
         options.reconciler.provisioningTimeout = provisioningTimeout
         options.reconciler.maxProvisioningAttempts = maxProvisioningAttempts
-        options.reconciler.advertiseURL = advertiseURL
+        do {
+            options.tls = try endpoint.serverCertificate(home: home)
+            options.runnerBinaries = try RunnerBinaries.load(from: RunnerBinaries.executableDirectory)
+        } catch let error as CertificateError {
+            throw CLIError(error.description)
+        } catch let error as FileDigestError {
+            throw CLIError(error.description)
+        }
+        options.reconciler.delivery = RunnerDelivery(
+            advertiseURL: endpoint.advertiseURL, serverPin: options.tls?.pin,
+            runnerBinaries: options.runnerBinaries.byArchitecture.mapValues(\.sha256),
+            allowLoopbackAdvertise: allowLoopbackAdvertise)
         return options
     }
 }

@@ -18,7 +18,7 @@ func sentence(for error: Error) -> String? {
     case let error as ProviderError: return error.userMessage
     case let error as CustomStringConvertible where error is ConfigError || error is StateError || error is HomeError
         || error is WorkspaceError || error is ConfigureError || error is LaunchError || error is CLIError
-        || error is WorkflowFileError: return error.description
+        || error is WorkflowFileError || error is RunnerDeliveryError: return error.description
     case let error as HTTPError: return "could not reach the cloud: \(error.description)"
     default: return nil
     }

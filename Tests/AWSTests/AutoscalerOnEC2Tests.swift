@@ -79,7 +79,10 @@ final class AutoscalerOnEC2Tests: XCTestCase {
         let serverURL = "http://127.0.0.1:\(port)"
         let server = Process()
         server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
-        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--idle-timeout", "3s"]
+        // The runners start on this machine (from their user data, with moto's instance IDs),
+        // so a loopback URL reaches them; a real cloud's instances need --advertise-url.
+        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--idle-timeout", "3s",
+                            "--allow-loopback-advertise"]
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         server.standardOutput = FileHandle.nullDevice
         server.standardError = FileHandle.nullDevice
@@ -112,7 +115,11 @@ final class AutoscalerOnEC2Tests: XCTestCase {
             let runner = Process()
             runner.executableURL = URL(fileURLWithPath: "/bin/sh")
             runner.arguments = [script.path]
-            runner.environment = ["PATH": "/usr/bin:/bin", "DSTACK_RUNNER": BuiltProducts.path("dstack-runner"),
+            // The user data downloads the runner from the server and checks its SHA-256
+            // before starting it; it lands here rather than in /usr/local/bin.
+            XCTAssertTrue(userData.contains("/api/runners/binary/x86_64"), userData)
+            XCTAssertTrue(userData.contains("sha256sum -c"), userData)
+            runner.environment = ["PATH": "/usr/bin:/bin", "DSTACK_RUNNER": home.appendingPathComponent("bin-\(instanceID)/dstack-runner").path,
                                   "DSTACK_INSTANCE_ID": instanceID, "DSTACK_ORPHAN_ACTION": "exit",
                                   "DSTACK_INSTANCE_DIR": home.appendingPathComponent("runner-\(instanceID)").path]
             runner.standardOutput = FileHandle.nullDevice
@@ -139,5 +146,55 @@ final class AutoscalerOnEC2Tests: XCTestCase {
             } ?? true
             return instancesGone && requestsGone
         }
+    }
+
+    private func startServer(_ extra: [String]) throws -> Int {
+        let port = try MotoServer.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
+        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s"] + extra
+        server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        server.standardOutput = FileHandle.nullDevice
+        server.standardError = FileHandle.nullDevice
+        try server.run()
+        self.server = server
+        return port
+    }
+
+    func testWithALoopbackAdvertiseURLTheServerLaunchesNothingAndTheRunSaysWhy() throws {
+        try dstack("aws", "configure", "--access-key-id", "AKIDEC2E2E", "--secret-access-key", secret,
+                   "--region", "us-east-1", "--endpoint-url", moto.url)
+        try dstack("autoscale", "allow", "m5.large", "--max", "2")
+        let port = try startServer([])
+        let serverURL = "http://127.0.0.1:\(port)"
+        let id = try dstack("run", "--detach", "--instance-type", "m5.large", "--", "true", serverURL: serverURL)
+            .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+
+        let expected = "instances could not reach \(serverURL); start the server with --advertise-url https://HOST:PORT"
+        try eventually("the run to say why nothing launches", timeout: 30) {
+            let runs = try JSONValue.parse(try dstack("ps", "--json").stdout).arrayValue ?? []
+            return runs.first { $0["id"]?.stringValue == id }?["reason"]?.stringValue == expected
+        }
+        Thread.sleep(forTimeInterval: 2) // a few more passes
+        let held = try emulator()
+        XCTAssertEqual(held["instances"]?.objectValue?.count ?? 0, 0, "no instance was launched: \(held)")
+        XCTAssertEqual(held["requests"]?.objectValue?.count ?? 0, 0, "no spot request was made: \(held)")
+    }
+
+    func testAnArm64TypeIsRefusedAtAllowWithoutARunnerForItAndAcceptedWithARunnerURL() throws {
+        try dstack("aws", "configure", "--access-key-id", "AKIDEC2E2E", "--secret-access-key", secret,
+                   "--region", "us-east-1", "--endpoint-url", moto.url)
+        let refused = try runCommand(BuiltProducts.path("dstack"), ["autoscale", "allow", "m6g.large", "--max", "1"],
+                                     environment: environment)
+        XCTAssertEqual(refused.status, 1, "\(refused)")
+        XCTAssertEqual(refused.stderr.split(separator: "\n").count, 1, refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("m6g.large is an arm64 type"), refused.stderr)
+        XCTAssertTrue(refused.stderr.contains("--runner-url"), refused.stderr)
+        let info = try JSONValue.parse(try dstack("autoscale", "info", "--json").stdout)
+        XCTAssertEqual(info["rules"]?.arrayValue?.count, 0, "nothing changed: \(info)")
+
+        try dstack("aws", "configure", "--runner-url", "https://downloads.example.com/dstack-runner-arm64", "--no-verify")
+        try dstack("autoscale", "allow", "m6g.large", "--max", "1")
+        try dstack("autoscale", "allow", "m5.large", "--max", "1") // x86_64: this dstack has that runner
     }
 }

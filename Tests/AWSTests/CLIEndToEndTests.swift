@@ -27,8 +27,9 @@ final class CLIEndToEndTests: XCTestCase {
         var stderr: String
     }
 
-    func dstack(_ arguments: String..., input: String? = nil) throws -> Result {
+    func dstack(_ arguments: String..., input: String? = nil, extraEnvironment: [String: String] = [:]) throws -> Result {
         var environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("AWS_") }.mapValues { _ in "" }
+        environment.merge(extraEnvironment) { _, new in new }
         environment["DSTACK_HOME"] = home.appendingPathComponent("dstack").path
         environment["HOME"] = home.path
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -130,7 +131,10 @@ final class CLIEndToEndTests: XCTestCase {
             #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 2, "instances": 0}]}"#))
 
         // Request two instances and see them listed, here and in the emulator.
-        let request = try dstack("instances", "request", "m5.xlarge", "--count", "2")
+        // Instances are given the server's URL, so it must be one they could reach; no
+        // runner boots here, so no server needs to answer at it.
+        let request = try dstack("instances", "request", "m5.xlarge", "--count", "2",
+                                 extraEnvironment: ["DSTACK_SERVER_URL": "https://dstack.invalid:3443"])
         XCTAssertEqual(request.status, 0, request.stderr)
         let listed = try dstack("instances", "list", "--json")
         XCTAssertEqual(listed.status, 0, listed.stderr)

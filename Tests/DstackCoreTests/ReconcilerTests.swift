@@ -21,6 +21,7 @@ final class ReconcilerTests: XCTestCase {
         try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
         var options = ReconcilerOptions()
         options.idleTimeout = 3600
+        options.delivery = RunnerDelivery(advertiseURL: "https://dstack.example:3000", runnerBinaries: ["x86_64": "0123abcd"])
         reconciler = Reconciler(workspace: workspace, options: options)
     }
 

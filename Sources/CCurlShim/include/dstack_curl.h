@@ -24,6 +24,7 @@ typedef struct {
     const char *proxy;             // NULL: no proxy; "" is treated as NULL
     const char *no_proxy;          // NULL or a comma-separated host list
     const char *ca_file;           // NULL: the system bundle
+    const char *pinned_public_key; // NULL, or "sha256//BASE64": the server's key must be this one
 } dstack_curl_request;
 
 typedef struct {

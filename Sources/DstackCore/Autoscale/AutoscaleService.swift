@@ -5,9 +5,13 @@ import Foundation
 /// cloud match it, so a cloud failure leaves a state the server's reconciler finishes.
 public struct AutoscaleService {
     public let workspace: Workspace
+    /// The architectures this dstack has a runner binary for (next to its executable).
+    public var runnerArchitectures: Set<String>
 
-    public init(workspace: Workspace) {
+    public init(workspace: Workspace,
+                runnerArchitectures: Set<String> = RunnerBinaries.architectures(in: RunnerBinaries.executableDirectory)) {
         self.workspace = workspace
+        self.runnerArchitectures = runnerArchitectures
     }
 
     public struct AllowOutcome: Equatable {
@@ -25,7 +29,13 @@ public struct AutoscaleService {
         precondition(max >= 0, "callers validate max")
         let active = try workspace.activeProvider()
         if max > 0 {
-            _ = try await active.provider.validateInstanceType(instanceType)
+            let facts = try await active.provider.validateInstanceType(instanceType)
+            // An instance whose architecture has no runner would boot only to bill.
+            let runnerURL = (try workspace.configuration().providers[active.vendor] ?? [:])[RunnerDelivery.runnerURLSetting] ?? ""
+            if !active.plugin.instancesRunOnThisMachine, runnerURL.isEmpty, !runnerArchitectures.contains(facts.architecture) {
+                throw RunnerDeliveryError("\(instanceType) is an \(facts.architecture) type, and "
+                    + RunnerDelivery.noRunnerReason(facts.architecture, vendor: active.vendor))
+            }
         }
         let state = try workspace.state()
         let previous = try state.write { try $0.setRule(instanceType, max: max) }

@@ -5,14 +5,14 @@ import Foundation
 /// enabled, and the launch may not take the type past its max. It is a launch batch
 /// like the server's own: journaled with its idempotency token and the hash of its
 /// registration token before the provider is called, booting runners that register
-/// with the server at `serverURL` and then take work like any other.
+/// with the server that `delivery` describes and then take work like any other.
 public struct InstanceLauncher {
     public let workspace: Workspace
-    public var serverURL: String
+    public var delivery: RunnerDelivery
 
-    public init(workspace: Workspace, serverURL: String) {
+    public init(workspace: Workspace, delivery: RunnerDelivery) {
         self.workspace = workspace
-        self.serverURL = serverURL
+        self.delivery = delivery
     }
 
     public func request(instanceType: String, count: Int) async throws -> SpotLaunch {
@@ -30,12 +30,16 @@ public struct InstanceLauncher {
 
         let token = "dstack-\(SecureRandom.hex(16))"
         let registration = SecureRandom.hex(32)
+        let settings = try workspace.configuration().providers[active.vendor] ?? [:]
+        let architecture = active.plugin.instancesRunOnThisMachine ? nil
+            : try await active.provider.validateInstanceType(instanceType).architecture
+        // Instances that could not reach the server or get a runner are not launched.
+        let bootstrap = try delivery.bootstrap(plugin: active.plugin, settings: settings, architecture: architecture,
+                                               registrationToken: registration).get()
         try state.write {
             try $0.journalBatch(token: token, vendor: active.vendor, instanceType: instanceType, count: count,
                                 registrationHash: TokenHash.sha256Hex(registration))
         }
-        let settings = try workspace.configuration().providers[active.vendor] ?? [:]
-        let bootstrap = RunnerBootstrap(runnerURL: settings["runner_url"], serverURL: serverURL, registrationToken: registration)
         do {
             let launch = try await active.provider.requestSpot(
                 SpotRequest(instanceType: instanceType, count: count, userData: bootstrap.render(), idempotencyToken: token))

@@ -44,12 +44,17 @@ public struct ProviderPlugin: Sendable {
     /// Makes a provider from saved settings. Throws `ProviderError.invalidConfiguration`
     /// when the settings cannot work at all.
     public var makeProvider: @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider
+    /// True when the provider's "instances" run on the server's own machine (the local
+    /// provider): they reach a loopback URL and already have the runner. A cloud's
+    /// instances need an address they can reach and a runner handed to them.
+    public var instancesRunOnThisMachine: Bool
 
-    public init(vendor: String, displayName: String, fields: [ConfigField],
+    public init(vendor: String, displayName: String, fields: [ConfigField], instancesRunOnThisMachine: Bool = false,
                 makeProvider: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider) {
         self.vendor = vendor
         self.displayName = displayName
         self.fields = fields
+        self.instancesRunOnThisMachine = instancesRunOnThisMachine
         self.makeProvider = makeProvider
     }
 }

@@ -97,6 +97,15 @@ extension Reconciler {
 
         var failedLaunchRuns = Set<String>()
         for launch in plan.launches {
+            // Instances that could not reach the server, or get a runner, would boot only
+            // to bill: the runs say why instead, and nothing is launched.
+            if case .failure(let problem) = bootstrap(instanceType: launch.instanceType, active: active, registrationToken: "") {
+                failedLaunchRuns.formUnion(launch.forRuns)
+                try state.write { tx in
+                    for runID in launch.forRuns { try tx.setRunReason(runID, status: .pending, reason: problem.description) }
+                }
+                continue
+            }
             let token = "dstack-\(SecureRandom.hex(16))"
             let registration = SecureRandom.hex(32)
             try state.write { tx in
@@ -154,11 +163,14 @@ extension Reconciler {
     @discardableResult
     func send(batchToken: String, instanceType: String, count: Int, registrationToken: String, active: ActiveProvider,
               now: Date, report: inout Report) async -> String? {
-        let settings = (try? workspace.configuration().providers[active.vendor]) ?? [:]
-        let userData = RunnerBootstrap(runnerURL: settings["runner_url"], serverURL: options.advertiseURL,
-                                       registrationToken: registrationToken).render()
+        if factsCache[instanceType] == nil, !active.plugin.instancesRunOnThisMachine {
+            // A launch resent after a restart comes before this process has asked for facts.
+            report.providerCalls += 1
+            factsCache[instanceType] = try? await active.provider.validateInstanceType(instanceType)
+        }
         report.providerCalls += 1
         do {
+            let userData = try bootstrap(instanceType: instanceType, active: active, registrationToken: registrationToken).get().render()
             let launch = try await active.provider.requestSpot(
                 SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken))
             try workspace.state().write { tx in
@@ -179,5 +191,15 @@ extension Reconciler {
             report.errors.append("could not launch \(count) \(instanceType): \(message)")
             return message
         }
+    }
+}
+
+extension Reconciler {
+    /// The user data for an instance of `instanceType`, from the server's runner delivery
+    /// and the type's architecture (asked of the provider once per process).
+    func bootstrap(instanceType: String, active: ActiveProvider, registrationToken: String) -> Result<RunnerBootstrap, RunnerDeliveryError> {
+        let settings = (try? workspace.configuration().providers[active.vendor]) ?? [:]
+        return options.delivery.bootstrap(plugin: active.plugin, settings: settings,
+                                          architecture: factsCache[instanceType]?.architecture, registrationToken: registrationToken)
     }
 }

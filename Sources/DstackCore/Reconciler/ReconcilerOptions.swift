@@ -21,8 +21,13 @@ public struct ReconcilerOptions: Sendable, Equatable {
     /// A run whose launches closed this many times without its runner registering
     /// (provisioning timeout, or the instances gone first) fails instead of launching again.
     public var maxProvisioningAttempts: Int = 3
-    /// The URL the runners reach the server at; it goes into their user data.
-    public var advertiseURL: String = "http://127.0.0.1:3000"
+    /// How instances reach the server and get the runner; it goes into their user data.
+    public var delivery = RunnerDelivery()
+    /// The URL the runners reach the server at.
+    public var advertiseURL: String {
+        get { delivery.advertiseURL }
+        set { delivery.advertiseURL = newValue }
+    }
 
     public init() {}
 }

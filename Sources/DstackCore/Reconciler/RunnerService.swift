@@ -75,6 +75,18 @@ public final class RunnerService: @unchecked Sendable {
         return instances
     }
 
+    /// Lets an instance download the runner binary: the bearer must be the registration
+    /// token of a launch batch that has not been given up. 401 otherwise.
+    public func authorizeRunnerDownload(authorization: String?) throws {
+        guard let authorization, authorization.hasPrefix("Bearer "), authorization.count > 7 else {
+            throw RunnerServiceError.unauthorized("the launch's registration token is required as a bearer token")
+        }
+        let hash = TokenHash.sha256Hex(String(authorization.dropFirst(7)))
+        guard try workspace.state().read({ try $0.batch(registrationHash: hash) }) != nil else {
+            throw RunnerServiceError.unauthorized("unknown or expired registration token")
+        }
+    }
+
     /// 401 without a token or with one no instance has; 403 with another instance's.
     public func authenticate(instanceID: String, authorization: String?) throws {
         guard let authorization, authorization.hasPrefix("Bearer "), authorization.count > 7 else {

@@ -11,13 +11,17 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
         public var totalTimeout: TimeInterval
         public var verifyTLS: Bool
         public var caFile: String?
+        /// `sha256//BASE64` of the server's public key (SPKI). When set, the key is
+        /// checked instead of the chain: dstack's self-signed server certificates.
+        public var pinnedPublicKey: String?
         public var proxy: ProxySettings
         /// Idle handles kept per host; more concurrent requests make new ones.
         public var maxIdlePerHost: Int
 
         public init(connectTimeout: TimeInterval = 5, totalTimeout: TimeInterval = 30, verifyTLS: Bool = true,
                     caFile: String? = nil, proxy: ProxySettings = .fromEnvironment(ProcessInfo.processInfo.environment),
-                    maxIdlePerHost: Int = 4) {
+                    maxIdlePerHost: Int = 4, pinnedPublicKey: String? = nil) {
+            self.pinnedPublicKey = pinnedPublicKey
             self.connectTimeout = connectTimeout
             self.totalTimeout = totalTimeout
             self.verifyTLS = verifyTLS
@@ -75,6 +79,7 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
                     withOptionalCString(proxy) { proxyC in
                         withOptionalCString(options.proxy.noProxy) { noProxyC in
                             withOptionalCString(options.caFile) { caC in
+                              withOptionalCString(options.pinnedPublicKey) { pinC in
                                 var rq = dstack_curl_request()
                                 rq.method = method
                                 rq.url = url
@@ -87,7 +92,9 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
                                 rq.proxy = proxyC
                                 rq.no_proxy = noProxyC
                                 rq.ca_file = caC
+                                rq.pinned_public_key = pinC
                                 return dstack_curl_perform(UnsafeMutableRawPointer(handle), &rq, &response)
+                              }
                             }
                         }
                     }
@@ -101,7 +108,7 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
             case CURLE_OPERATION_TIMEDOUT: throw HTTPError.timedOut(url: request.url, detail: detail)
             case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY:
                 throw HTTPError.couldNotConnect(url: request.url, detail: detail)
-            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE:
+            case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH:
                 throw HTTPError.tls(url: request.url, detail: detail)
             case CURLE_URL_MALFORMAT, CURLE_UNSUPPORTED_PROTOCOL: throw HTTPError.invalidURL(request.url)
             default: throw HTTPError.other(url: request.url, detail: detail)

@@ -5,6 +5,7 @@ import Foundation
 ///
 /// | route | auth | body → reply |
 /// |---|---|---|
+/// | `GET  /api/runners/binary/{architecture}` | the batch's registration token as bearer | the runner binary (the bootstrap checks its SHA-256) |
 /// | `POST /api/runners/register` | registration token in the body | `RegisterRequest` → `RegisterReply` |
 /// | `GET  /api/runners/{id}/assignment?wait=SECONDS` | per-instance bearer token | 200 `Assignment`, or 204 after `wait` with nothing to do |
 /// | `POST /api/runners/{id}/runs/{run}/logs` | bearer | `LogChunk` → `RunControl` |
@@ -19,6 +20,7 @@ public enum RunnerAPI {
     public static let registerPath = "/api/runners/register"
     public static let wakePath = "/api/wake"
 
+    public static func runnerBinaryPath(architecture: String) -> String { "/api/runners/binary/\(architecture)" }
     public static func assignmentPath(instance: String) -> String { "/api/runners/\(instance)/assignment" }
     public static func logsPath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/logs" }
     public static func exitPath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/exit" }

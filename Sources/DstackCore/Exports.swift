@@ -1,0 +1,4 @@
+// The wire types (HTTP, JSON, the runner API, hashing and atomic files) live in
+// DstackWire so that the runner can link them without the state or the control plane;
+// everything that imports the core sees them as before.
+@_exported import DstackWire
