@@ -67,7 +67,7 @@ let package = Package(
             ]
         ),
         // The runner daemon's logic, a library so that tests can drive it.
-        .target(name: "DstackRunnerKit", dependencies: ["DstackCore"]),
+        .target(name: "DstackRunnerKit", dependencies: ["DstackCore", "COpenSSL"]),
         .executableTarget(name: "dstack-runner", dependencies: ["DstackCore", "DstackRunnerKit"]),
         .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"], path: "Sources/dstack-benchmarks"),
         // Opens the state from many processes at once; CLITests drives it.

@@ -1,0 +1,23 @@
+import Foundation
+
+/// A deterministic gzipped tar of a file list: the same files with the same contents
+/// and modes give the same bytes, whenever and wherever they are packed. GNU tar does
+/// the packing (names in byte order, mtime 0, owner and group 0, no names for them;
+/// symlinks stay symlinks) and `gzip -n` the compression (no name or time in its
+/// header). Level 1: code is mostly text, which level 1 still shrinks about 3×, at
+/// several times the speed of the default level.
+enum CodeArchive {
+    static func write(_ files: CodeFiles, to path: String, tar: String?) throws {
+        guard let tar else { throw CodeShippingError.archiving("GNU tar is not installed (apt-get install tar)") }
+        let list = files.files.map { Array($0.path.utf8) + [0] }.flatMap { $0 }
+        let outcome = try ChildProcess.run(tar, [
+            "--create", "--file=" + path, "--use-compress-program=gzip -n -1",
+            "--null", "--no-recursion", "--files-from=-", "--verbatim-files-from",
+            "--format=gnu", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
+            "--mode=u+rw,go-w",
+        ], in: files.root, stdin: list, environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"])
+        guard outcome.status == 0 else {
+            throw CodeShippingError.archiving(outcome.errorText.isEmpty ? "tar exited with \(outcome.status)" : outcome.errorText)
+        }
+    }
+}
