@@ -98,7 +98,7 @@ extension Dstack {
             }
             if let memory {
                 guard let value = MemorySize.mebibytes(memory) else {
-                    throw ValidationError("--memory must be a size such as 16 (GB), 16GB or 512MB, got '\(memory)'")
+                    throw ValidationError("--memory must be a size such as 16GB or 512MB, got '\(memory)'")
                 }
                 requirements.memoryMiB = value
             }

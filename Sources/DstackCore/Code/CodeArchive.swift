@@ -12,9 +12,10 @@ enum CodeArchive {
         let list = files.files.map { Array($0.path.utf8) + [0] }.flatMap { $0 }
         let outcome = try ChildProcess.run(tar, [
             "--create", "--file=" + path, "--use-compress-program=gzip -n -1",
-            "--null", "--no-recursion", "--files-from=-", "--verbatim-files-from",
             "--format=gnu", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
             "--mode=u+rw,go-w",
+            // Positional: they must come before the list they apply to.
+            "--null", "--verbatim-files-from", "--no-recursion", "--files-from=-",
         ], in: files.root, stdin: list, environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"])
         guard outcome.status == 0 else {
             throw CodeShippingError.archiving(outcome.errorText.isEmpty ? "tar exited with \(outcome.status)" : outcome.errorText)

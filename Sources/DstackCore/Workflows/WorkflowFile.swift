@@ -45,11 +45,11 @@ public struct WorkflowFile: Sendable, Equatable {
         guard let root, let mapping = root.mapping else {
             throw WorkflowFileError(file: file, line: root?.mark.map { $0.line }, reason: "the top level must be a mapping with a 'workflows' list")
         }
-        for (keyNode, _) in mapping where keyNode.scalar?.string != "workflows" {
-            throw WorkflowFileError(file: file, line: keyNode.mark?.line, reason: Self.notSupported(keyNode))
-        }
         guard let list = mapping["workflows"] else {
             throw WorkflowFileError(file: file, line: root.mark?.line, reason: "there is no 'workflows' list")
+        }
+        for (keyNode, _) in mapping where keyNode.scalar?.string != "workflows" {
+            throw WorkflowFileError(file: file, line: keyNode.mark?.line, reason: Self.notSupported(keyNode))
         }
         guard let items = list.sequence else {
             throw WorkflowFileError(file: file, line: list.mark?.line, reason: "'workflows' must be a list")
