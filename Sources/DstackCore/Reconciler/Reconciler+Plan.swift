@@ -104,8 +104,10 @@ extension Reconciler {
                 try tx.journalBatch(token: token, vendor: vendor, instanceType: launch.instanceType, count: launch.count,
                                     registrationHash: TokenHash.sha256Hex(registration), at: now)
             }
+            // One disk size per batch: the largest any of its runs asked for.
+            let diskGB = try state.read { tx in try launch.forRuns.compactMap { try tx.run($0)?.requirements.diskGB }.max() }
             let sent = await send(batchToken: token, instanceType: launch.instanceType, count: launch.count,
-                                  registrationToken: registration, active: active, now: now, report: &report)
+                                  registrationToken: registration, active: active, now: now, diskGB: diskGB, report: &report)
             if let failure = sent {
                 failedLaunchRuns.formUnion(launch.forRuns)
                 try state.write { tx in
@@ -146,14 +148,15 @@ extension Reconciler {
     /// one-sentence reason the launch failed (after closing the batch).
     @discardableResult
     func send(batchToken: String, instanceType: String, count: Int, registrationToken: String, active: ActiveProvider,
-              now: Date, report: inout Report) async -> String? {
+              now: Date, diskGB: Int? = nil, report: inout Report) async -> String? {
         let settings = (try? workspace.configuration().providers[active.vendor]) ?? [:]
         let userData = RunnerBootstrap(runnerURL: settings["runner_url"], serverURL: options.advertiseURL,
                                        registrationToken: registrationToken).render()
         report.providerCalls += 1
         do {
             let launch = try await active.provider.requestSpot(
-                SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken))
+                SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken,
+                            diskGB: diskGB))
             try workspace.state().write { tx in
                 try tx.markLaunchSent(token: batchToken, spotRequestIDs: launch.spotRequestIDs)
                 try tx.recordInstances(launch.instances, vendor: active.vendor, launchToken: batchToken)
