@@ -14,6 +14,8 @@ import Foundation
 //   dstack-benchmarks reconcile-calls [N,N,...] [PASSES]                      (ReconcileCallsBenchmark.swift)
 //   dstack-benchmarks run-latency [RUNS] [--dstack PATH]                      (RunLatencyBenchmark.swift)
 //   dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH] (AssignmentLatencyBenchmark.swift)
+// Issue 12's:
+//   dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH] (CodeShippingBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -178,6 +180,10 @@ do {
     case "assignment-latency":
         try benchmarkAssignmentLatency(runs: positional(0).flatMap { Int($0) } ?? 20, dstackOverride: option("--dstack"),
                                        runnerOverride: option("--runner"))
+    case "code-shipping":
+        try benchmarkCodeShipping(runs: positional(0).flatMap { Int($0) } ?? 5, megabytes: option("--megabytes").flatMap { Int($0) } ?? 50,
+                                  files: option("--files").flatMap { Int($0) } ?? 300, dstackOverride: option("--dstack"),
+                                  runnerOverride: option("--runner"))
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
@@ -190,6 +196,7 @@ do {
                    dstack-benchmarks reconcile-calls [N,N,...] [PASSES]
                    dstack-benchmarks run-latency [RUNS] [--dstack PATH]
                    dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH]
+                   dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH]
             """)
         exit(2)
     }
