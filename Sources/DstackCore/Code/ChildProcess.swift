@@ -11,8 +11,11 @@ enum ChildProcess {
         var errorText: String { String(decoding: stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) }
     }
 
+    /// `stdoutSink`, when given, receives standard output as it arrives (on a reader
+    /// thread) instead of it being collected.
     static func run(_ executable: String, _ arguments: [String], in directory: String,
-                    stdin: [UInt8] = [], environment: [String: String]? = nil) throws -> Outcome {
+                    stdin: [UInt8] = [], environment: [String: String]? = nil,
+                    stdoutSink: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -30,9 +33,14 @@ enum ChildProcess {
             let fd = handle.fileDescriptor
             DispatchQueue.global().async {
                 var data: [UInt8] = []
-                var buffer = [UInt8](repeating: 0, count: 65536)
+                var buffer = [UInt8](repeating: 0, count: 1 << 20)
+                let sink = isError ? nil : stdoutSink
                 while true {
                     let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                    if n > 0, let sink {
+                        buffer.withUnsafeBytes { sink(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
+                        continue
+                    }
                     if n > 0 { data.append(contentsOf: buffer[..<n]); continue }
                     if n < 0 && errno == EINTR { continue }
                     break

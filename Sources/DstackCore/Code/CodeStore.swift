@@ -25,16 +25,29 @@ public struct CodeStore: Sendable {
             throw CodeShippingError.storing("cannot create \(directory.path): \(DstackHome.reason(error))")
         }
         let temp = directory.appendingPathComponent(".pack-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).tmp").path
+        let fd = open(temp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CodeShippingError.storing("cannot create \(temp): \(String(cString: strerror(errno)))") }
         var keep = false
         defer { if !keep { unlink(temp) } }
-        try CodeArchive.write(files, to: temp, tar: tar ?? ChildProcess.which("tar"))
-        let sha256 = try SHA256Digest.hexOfFile(atPath: temp)
-        let target = path(for: sha256)!
-        var info = stat()
-        guard stat(temp, &info) == 0 else { throw CodeShippingError.storing("cannot read \(temp): \(String(cString: strerror(errno)))") }
-        let stored = ShippedCode(sha256: sha256, size: Int(info.st_size))
-        if access(target, F_OK) == 0 { return stored } // stored already: the same bytes by definition
-        try Self.syncAndSeal(temp)
+        let packed: (sha256: String, size: Int)
+        do {
+            packed = try CodeArchive.write(files, to: fd, tar: tar ?? ChildProcess.which("tar"))
+        } catch {
+            close(fd)
+            throw error
+        }
+        let stored = ShippedCode(sha256: packed.sha256, size: packed.size)
+        let target = path(for: stored.sha256)!
+        if access(target, F_OK) == 0 { // stored already: the same bytes by definition
+            close(fd)
+            return stored
+        }
+        // Mode 0600 and on disk before it gets its final name, so a crash never leaves a
+        // truncated file under a hash.
+        let sealed = fchmod(fd, 0o600) == 0 && fsync(fd) == 0
+        let reason = String(cString: strerror(errno))
+        close(fd)
+        guard sealed else { throw CodeShippingError.storing("cannot sync \(temp): \(reason)") }
         guard rename(temp, target) == 0 else {
             throw CodeShippingError.storing("cannot move the archive to \(target): \(String(cString: strerror(errno)))")
         }
@@ -45,16 +58,5 @@ public struct CodeStore: Sendable {
             close(dirfd)
         }
         return stored
-    }
-
-    /// Mode 0600 and on disk before it gets its final name, so a crash never leaves a
-    /// truncated file under a hash.
-    private static func syncAndSeal(_ path: String) throws {
-        let fd = open(path, O_RDWR | O_CLOEXEC)
-        guard fd >= 0 else { throw CodeShippingError.storing("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        guard fchmod(fd, 0o600) == 0, fsync(fd) == 0 else {
-            throw CodeShippingError.storing("cannot sync \(path): \(String(cString: strerror(errno)))")
-        }
     }
 }
