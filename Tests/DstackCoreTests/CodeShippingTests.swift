@@ -65,6 +65,17 @@ final class CodeShippingTests: XCTestCase {
         XCTAssertEqual(paths(try CodeFiles.collect(root: root.path)), [".dstackignore", "run.sh"])
     }
 
+    func testADirectoryItsRepositoryIgnoresIsShippedAsAPlainDirectory() throws {
+        try git("init", "-q")
+        try write(".gitignore", "scratch/\n")
+        try write("scratch/project/main.py", "x\n")
+        try write("scratch/project/run.log", "left out by its own .gitignore\n")
+        try write("scratch/project/.gitignore", "*.log\n")
+        let files = try CodeFiles.collect(root: root.appendingPathComponent("scratch/project").path)
+        XCTAssertFalse(files.fromGit)
+        XCTAssertEqual(paths(files), [".gitignore", "main.py"])
+    }
+
     func testOutsideGitTheDirectoryIsShippedMinusIgnorePatternsAndNeverDotGit() throws {
         try write("main.py", "x\n")
         try write(".gitignore", "*.log\n/venv/\n")

@@ -45,6 +45,10 @@ public struct CodeFiles: Sendable, Equatable {
     static func gitListing(root: String, git: String) throws -> [String]? {
         let inside = try ChildProcess.run(git, ["rev-parse", "--is-inside-work-tree"], in: root)
         guard inside.status == 0, String(decoding: inside.stdout, as: UTF8.self).hasPrefix("true") else { return nil }
+        // A directory the enclosing repository ignores (a project under a dotfiles
+        // repository that ignores `*`, a scratch folder under `.build/`) is not that
+        // repository's code: ship it as a plain directory rather than ship nothing.
+        if try ChildProcess.run(git, ["check-ignore", "-q", "."], in: root).status == 0 { return nil }
         let listing = try ChildProcess.run(git, ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], in: root)
         guard listing.status == 0 else {
             throw CodeShippingError.listing("git ls-files failed: \(String(decoding: listing.stderr, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))")
