@@ -30,6 +30,7 @@ public final class AWSProvider: CloudProvider, Sendable {
     public let installationID: String
     let settings: AWSSettings
     let resources = AWSResources()
+    let rootDevices = RootDeviceNames()
     /// Canonical's account, which publishes the official Ubuntu images.
     static let canonicalOwner = "099720109477"
     static let batchSize = 1000
@@ -87,6 +88,7 @@ public final class AWSProvider: CloudProvider, Sendable {
                 ("LaunchSpecification.UserData", Crypto.base64(request.userData)),
             ]
             if let price = request.maxPrice ?? settings.maxPrice { parameters.append(("SpotPrice", price)) }
+            if let diskGB = request.diskGB { parameters += try await rootVolume(image: image, sizeGB: diskGB) }
             let reply = try await ec2("RequestSpotInstances", parameters, instanceType: request.instanceType)
             let requests = reply.items("spotInstanceRequestSet").map(EC2SpotRequest.init)
             let instanceIDs = requests.compactMap(\.instanceID)

@@ -50,12 +50,28 @@ public final class RunExecutor: @unchecked Sendable {
             return 1
         }
         var environment = baseEnvironment
+        // The workflow's env, then dstack's own variables; the registration token stays
+        // out whatever the env says.
+        environment.merge(assignment.env) { _, workflow in workflow }
+        environment[RunnerOptions.registrationTokenVariable] = nil
         environment["DSTACK_RUN_ID"] = assignment.runID
         environment["DSTACK_RUN_ATTEMPT"] = String(assignment.attempt)
         environment["PWD"] = directory
         let shipper = LogShipper(attempt: assignment.attempt,
                                  send: { [client] chunk in client.sendLog(runID: assignment.runID, chunk: chunk) },
                                  onStop: { [weak self] in self?.requestStop(runID: assignment.runID, attempt: assignment.attempt) })
+        if let code = assignment.code {
+            do {
+                try CodeUnpacker(client: client, stateDirectory: stateDirectory, environment: baseEnvironment)
+                    .unpack(code, runID: assignment.runID, into: directory)
+            } catch {
+                let line = "[dstack] \(error)\n"
+                shipper.enqueue(.stderr, Array(line.utf8))
+                shipper.finish()
+                log("run \(assignment.runID) attempt \(assignment.attempt): \(error)")
+                return 1
+            }
+        }
         var exitCode = 0
         for (index, command) in assignment.commands.enumerated() {
             exitCode = runCommand(command, in: directory, environment: environment, shipper: shipper) { pid in

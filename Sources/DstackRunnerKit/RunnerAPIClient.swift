@@ -14,6 +14,8 @@ public final class RunnerAPIClient: @unchecked Sendable {
     /// Long polls need a total timeout beyond the poll wait; other calls are short.
     private let pollHTTP: CurlHTTPClient
     private let callHTTP: CurlHTTPClient
+    /// Code archives can be large (up to the submitter's --max-code-size) and links slow.
+    private let codeHTTP: CurlHTTPClient
     private let pollWait: TimeInterval
     private let lock = NSLock()
     private var token: String?
@@ -30,6 +32,7 @@ public final class RunnerAPIClient: @unchecked Sendable {
         pollHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: pollWait + 15, proxy: proxy,
                                                  pinnedPublicKey: serverPin))
         callHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: 20, proxy: proxy, pinnedPublicKey: serverPin))
+        codeHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: 900, proxy: proxy, pinnedPublicKey: serverPin))
     }
 
     public enum Registration: Equatable {
@@ -114,6 +117,30 @@ public final class RunnerAPIClient: @unchecked Sendable {
         guard reply.status == 200 else { return .failure(.status(reply.status, Self.errorSentence(reply))) }
         contact.recordContact()
         return .success((try? JSONValue.parse(reply.body)).flatMap { try? RunnerAPI.RunControl(json: $0) } ?? .init(stop: false))
+    }
+
+    /// The run's code archive, as bytes. Transport failures and 5xx are retried a few
+    /// times; a refusal (403, 404) is final.
+    public func downloadCode(runID: String, attempts: Int = 3) -> Result<[UInt8], PollError> {
+        let request = HTTPRequest(method: "GET", url: serverURL + RunnerAPI.codePath(instance: instanceID, run: runID),
+                                  headers: authorization())
+        var backoff = Backoff()
+        var failure = PollError.unreachable("no attempt was made")
+        for attempt in 1...max(1, attempts) {
+            do {
+                let reply = try codeHTTP.sendBlocking(request)
+                if reply.status == 200 {
+                    contact.recordContact()
+                    return .success(reply.body)
+                }
+                failure = .status(reply.status, Self.errorSentence(reply))
+                if reply.status < 500 { return .failure(failure) }
+            } catch {
+                failure = .unreachable("\(error)")
+            }
+            if attempt < attempts, !lifetime.isStopped { lifetime.sleep(backoff.nextDelay()) }
+        }
+        return .failure(failure)
     }
 
     // MARK: - Plumbing

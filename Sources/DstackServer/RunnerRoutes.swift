@@ -34,6 +34,20 @@ struct RunnerRoutes {
                 return .json(assignment.json)
             }
         }
+        router.get("/api/runners/:instance/runs/:run/code") { request, context in
+            // Streamed from disk in chunks: an archive of up to --max-code-size is never
+            // held in the server's memory whole.
+            do {
+                let instance = try authenticated(request, context)
+                let path = try service.codeArchive(instanceID: instance, runID: try parameter("run", context))
+                let body = try await FileIO(threadPool: .singleton).loadFile(path: path, context: context)
+                return Response(status: .ok, headers: [.contentType: "application/gzip"], body: body)
+            } catch let error as RunnerServiceError {
+                return Self.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
+            } catch {
+                return Self.json(.notFound, RunnerAPI.errorBody("the code archive could not be read: \(error)"))
+            }
+        }
         router.post("/api/runners/:instance/runs/:run/logs") { request, context in
             await respond {
                 let instance = try authenticated(request, context)

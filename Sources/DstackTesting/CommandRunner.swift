@@ -32,10 +32,12 @@ public enum BuiltProducts {
 
 /// Runs `executable` with `arguments`, feeding `stdin` and collecting both outputs.
 /// The environment is the test's own, with `environment` laid over it.
+/// `directory` is its working directory (default: the test's own).
 public func runCommand(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                       stdin: String? = nil, timeout: TimeInterval = 120) throws -> CommandResult {
+                       stdin: String? = nil, timeout: TimeInterval = 120, directory: URL? = nil) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
+    if let directory { process.currentDirectoryURL = directory }
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     let output = Pipe(), errors = Pipe(), input = Pipe()

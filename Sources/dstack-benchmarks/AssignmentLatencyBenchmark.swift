@@ -41,7 +41,7 @@ func benchmarkAssignmentLatency(runs: Int, dstackOverride: String?, runnerOverri
     func submitAndWait() throws -> (id: String, start: UInt64, startWall: Date) {
         let startWall = Date()
         let start = monotonicNanoseconds()
-        let output = try mustRun(dstack, ["run", "--detach", "--", "echo", "hi"], environment: environment)
+        let output = try mustRun(dstack, ["run", "--detach", "--no-code", "--", "echo", "hi"], environment: environment)
         guard let id = output.split(separator: "\n").map(String.init).first(where: { $0.hasPrefix("run-") }) else {
             throw BenchmarkError("no run ID in: \(output)")
         }

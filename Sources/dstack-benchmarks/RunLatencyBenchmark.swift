@@ -46,7 +46,7 @@ func benchmarkRunLatency(runs: Int, dstackOverride: String?) throws {
         let start = monotonicNanoseconds()
         let cli = Process()
         cli.executableURL = URL(fileURLWithPath: dstack)
-        cli.arguments = ["run", "--detach", "--instance-type", "m5.large", "--", "true"]
+        cli.arguments = ["run", "--detach", "--no-code", "--instance-type", "m5.large", "--", "true"]
         cli.environment = environment
         cli.standardOutput = FileHandle.nullDevice
         cli.standardError = FileHandle.nullDevice

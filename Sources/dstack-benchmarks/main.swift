@@ -16,6 +16,7 @@ import Foundation
 //   dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH] (AssignmentLatencyBenchmark.swift)
 // Issue 12's:
 //   dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]              (RunnerColdStartBenchmark.swift)
+//   dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH] (CodeShippingBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -182,6 +183,10 @@ do {
                                        runnerOverride: option("--runner"))
     case "runner-cold-start":
         try benchmarkRunnerColdStart(boots: positional(0).flatMap { Int($0) } ?? 3, dstackOverride: option("--dstack"))
+    case "code-shipping":
+        try benchmarkCodeShipping(runs: positional(0).flatMap { Int($0) } ?? 5, megabytes: option("--megabytes").flatMap { Int($0) } ?? 50,
+                                  files: option("--files").flatMap { Int($0) } ?? 300, dstackOverride: option("--dstack"),
+                                  runnerOverride: option("--runner"))
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
@@ -195,6 +200,7 @@ do {
                    dstack-benchmarks run-latency [RUNS] [--dstack PATH]
                    dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]
+                   dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH]
             """)
         exit(2)
     }

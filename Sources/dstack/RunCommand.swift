@@ -6,12 +6,19 @@ extension Dstack {
     struct Run: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Submit a run: a workflow from .dstack/workflows.yaml, or a command after --.",
-            usage: "dstack run [--detach] [--instance-type T | --cpu N --memory SIZE --gpu N] (WORKFLOW | -- CMD ARGS...)",
+            usage: """
+            dstack run [--detach] [--wait] [--instance-type T | --cpu N --memory SIZE --gpu N] [--env KEY=VALUE]... \
+            [--max-code-size SIZE | --no-code] (WORKFLOW | -- CMD ARGS...)
+            """,
             discussion: """
-            Prints the run ID, then the run's status changes and output until it ends, and \
-            exits with the run's exit code. Ctrl-C detaches; the run goes on. The dstack \
-            server (dstack server, found at $DSTACK_SERVER_URL, default http://127.0.0.1:3000) \
-            starts instances and runs the work.
+            Ships the working directory with the run (in a git repository: the tracked files \
+            as they are on disk plus untracked files git does not ignore; elsewhere: every file \
+            minus .gitignore patterns; either way minus .dstackignore patterns). Prints the run \
+            ID, then the run's status changes and output until it ends, and exits with the \
+            run's exit code. Ctrl-C detaches; the run goes on. A run that no allowed instance \
+            type can ever fit is refused unless --wait is given. The dstack server (dstack \
+            server, found at $DSTACK_SERVER_URL, default http://127.0.0.1:3000) starts \
+            instances and runs the work.
             """
         )
 
@@ -27,7 +34,7 @@ extension Dstack {
         @Option(name: .customLong("cpu"), help: ArgumentHelp("At least this many vCPUs.", valueName: "N"))
         var cpu: String?
 
-        @Option(name: .customLong("memory"), help: ArgumentHelp("At least this much memory, e.g. 16GB.", valueName: "SIZE"))
+        @Option(name: .customLong("memory"), help: ArgumentHelp("At least this much memory, e.g. 16GB (a bare number is GB).", valueName: "SIZE"))
         var memory: String?
 
         @Option(name: .customLong("gpu"), help: ArgumentHelp("At least this many GPUs.", valueName: "N"))
@@ -35,6 +42,18 @@ extension Dstack {
 
         @Flag(name: .shortAndLong, help: "Return as soon as the run is submitted.")
         var detach = false
+
+        @Flag(name: .customLong("wait"), help: "Queue the run even when no allowed instance type fits it yet; it waits until a rule allows it.")
+        var wait = false
+
+        @Option(name: .customLong("env"), help: ArgumentHelp("Set a variable in the commands' environment (repeatable; over the workflow's env).", valueName: "KEY=VALUE"))
+        var env: [String] = []
+
+        @Option(name: .customLong("max-code-size"), help: ArgumentHelp("The most code to ship, e.g. 500MB (a bare number is MB; 0: no limit).", valueName: "SIZE"))
+        var maxCodeSize: String = "100MB"
+
+        @Flag(name: .customLong("no-code"), help: "Ship no code: the commands start in an empty directory.")
+        var noCode = false
 
         @Option(name: .customLong("file"), help: ArgumentHelp("The workflows file.", valueName: "PATH"))
         var file: String = WorkflowFile.defaultPath
@@ -47,6 +66,27 @@ extension Dstack {
                 throw ValidationError("give a WORKFLOW name or a command after --, not both")
             }
             _ = try flagRequirements()
+            _ = try flagEnvironment()
+            _ = try codeLimit()
+        }
+
+        /// `--env KEY=VALUE`s, later ones winning.
+        func flagEnvironment() throws -> [String: String] {
+            var environment: [String: String] = [:]
+            for entry in env {
+                switch EnvironmentEntry.parse(entry) {
+                case .success(let (key, value)): environment[key] = value
+                case .failure(let error): throw ValidationError("--env: \(error)")
+                }
+            }
+            return environment
+        }
+
+        func codeLimit() throws -> Int {
+            guard let limit = ByteSize.parse(maxCodeSize) else {
+                throw ValidationError("--max-code-size must be a size such as 100MB or 1GB (0 for no limit), got '\(maxCodeSize)'")
+            }
+            return limit
         }
 
         /// Requirements given as flags; nil when none were given.
@@ -75,6 +115,7 @@ extension Dstack {
         func execute() async throws {
             var commands = [command.map(ShellQuote.quote).joined(separator: " ")]
             var requirements = try flagRequirements() ?? ResourceRequirements()
+            var environment: [String: String] = [:]
             if let workflow {
                 let file = try WorkflowFile.load(path: self.file)
                 guard let found = file.workflow(named: workflow) else {
@@ -83,18 +124,54 @@ extension Dstack {
                 }
                 commands = found.commands
                 requirements = try flagRequirements() ?? found.requirements
+                environment = found.environment
             }
+            environment.merge(try flagEnvironment()) { _, flag in flag }
             let workspace = CommandContext.workspace()
+
+            // Everything that can refuse the run happens before anything is stored.
+            let files = noCode ? nil : try collectCode()
+            if !wait, let reason = try await workspace.reasonNothingFits(requirements) {
+                throw CLIError("\(reason); the run was not submitted (dstack run --wait queues it until a rule allows it)")
+            }
+            let code: ShippedCode?
+            do {
+                code = try files.map { try CodeStore(home: workspace.home).store($0) }
+            } catch let error as CodeShippingError {
+                throw CLIError(error.description)
+            }
+
             let id = "run-\(SecureRandom.hex(4))"
             try workspace.state().write { tx in
-                try tx.submitRun(id: id, workflow: workflow, commands: commands, requirements: requirements)
+                try tx.submitRun(id: id, workflow: workflow, commands: commands, requirements: requirements,
+                                 environment: environment, code: code)
             }
             say(id)
             ServerConnection.wake(warnIfUnreachable: true)
             if detach { return }
-            let code = try RunFollower(workspace: workspace, runID: id, showStatus: true).follow()
-            Foundation.exit(code)
+            let exitCode = try RunFollower(workspace: workspace, runID: id, showStatus: true).follow()
+            Foundation.exit(exitCode)
         }
+    }
+}
+
+extension Dstack.Run {
+    /// The files of the working directory to ship, checked against the limit; nil when
+    /// there are none. Over the limit: one sentence and the biggest files, exit 1.
+    func collectCode() throws -> CodeFiles? {
+        let files: CodeFiles
+        do {
+            files = try CodeFiles.collect(root: FileManager.default.currentDirectoryPath)
+            try CodeTooLarge.check(files, limit: try codeLimit())
+        } catch let error as CodeShippingError {
+            throw CLIError(error.description)
+        } catch let error as CodeTooLarge {
+            FileHandle.standardError.write(Data(error.lines.enumerated().map { index, line in
+                (index == 0 ? "dstack: " : "") + line + "\n"
+            }.joined().utf8))
+            throw ExitCode(1)
+        }
+        return files.files.isEmpty ? nil : files
     }
 }
 

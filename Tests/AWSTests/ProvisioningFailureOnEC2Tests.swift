@@ -70,7 +70,7 @@ final class ProvisioningFailureOnEC2Tests: XCTestCase {
         let serverURL = "http://127.0.0.1:\(port)"
         // The URL the instances are told: an address the instances cannot reach, as when
         // a server runs behind NAT. No runner is started for them.
-        let advertised = "http://10.0.0.5:\(port)"
+        let advertised = "https://10.0.0.5:\(port)"
         _ = FileManager.default.createFile(atPath: serverLog.path, contents: nil)
         let server = Process()
         server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))

@@ -59,7 +59,7 @@ final class AutoscalerEndToEndTests: CLITestCase {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")
         let server = try startServer()
-        let huge = try submit("--memory", "100000GB", "--", "true", server: server)
+        let huge = try submit("--wait", "--memory", "100000GB", "--", "true", server: server)
         try eventually("the run to explain why it waits") {
             try run(huge)?["reason"]?.stringValue == "no allowed instance type has 100000 GB memory"
         }
@@ -191,6 +191,7 @@ extension AutoscalerEndToEndTests {
         let errors = Pipe()
         process.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         process.arguments = ["run", "--", "sh", "-c", "echo begun; sleep 3; echo ended"]
+        process.currentDirectoryURL = workingDirectory
         process.environment = ProcessInfo.processInfo.environment.merging(
             ["DSTACK_HOME": home.path, "DSTACK_SERVER_URL": server.url]) { _, new in new }
         process.standardOutput = FileHandle.nullDevice

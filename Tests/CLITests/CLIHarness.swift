@@ -7,10 +7,15 @@ class CLITestCase: XCTestCase {
     var home: URL!
     /// Laid over every command's environment (e.g. DSTACK_SERVER_URL once a server runs).
     var commandEnvironment: [String: String] = [:]
+    /// Where commands run: an empty project directory unless a test fills it (or points
+    /// it elsewhere), so `dstack run` ships exactly what the test put there.
+    var workingDirectory: URL!
 
     override func setUp() {
         super.setUp()
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-cli-\(UUID().uuidString)")
+        workingDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-cwd-\(UUID().uuidString)")
+        try? FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
     }
 
     override func tearDown() {
@@ -19,6 +24,7 @@ class CLITestCase: XCTestCase {
             _ = try? dstack("autoscale", "clear")
         }
         try? FileManager.default.removeItem(at: home)
+        try? FileManager.default.removeItem(at: workingDirectory)
         super.tearDown()
     }
 
@@ -31,7 +37,7 @@ class CLITestCase: XCTestCase {
         var env = ["DSTACK_HOME": home.path]
         env.merge(commandEnvironment) { _, new in new }
         env.merge(environment) { _, new in new }
-        return try runCommand(BuiltProducts.path("dstack"), arguments, environment: env, stdin: stdin ?? "")
+        return try runCommand(BuiltProducts.path("dstack"), arguments, environment: env, stdin: stdin ?? "", directory: workingDirectory)
     }
 
     /// Asserts success and returns stdout.

@@ -19,7 +19,7 @@ final class RunCommandTests: CLITestCase {
 
     func testAWorkflowIsSubmittedWithItsCommandsAndResources() throws {
         let file = try workflowsFile("workflows:\n  - name: train\n    commands: [python train.py]\n    resources:\n      memory: 8GB\n")
-        let id = try ok("run", "--detach", "--file", file.path, "train").trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try ok("run", "--detach", "--wait", "--file", file.path, "train").trimmingCharacters(in: .whitespacesAndNewlines)
         let runs = try JSONValue.parse(try ok("ps", "--json")).arrayValue ?? []
         XCTAssertEqual(runs.first?["id"]?.stringValue, id)
         XCTAssertEqual(runs.first?["workflow"], "train")
@@ -27,7 +27,7 @@ final class RunCommandTests: CLITestCase {
     }
 
     func testAnAdHocCommandKeepsItsArgumentsQuoted() throws {
-        let id = try ok("run", "-d", "--", "echo", "a b", "it's").trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try ok("run", "-d", "--wait", "--", "echo", "a b", "it's").trimmingCharacters(in: .whitespacesAndNewlines)
         let state = try StateStore(path: stateFile.path)
         XCTAssertEqual(try state.read { try $0.run(id)?.commands }, [#"echo 'a b' 'it'\''s'"#])
     }
@@ -47,7 +47,7 @@ final class RunCommandTests: CLITestCase {
     }
 
     func testStopAWaitingRunEndsIt() throws {
-        let id = try ok("run", "-d", "--", "true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let id = try ok("run", "-d", "--wait", "--", "true").trimmingCharacters(in: .whitespacesAndNewlines)
         XCTAssertEqual(try ok("stop", String(id.prefix(8))), "Stopping \(id).\n", "a unique prefix names the run")
         try fails(["stop", "run-nope"], saying: "no run 'run-nope'")
         try fails(["logs", "run-nope"], saying: "no run 'run-nope'")

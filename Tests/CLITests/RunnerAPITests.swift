@@ -72,6 +72,30 @@ final class RunnerAPITests: CLITestCase {
                                 #"{"attempt": 1, "stream": "stdout", "text": "hi"}"#, token: "token-a").status, 404)
     }
 
+    func testTheCodeRouteAnswersOnlyTheInstanceTheRunIsAssignedTo() throws {
+        try "shipped\n".write(to: workingDirectory.appendingPathComponent("main.py"), atomically: false, encoding: .utf8)
+        // A type no rule allows: the server never places it, so the test assigns it to inst-a.
+        let id = try ok("run", "-d", "--wait", "--instance-type", "nowhere", "--", "true").trimmingCharacters(in: .whitespacesAndNewlines)
+        let state = try StateStore(path: stateFile.path)
+        let code = try XCTUnwrap(try state.read { try $0.run(id)?.code })
+        try state.write { tx in
+            _ = try tx.startAttempt(id, on: "inst-a")
+            _ = try tx.assign(runID: id, to: "inst-a")
+        }
+        let path = RunnerAPI.codePath(instance: "inst-a", run: id)
+        let reply = try get(path, token: "token-a")
+        XCTAssertEqual(reply.status, 200, reply.bodyText)
+        XCTAssertEqual(reply.body, Array(try Data(contentsOf: home.appendingPathComponent("code/\(code.sha256).tar.gz"))))
+        XCTAssertEqual(reply.body.count, code.size)
+
+        XCTAssertEqual(try get(path, token: nil).status, 401)
+        XCTAssertEqual(try get(path, token: "guess").status, 401)
+        XCTAssertEqual(try get(path, token: "token-b").status, 403, "inst-b's token acting for inst-a")
+        let other = try get(RunnerAPI.codePath(instance: "inst-b", run: id), token: "token-b")
+        XCTAssertEqual(other.status, 403, "the run is not assigned to inst-b")
+        XCTAssertEqual(try JSONValue.parse(other.body)["error"]?.stringValue, "run \(id) is not assigned to instance inst-b")
+    }
+
     func testMalformedBodiesAre400() throws {
         XCTAssertEqual(try post(RunnerAPI.registerPath, "not json").status, 400)
         XCTAssertEqual(try post(RunnerAPI.registerPath, #"{"instance_id": 5}"#).status, 400)

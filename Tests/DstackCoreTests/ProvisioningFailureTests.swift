@@ -24,7 +24,7 @@ final class ProvisioningFailureTests: XCTestCase {
         options.provisioningTimeout = 900
         options.sweepGrace = 120
         options.maxProvisioningAttempts = 3
-        options.advertiseURL = "http://10.0.0.5:3000"
+        options.delivery = RunnerDelivery(advertiseURL: "http://10.0.0.5:3000", runnerBinaries: ["x86_64": "0123abcd"])
         let clock = self.clock
         reconciler = Reconciler(workspace: workspace, options: options, clock: { clock.now })
         _ = try state.write { try $0.setRule("m5.large", max: 1) }

@@ -44,7 +44,7 @@ final class WorkflowFileTests: XCTestCase {
         let cases: [(String, Int, String)] = [
             ("workflows:\n  - name: a\n", 2, "workflow 'a' has no 'commands'"),
             ("workflows:\n  - name: a\n    commands: [x]\n    resources:\n      memory: lots\n", 5, "'memory' must be a size"),
-            ("workflows:\n  - name: a\n    commands: [x]\n    resources:\n      disk: 10GB\n", 5, "unknown resource 'disk'"),
+            ("workflows:\n  - name: a\n    commands: [x]\n    resources:\n      shm_size: 10GB\n", 5, "'resources: shm_size' is not supported by this dstack"),
             ("workflows:\n  - name: a\n    commands: [x]\n  - name: a\n    commands: [y]\n", 4, "defined twice"),
             ("workflows: 3\n", 1, "'workflows' must be a list"),
             ("jobs: []\n", 1, "there is no 'workflows' list"),
@@ -63,7 +63,11 @@ final class WorkflowFileTests: XCTestCase {
         XCTAssertEqual(MemorySize.mebibytes("64GB"), 65536)
         XCTAssertEqual(MemorySize.mebibytes("512MB"), 512)
         XCTAssertEqual(MemorySize.mebibytes("1.5GiB"), 1536)
-        XCTAssertEqual(MemorySize.mebibytes("2048"), 2048)
+        XCTAssertEqual(MemorySize.mebibytes("16"), 16384, "a bare number is GB, as dstack users write memory: 16")
+        XCTAssertEqual(MemorySize.mebibytes("1TB"), 1024 * 1024)
+        XCTAssertEqual(MemorySize.gigabytes("100"), 100)
+        XCTAssertEqual(MemorySize.gigabytes("512MB"), 1, "a disk is whole GB, rounded up")
+        XCTAssertEqual(MemorySize.gigabytes("1TB"), 1024)
         XCTAssertNil(MemorySize.mebibytes("lots"))
         XCTAssertNil(MemorySize.mebibytes("-1GB"))
         XCTAssertNil(MemorySize.mebibytes("0"))

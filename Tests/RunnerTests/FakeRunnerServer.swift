@@ -17,6 +17,7 @@ final class FakeRunnerServer: @unchecked Sendable {
     private var registerFailures: Int
     private var registerRefusal: Int?
     private var _stopRuns: Set<String> = []
+    private var codes: [String: [UInt8]] = [:]
     private var server: LocalHTTPServer!
 
     /// `registerFailures` registrations answer 503 first; `registerRefusal` answers every one with that status.
@@ -34,6 +35,8 @@ final class FakeRunnerServer: @unchecked Sendable {
     var registrations: [RunnerAPI.RegisterRequest] { lock.withLock { _registrations } }
 
     func assign(_ assignment: RunnerAPI.Assignment) { lock.withLock { pending.append(assignment) } }
+    /// What `GET .../runs/RUN/code` answers for the run (404 without).
+    func serveCode(_ bytes: [UInt8], forRun runID: String) { lock.withLock { codes[runID] = bytes } }
     /// Heartbeats and log replies for this run say `stop: true` from now on.
     func requestStop(runID: String) { lock.withLock { _ = _stopRuns.insert(runID) } }
     func stop() { server.stop() }
@@ -63,6 +66,11 @@ final class FakeRunnerServer: @unchecked Sendable {
                 return beat.runID.map(_stopRuns.contains) ?? false
             }
             return json(200, RunnerAPI.RunControl(stop: stop).json)
+        case ("GET", "runs") where parts.count == 6 && parts[5] == "code":
+            guard let bytes = lock.withLock({ codes[parts[4]] }) else { return json(404, RunnerAPI.errorBody("run \(parts[4]) has no code")) }
+            var reply = LocalHTTPServer.Response(status: 200, headers: [("Content-Type", "application/gzip")])
+            reply.body = bytes
+            return reply
         case ("POST", "runs") where parts.count == 6 && parts[5] == "logs":
             guard let chunk = body.flatMap({ try? RunnerAPI.LogChunk(json: $0) }) else { return json(400, RunnerAPI.errorBody("bad")) }
             let stop = lock.withLock { () -> Bool in

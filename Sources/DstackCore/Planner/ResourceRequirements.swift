@@ -1,16 +1,21 @@
 /// What a run needs: an explicit instance type, or minimums the planner matches
-/// against the provider's instance-type facts.
+/// against the provider's instance-type facts; and, either way, the root disk its
+/// instance is launched with.
 public struct ResourceRequirements: Sendable, Equatable, Hashable {
     public var instanceType: String?
     public var cpus: Int?
     public var memoryMiB: Int?
     public var gpus: Int?
+    /// The root volume, in GB. Not a fact of an instance type: the provider sizes the
+    /// disk when it launches, so it never makes a type fit or not.
+    public var diskGB: Int?
 
-    public init(instanceType: String? = nil, cpus: Int? = nil, memoryMiB: Int? = nil, gpus: Int? = nil) {
+    public init(instanceType: String? = nil, cpus: Int? = nil, memoryMiB: Int? = nil, gpus: Int? = nil, diskGB: Int? = nil) {
         self.instanceType = instanceType
         self.cpus = cpus
         self.memoryMiB = memoryMiB
         self.gpus = gpus
+        self.diskGB = diskGB
     }
 
     public func isSatisfied(by facts: InstanceTypeFacts) -> Bool {
@@ -21,7 +26,8 @@ public struct ResourceRequirements: Sendable, Equatable, Hashable {
         return true
     }
 
-    /// "64 GB memory", "4 CPUs, 2 GPUs": for the reason a run is waiting.
+    /// "64 GB memory", "4 CPUs, 2 GPUs": for the reason a run is waiting. The disk is
+    /// left out: it is never why no type fits.
     public var summary: String {
         if let instanceType { return instanceType }
         var parts: [String] = []

@@ -94,13 +94,18 @@ public struct SpotRequest: Sendable, Equatable {
     public var idempotencyToken: String
     /// Highest price per instance-hour the user accepts, as the cloud spells it ("0.05").
     public var maxPrice: String?
+    /// The root volume each instance gets, in GB; nil leaves the image's default. A
+    /// provider whose machines' disks are not its to size (the local one) ignores it.
+    public var diskGB: Int?
 
-    public init(instanceType: String, count: Int, userData: String, idempotencyToken: String, maxPrice: String? = nil) {
+    public init(instanceType: String, count: Int, userData: String, idempotencyToken: String, maxPrice: String? = nil,
+                diskGB: Int? = nil) {
         self.instanceType = instanceType
         self.count = count
         self.userData = userData
         self.idempotencyToken = idempotencyToken
         self.maxPrice = maxPrice
+        self.diskGB = diskGB
     }
 }
 

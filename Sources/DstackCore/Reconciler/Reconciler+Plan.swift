@@ -113,8 +113,10 @@ extension Reconciler {
                                     registrationHash: TokenHash.sha256Hex(registration), at: now)
                 try tx.recordLaunchPurpose(token: token, runIDs: launch.forRuns, serverURL: options.advertiseURL)
             }
+            // One disk size per batch: the largest any of its runs asked for.
+            let diskGB = try state.read { tx in try launch.forRuns.compactMap { try tx.run($0)?.requirements.diskGB }.max() }
             let sent = await send(batchToken: token, instanceType: launch.instanceType, count: launch.count,
-                                  registrationToken: registration, active: active, now: now, report: &report)
+                                  registrationToken: registration, active: active, now: now, diskGB: diskGB, report: &report)
             if sent == nil {
                 report.launchedFor[token] = launch.forRuns
                 report.launchedTypes[token] = launch.instanceType
@@ -162,7 +164,7 @@ extension Reconciler {
     /// one-sentence reason the launch failed (after closing the batch).
     @discardableResult
     func send(batchToken: String, instanceType: String, count: Int, registrationToken: String, active: ActiveProvider,
-              now: Date, report: inout Report) async -> String? {
+              now: Date, diskGB: Int? = nil, report: inout Report) async -> String? {
         if factsCache[instanceType] == nil, !active.plugin.instancesRunOnThisMachine {
             // A launch resent after a restart comes before this process has asked for facts.
             report.providerCalls += 1
@@ -172,7 +174,8 @@ extension Reconciler {
         do {
             let userData = try bootstrap(instanceType: instanceType, active: active, registrationToken: registrationToken).get().render()
             let launch = try await active.provider.requestSpot(
-                SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken))
+                SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken,
+                            diskGB: diskGB))
             try workspace.state().write { tx in
                 try tx.markLaunchSent(token: batchToken, spotRequestIDs: launch.spotRequestIDs)
                 try tx.recordInstances(launch.instances, vendor: active.vendor, launchToken: batchToken)

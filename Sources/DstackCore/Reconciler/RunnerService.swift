@@ -132,7 +132,24 @@ public final class RunnerService: @unchecked Sendable {
                 if try tx.run(run.id)?.attempt == run.attempt { try tx.setRunStage(run.id, RunStage.running) }
             }
         }
-        return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands)
+        return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands, env: run.environment,
+                                    code: run.code.map { RunnerAPI.Assignment.Code(sha256: $0.sha256, size: $0.size) })
+    }
+
+    /// The file holding a run's code archive, for the instance the run is assigned to
+    /// now: 403 for any other instance (a runner sees only the code of its own run),
+    /// 404 when the run has no code or the store lost it.
+    public func codeArchive(instanceID: String, runID: String) throws -> String {
+        let run = try workspace.state().read { try $0.run(runID) }
+        guard let run else { throw RunnerServiceError.notFound("no run \(runID)") }
+        guard run.instanceID == instanceID, run.status == .running else {
+            throw RunnerServiceError.forbidden("run \(runID) is not assigned to instance \(instanceID)")
+        }
+        guard let code = run.code else { throw RunnerServiceError.notFound("run \(runID) has no code") }
+        guard let path = CodeStore(home: workspace.home).path(for: code.sha256), access(path, R_OK) == 0 else {
+            throw RunnerServiceError.notFound("the code archive \(code.sha256) of run \(runID) is missing from the code store")
+        }
+        return path
     }
 
     public func appendLog(instanceID: String, runID: String, chunk: RunnerAPI.LogChunk) throws -> RunnerAPI.RunControl {

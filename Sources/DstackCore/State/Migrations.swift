@@ -88,6 +88,13 @@ enum Migrations {
         ALTER TABLE launches ADD COLUMN server_url TEXT;
         ALTER TABLE runs ADD COLUMN stage TEXT;
         """,
+        // 4: what a run carries: its environment (a JSON object) and the code archive
+        // shipped with it (the SHA-256 that names it in DSTACK_HOME/code, and its size).
+        """
+        ALTER TABLE runs ADD COLUMN env TEXT NOT NULL DEFAULT '{}';
+        ALTER TABLE runs ADD COLUMN code_sha256 TEXT;
+        ALTER TABLE runs ADD COLUMN code_size INTEGER;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -21,6 +21,10 @@ public struct RunRecord: Sendable, Equatable {
     public var workflow: String?
     public var commands: [String]
     public var requirements: ResourceRequirements
+    /// Set in every command's environment.
+    public var environment: [String: String] = [:]
+    /// The project's code shipped with the run, if any.
+    public var code: ShippedCode? = nil
     public var status: RunStatus
     /// Why it waits, or how it ended, in words.
     public var reason: String?
@@ -53,11 +57,13 @@ extension ResourceRequirements {
         if let cpus { object["cpu"] = .int(Int64(cpus)) }
         if let memoryMiB { object["memory_mib"] = .int(Int64(memoryMiB)) }
         if let gpus { object["gpu"] = .int(Int64(gpus)) }
+        if let diskGB { object["disk_gb"] = .int(Int64(diskGB)) }
         return .object(object)
     }
 
     init(json: JSONValue) {
         self.init(instanceType: json["instance_type"]?.stringValue, cpus: json["cpu"]?.intValue.map(Int.init),
-                  memoryMiB: json["memory_mib"]?.intValue.map(Int.init), gpus: json["gpu"]?.intValue.map(Int.init))
+                  memoryMiB: json["memory_mib"]?.intValue.map(Int.init), gpus: json["gpu"]?.intValue.map(Int.init),
+                  diskGB: json["disk_gb"]?.intValue.map(Int.init))
     }
 }

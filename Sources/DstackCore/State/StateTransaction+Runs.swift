@@ -3,18 +3,23 @@ import Foundation
 extension StateTransaction {
     private static let runColumns = """
         id, workflow, commands, requirements, status, reason, instance_id, attempt, exit_code,
-        stop_requested, submitted_at, updated_at, finished_at, stage
+        stop_requested, submitted_at, updated_at, finished_at, stage, env, code_sha256, code_size
         """
 
     /// Adds a run in `submitted`; the server makes it pending on its next reconcile.
+    /// `code` names an archive already in the code store.
     public func submitRun(id: String, workflow: String?, commands: [String], requirements: ResourceRequirements,
-                          at now: Date = Date()) throws {
+                          environment: [String: String] = [:], code: ShippedCode? = nil, at now: Date = Date()) throws {
+        var env = JSONObject()
+        for (key, value) in environment.sorted(by: { $0.key < $1.key }) { env[key] = .string(value) }
         try db.query("""
-            INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at)
-            VALUES (?, ?, ?, ?, 'submitted', ?, ?)
+            INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at, env, code_sha256, code_size)
+            VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?)
             """, [.text(id), workflow.map(SQLiteValue.text) ?? .null,
                   .text(JSONValue.array(commands.map(JSONValue.string)).serialized()),
-                  .text(requirements.json.serialized()), .real(now.timeIntervalSince1970), .real(now.timeIntervalSince1970)])
+                  .text(requirements.json.serialized()), .real(now.timeIntervalSince1970), .real(now.timeIntervalSince1970),
+                  .text(JSONValue.object(env).serialized()), code.map { .text($0.sha256) } ?? .null,
+                  code.map { .integer(Int64($0.size)) } ?? .null])
     }
 
     public func run(_ id: String) throws -> RunRecord? {
@@ -117,7 +122,13 @@ extension StateTransaction {
     private static func runRecord(_ row: [SQLiteValue]) -> RunRecord {
         let commands = (try? JSONValue.parse(row[2].text ?? "[]"))?.arrayValue?.compactMap(\.stringValue) ?? []
         let requirements = (try? JSONValue.parse(row[3].text ?? "{}")).map(ResourceRequirements.init(json:)) ?? ResourceRequirements()
+        var environment: [String: String] = [:]
+        for (key, value) in (try? JSONValue.parse(row[14].text ?? "{}"))?.objectValue?.entries ?? [] {
+            if let text = value.stringValue { environment[key] = text }
+        }
+        let code = row[15].text.map { ShippedCode(sha256: $0, size: Int(row[16].integer ?? 0)) }
         return RunRecord(id: row[0].text ?? "", workflow: row[1].text, commands: commands, requirements: requirements,
+                         environment: environment, code: code,
                          status: RunStatus(rawValue: row[4].text ?? "") ?? .failed, reason: row[5].text, instanceID: row[6].text,
                          attempt: Int(row[7].integer ?? 0), exitCode: row[8].integer.map(Int.init),
                          stopRequested: (row[9].integer ?? 0) != 0,

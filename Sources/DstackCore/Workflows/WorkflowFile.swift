@@ -9,14 +9,20 @@ import Yams
 ///     commands:
 ///       - pip install -r requirements.txt
 ///       - python train.py
+///     env:                            # or a list: [EPOCHS=10, MODE=fast]
+///       EPOCHS: 10
 ///     resources:
 ///       instance_type: m5.xlarge      # or any of:
 ///       cpu: 4
-///       memory: 64GB
+///       memory: 64GB                  # a bare number is GB
 ///       gpu: 1                        # or {count: 1, name: V100}
+///       disk: 100                     # the root volume, GB
 /// ```
 ///
-/// Every problem is reported with the file, the line and the reason.
+/// Every problem is reported with the file, the line and the reason. A key this dstack
+/// does not understand (`image`, `ports`, ...) is refused, never silently dropped: a
+/// run without the image or ports its author asked for would fail later, far from
+/// the cause.
 public struct WorkflowFile: Sendable, Equatable {
     public var workflows: [Workflow]
 
@@ -42,6 +48,9 @@ public struct WorkflowFile: Sendable, Equatable {
         guard let list = mapping["workflows"] else {
             throw WorkflowFileError(file: file, line: root.mark?.line, reason: "there is no 'workflows' list")
         }
+        for (keyNode, _) in mapping where keyNode.scalar?.string != "workflows" {
+            throw WorkflowFileError(file: file, line: keyNode.mark?.line, reason: Self.notSupported(keyNode))
+        }
         guard let items = list.sequence else {
             throw WorkflowFileError(file: file, line: list.mark?.line, reason: "'workflows' must be a list")
         }
@@ -65,6 +74,9 @@ public struct WorkflowFile: Sendable, Equatable {
             WorkflowFileError(file: file, line: (at ?? node).mark?.line, reason: reason)
         }
         guard let mapping = node.mapping else { throw fail(node, "each workflow must be a mapping with 'name' and 'commands'") }
+        for (keyNode, _) in mapping where !Self.workflowKeys.contains(keyNode.scalar?.string ?? "") {
+            throw fail(keyNode, Self.notSupported(keyNode))
+        }
         guard let nameNode = mapping["name"], let name = nameNode.scalar?.string, !name.isEmpty else {
             throw fail(node, "a workflow needs a 'name'")
         }
@@ -81,6 +93,7 @@ public struct WorkflowFile: Sendable, Equatable {
             throw fail(commandsNode, "'commands' of '\(name)' must be a list of strings")
         }
         guard !commands.isEmpty else { throw fail(commandsNode, "workflow '\(name)' has an empty 'commands' list") }
+        let environment = try mapping["env"].map { try Self.environment($0, workflow: name, file: file) } ?? [:]
         var requirements = ResourceRequirements()
         if let resources = mapping["resources"] {
             guard let fields = resources.mapping else { throw fail(resources, "'resources' of '\(name)' must be a mapping") }
@@ -97,9 +110,15 @@ public struct WorkflowFile: Sendable, Equatable {
                     requirements.cpus = cpus
                 case "memory":
                     guard let text = value.scalar?.string, let mib = MemorySize.mebibytes(text) else {
-                        throw fail(value, "'memory' must be a size such as 16GB or 512MB")
+                        throw fail(value, "'memory' must be a size such as 16 (GB), 16GB or 512MB")
                     }
                     requirements.memoryMiB = mib
+                case "disk":
+                    let sizeNode = value.mapping?["size"] ?? value
+                    guard let text = sizeNode.scalar?.string, let gb = MemorySize.gigabytes(text) else {
+                        throw fail(value, "'disk' must be a size such as 100 (GB), 100GB or 1TB")
+                    }
+                    requirements.diskGB = gb
                 case "gpu", "gpus":
                     let countNode = value.mapping?["count"] ?? value
                     guard let count = countNode.scalar.flatMap({ Int($0.string) }), count >= 0 else {
@@ -107,14 +126,54 @@ public struct WorkflowFile: Sendable, Equatable {
                     }
                     requirements.gpus = count
                 default:
-                    throw fail(keyNode, "unknown resource '\(key)'; use instance_type, cpu, memory or gpu")
+                    throw fail(keyNode, "'resources: \(key)' is not supported by this dstack; it takes instance_type, cpu, memory, gpu and disk")
                 }
             }
             if requirements.instanceType != nil, requirements.cpus != nil || requirements.memoryMiB != nil || requirements.gpus != nil {
                 throw fail(resources, "'resources' of '\(name)' gives both an instance_type and cpu/memory/gpu; give one or the other")
             }
         }
-        return Workflow(name: name, commands: commands, requirements: requirements)
+        return Workflow(name: name, commands: commands, environment: environment, requirements: requirements)
+    }
+
+    /// The keys of a workflow this dstack acts on; any other is refused.
+    static let workflowKeys: Set<String> = ["name", "commands", "env", "resources"]
+
+    static func notSupported(_ keyNode: Node) -> String {
+        "'\(keyNode.scalar?.string ?? "?")' is not supported by this dstack"
+    }
+
+    /// `env:` as a mapping (`KEY: value`) or a list of `KEY=VALUE` strings.
+    private static func environment(_ node: Node, workflow name: String, file: String) throws -> [String: String] {
+        func fail(_ at: Node, _ reason: String) -> WorkflowFileError {
+            WorkflowFileError(file: file, line: at.mark?.line, reason: reason)
+        }
+        var environment: [String: String] = [:]
+        func add(_ key: String, _ value: String, at: Node) throws {
+            if let problem = EnvironmentEntry.problem(name: key, value: value) { throw fail(at, "env: " + problem) }
+            guard environment[key] == nil else { throw fail(at, "env: '\(key)' is set twice") }
+            environment[key] = value
+        }
+        if let mapping = node.mapping {
+            for (keyNode, valueNode) in mapping {
+                guard let key = keyNode.scalar?.string else { throw fail(keyNode, "env: each name must be a string") }
+                guard let value = valueNode.scalar, valueNode.tag.description != Tag.Name.null.rawValue else {
+                    throw fail(valueNode, "env: '\(key)' needs a value (write \(key): \"\" for an empty one)")
+                }
+                try add(key, value.string, at: keyNode)
+            }
+        } else if let sequence = node.sequence {
+            for item in sequence {
+                guard let entry = item.scalar?.string else { throw fail(item, "env: each entry must be a KEY=VALUE string") }
+                switch EnvironmentEntry.parse(entry) {
+                case .success(let (key, value)): try add(key, value, at: item)
+                case .failure(let error): throw fail(item, "env: \(error)")
+                }
+            }
+        } else if node.tag.description != Tag.Name.null.rawValue { // `env:` with nothing is an empty env
+            throw fail(node, "'env' of '\(name)' must be a mapping (KEY: value) or a list of KEY=VALUE strings")
+        }
+        return environment
     }
 
     private static func line(of error: YamlError) -> Int? {

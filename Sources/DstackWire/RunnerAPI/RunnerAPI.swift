@@ -8,6 +8,7 @@ import Foundation
 /// | `GET  /api/runners/binary/{architecture}` | the batch's registration token as bearer | the runner binary (the bootstrap checks its SHA-256) |
 /// | `POST /api/runners/register` | registration token in the body | `RegisterRequest` → `RegisterReply` |
 /// | `GET  /api/runners/{id}/assignment?wait=SECONDS` | per-instance bearer token | 200 `Assignment`, or 204 after `wait` with nothing to do |
+/// | `GET  /api/runners/{id}/runs/{run}/code` | bearer, and the run is assigned to `{id}` now | 200 the run's code archive (gzipped tar; its SHA-256 is in the `Assignment`) |
 /// | `POST /api/runners/{id}/runs/{run}/logs` | bearer | `LogChunk` → `RunControl` |
 /// | `POST /api/runners/{id}/runs/{run}/exit` | bearer | `RunExit` → 204 |
 /// | `POST /api/runners/{id}/heartbeat` | bearer | `Heartbeat` → `RunControl` |
@@ -22,6 +23,7 @@ public enum RunnerAPI {
 
     public static func runnerBinaryPath(architecture: String) -> String { "/api/runners/binary/\(architecture)" }
     public static func assignmentPath(instance: String) -> String { "/api/runners/\(instance)/assignment" }
+    public static func codePath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/code" }
     public static func logsPath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/logs" }
     public static func exitPath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/exit" }
     public static func heartbeatPath(instance: String) -> String { "/api/runners/\(instance)/heartbeat" }
@@ -65,20 +67,44 @@ public enum RunnerAPI {
     }
 
     /// A run for the runner to execute: each command in order with `/bin/sh -c`, in a
-    /// fresh working directory, stopping at the first that fails.
+    /// fresh working directory (the run's code unpacked into it first, when it has
+    /// some), with `env` in each command's environment, stopping at the first that fails.
+    /// `env` and `code` are optional in the JSON: a server from before them sends neither.
     public struct Assignment: Equatable, Sendable {
         public var runID: String
         public var attempt: Int
         public var commands: [String]
+        public var env: [String: String]
+        public var code: Code?
 
-        public init(runID: String, attempt: Int, commands: [String]) {
+        /// The run's code archive, fetched from `codePath`: a gzipped tar whose SHA-256
+        /// (lowercase hex) the runner checks before unpacking it.
+        public struct Code: Equatable, Sendable {
+            public var sha256: String
+            public var size: Int
+
+            public init(sha256: String, size: Int) {
+                self.sha256 = sha256
+                self.size = size
+            }
+        }
+
+        public init(runID: String, attempt: Int, commands: [String], env: [String: String] = [:], code: Code? = nil) {
             self.runID = runID
             self.attempt = attempt
             self.commands = commands
+            self.env = env
+            self.code = code
         }
 
         public var json: JSONValue {
-            ["run_id": .string(runID), "attempt": .int(Int64(attempt)), "commands": .array(commands.map(JSONValue.string))]
+            var object: JSONObject = ["run_id": .string(runID), "attempt": .int(Int64(attempt)),
+                                      "commands": .array(commands.map(JSONValue.string))]
+            var environment = JSONObject()
+            for (key, value) in env.sorted(by: { $0.key < $1.key }) { environment[key] = .string(value) }
+            object["env"] = .object(environment)
+            if let code { object["code"] = ["sha256": .string(code.sha256), "size": .int(Int64(code.size))] }
+            return .object(object)
         }
 
         public init(json: JSONValue) throws {
@@ -88,6 +114,19 @@ public enum RunnerAPI {
             commands = try list.map { item in
                 guard let text = item.stringValue else { throw APIShapeError("\"commands\" must be an array of strings") }
                 return text
+            }
+            env = [:]
+            if let value = json["env"], value != .null {
+                guard let object = value.objectValue else { throw APIShapeError("\"env\" must be an object of strings") }
+                for (key, item) in object.entries {
+                    guard let text = item.stringValue else { throw APIShapeError("\"env\" must be an object of strings") }
+                    env[key] = text
+                }
+            }
+            if let value = json["code"], value != .null {
+                code = Code(sha256: try value.requiredString("sha256"), size: Int(try value.requiredInt("size")))
+            } else {
+                code = nil
             }
         }
     }

@@ -1,0 +1,41 @@
+import DstackCore
+import XCTest
+
+/// A run's disk reaches the provider's launch request: a batch asks for the largest
+/// disk among the runs it is launched for.
+final class DiskLaunchTests: XCTestCase {
+    func testTheLaunchAsksForTheLargestDiskOfItsRuns() async throws {
+        let temp = TempHome()
+        defer { temp.cleanUp() }
+        let cloud = FakeCloud(types: [InstanceTypeFacts(name: "small", vcpus: 2, memoryMiB: 4096, architecture: "x86_64")])
+        let requests = RequestLog()
+        cloud.onRequest = { requests.append($0) }
+        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
+                                                        makeProvider: { _, _ in cloud })])
+        let workspace = Workspace(home: temp.home, registry: registry, environment: [:])
+        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        let state = try workspace.state()
+        let workflow = try XCTUnwrap(WorkflowFile.parse(
+            "workflows:\n  - name: w\n    commands: [x]\n    resources:\n      disk: 100\n", file: "w.yaml").workflow(named: "w"))
+        try state.write { tx in
+            try tx.setRule("small", max: 3)
+            try tx.submitRun(id: "r1", workflow: "w", commands: workflow.commands, requirements: workflow.requirements)
+            try tx.submitRun(id: "r2", workflow: nil, commands: ["x"], requirements: ResourceRequirements(diskGB: 40))
+        }
+        _ = try await Reconciler(workspace: workspace, options: ReconcilerOptions()).reconcile()
+        XCTAssertEqual(requests.all.map(\.count), [2])
+        XCTAssertEqual(requests.all.first?.diskGB, 100)
+
+        try state.write { tx in try tx.submitRun(id: "r3", workflow: nil, commands: ["x"], requirements: ResourceRequirements()) }
+        _ = try await Reconciler(workspace: workspace, options: ReconcilerOptions()).reconcile()
+        XCTAssertEqual(requests.all.count, 2)
+        XCTAssertNil(requests.all.last?.diskGB, "no disk asked for: the image's default")
+    }
+}
+
+final class RequestLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var requests: [SpotRequest] = []
+    func append(_ request: SpotRequest) { lock.withLock { requests.append(request) } }
+    var all: [SpotRequest] { lock.withLock { requests } }
+}
