@@ -84,6 +84,7 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
                          stderr: collected.text(isError: true))
 }
 
+// Sendable because `lock` guards both buffers; the pipe readers write them from other threads.
 private final class CollectedOutput: @unchecked Sendable {
     private let lock = NSLock()
     private var out = Data(), err = Data()

@@ -125,6 +125,7 @@ func benchmarkAllow(moto: String, dstack: String, runs: Int) throws {
     print(String(format: "allow is %.1fx faster than the aws CLI", c / a))
 }
 
+// Sendable because `lock` guards the value: a benchmark task hands its result to the main thread.
 final class LockedBox<T>: @unchecked Sendable {
     private let lock = NSLock()
     private var stored: T

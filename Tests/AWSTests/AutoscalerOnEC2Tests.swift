@@ -7,87 +7,22 @@ import XCTest
 /// the right type and count; their user data boots the real dstack-runner (started
 /// here, with the instance ID moto gave) and carries no AWS credentials; the runs
 /// finish; idle instances are terminated and their spot requests cancelled.
-final class AutoscalerOnEC2Tests: XCTestCase {
-    var moto: MotoServer!
-    var home: URL!
-    var server: Process?
+final class AutoscalerOnEC2Tests: EC2EndToEndTestCase {
     var runners: [Process] = []
-    let secret = "ec2-e2e-secret-value"
-
-    override func setUpWithError() throws {
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-ec2-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        moto = try MotoServer()
-    }
 
     override func tearDown() {
         for runner in runners where runner.isRunning { runner.terminate(); runner.waitUntilExit() }
-        if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
-        moto?.stop()
-        try? FileManager.default.removeItem(at: home)
-    }
-
-    private var environment: [String: String] {
-        ["DSTACK_HOME": home.appendingPathComponent("dstack").path, "HOME": home.path, "AWS_EC2_METADATA_DISABLED": "true",
-         "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": ""]
-    }
-
-    @discardableResult
-    private func dstack(_ arguments: String..., serverURL: String? = nil) throws -> CommandResult {
-        var env = environment
-        if let serverURL { env["DSTACK_SERVER_URL"] = serverURL }
-        let result = try runCommand(BuiltProducts.path("dstack"), arguments, environment: env)
-        XCTAssertEqual(result.status, 0, "dstack \(arguments.joined(separator: " ")): \(result)")
-        return result
-    }
-
-    /// What moto holds: instances (id → state, type, spot request, user data) and spot requests (id → state).
-    private func emulator() throws -> JSONValue {
-        try JSONValue.parse(try runPython("""
-            import base64, boto3, json
-            ec2 = boto3.client("ec2", endpoint_url="\(moto.url)", region_name="us-east-1",
-                               aws_access_key_id="AKIDEC2E2E", aws_secret_access_key="\(secret)")
-            out = {"instances": {}, "requests": {}}
-            for r in ec2.describe_instances()["Reservations"]:
-                for i in r["Instances"]:
-                    data = ec2.describe_instance_attribute(InstanceId=i["InstanceId"], Attribute="userData")
-                    raw = data.get("UserData", {}).get("Value", "")
-                    out["instances"][i["InstanceId"]] = {"state": i["State"]["Name"], "type": i["InstanceType"],
-                        "request": i.get("SpotInstanceRequestId"), "user_data": base64.b64decode(raw).decode() if raw else ""}
-            for s in ec2.describe_spot_instance_requests()["SpotInstanceRequests"]:
-                out["requests"][s["SpotInstanceRequestId"]] = s["State"]
-            print(json.dumps(out))
-            """))
-    }
-
-    private func eventually(_ what: String, timeout: TimeInterval = 90, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            Thread.sleep(forTimeInterval: 0.25)
-        }
-        XCTFail("timed out waiting for \(what)")
-        throw MotoServerError("timed out waiting for \(what)")
+        super.tearDown()
     }
 
     func testRunsLaunchSpotInstancesWhoseRunnersDoTheWorkAndIdleOnesAreTornDown() throws {
-        try dstack("aws", "configure", "--access-key-id", "AKIDEC2E2E", "--secret-access-key", secret,
-                   "--region", "us-east-1", "--endpoint-url", moto.url)
+        try configureAWS()
         try dstack("autoscale", "allow", "m5.large", "--max", "2")
 
-        let port = try MotoServer.freePort()
-        let serverURL = "http://127.0.0.1:\(port)"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         // The runners start on this machine (from their user data, with moto's instance IDs),
         // so a loopback URL reaches them; a real cloud's instances need --advertise-url.
-        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--idle-timeout", "3s",
-                            "--allow-loopback-advertise"]
-        server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        self.server = server
+        let port = try startServer(["--idle-timeout", "3s", "--allow-loopback-advertise"])
+        let serverURL = "http://127.0.0.1:\(port)"
 
         let ids = try (1...2).map { index in
             try dstack("run", "--detach", "--instance-type", "m5.large", "--", "echo", "hello from run \(index)", serverURL: serverURL)
@@ -148,22 +83,8 @@ final class AutoscalerOnEC2Tests: XCTestCase {
         }
     }
 
-    private func startServer(_ extra: [String]) throws -> Int {
-        let port = try MotoServer.freePort()
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
-        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s"] + extra
-        server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        self.server = server
-        return port
-    }
-
     func testWithALoopbackAdvertiseURLTheServerLaunchesNothingAndTheRunSaysWhy() throws {
-        try dstack("aws", "configure", "--access-key-id", "AKIDEC2E2E", "--secret-access-key", secret,
-                   "--region", "us-east-1", "--endpoint-url", moto.url)
+        try configureAWS()
         try dstack("autoscale", "allow", "m5.large", "--max", "2")
         let port = try startServer([])
         let serverURL = "http://127.0.0.1:\(port)"
@@ -182,8 +103,7 @@ final class AutoscalerOnEC2Tests: XCTestCase {
     }
 
     func testAnArm64TypeIsRefusedAtAllowWithoutARunnerForItAndAcceptedWithARunnerURL() throws {
-        try dstack("aws", "configure", "--access-key-id", "AKIDEC2E2E", "--secret-access-key", secret,
-                   "--region", "us-east-1", "--endpoint-url", moto.url)
+        try configureAWS()
         let refused = try runCommand(BuiltProducts.path("dstack"), ["autoscale", "allow", "m6g.large", "--max", "1"],
                                      environment: environment)
         XCTAssertEqual(refused.status, 1, "\(refused)")

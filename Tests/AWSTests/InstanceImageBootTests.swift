@@ -7,75 +7,32 @@ import XCTest
 /// data that dstack gives an EC2 (moto) instance boots a debootstrapped Debian root in
 /// its own network namespace, installs the runner's missing libraries from Debian's
 /// mirror, downloads the runner from the server over HTTPS with the certificate's pin,
-/// checks its SHA-256, registers, and runs the work. A runner given a wrong pin never
-/// registers.
-final class InstanceImageBootTests: XCTestCase {
-    var moto: MotoServer!
-    var home: URL!
-    var server: Process?
-    var serverLog: URL!
+/// checks its SHA-256, registers, unpacks the code shipped from a git repository, and
+/// runs the work. A runner given a wrong pin never registers.
+final class InstanceImageBootTests: EC2EndToEndTestCase {
     var instances: [ImageInstance] = []
-    let secret = "image-e2e-secret-value"
 
     override func setUpWithError() throws {
         guard getuid() == 0 else { throw XCTSkip("booting an instance image needs root (network namespaces, chroot)") }
-        home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-image-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        serverLog = home.appendingPathComponent("server.log")
-        moto = try MotoServer()
+        try super.setUpWithError()
     }
 
     override func tearDown() {
         // The server first: a socket bound to an instance's host address outlives its veth pair.
-        if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
+        stopServer()
         for instance in instances { instance.stop() }
-        moto?.stop()
-        if let home { try? FileManager.default.removeItem(at: home) }
+        super.tearDown()
     }
 
-    private var environment: [String: String] {
-        ["DSTACK_HOME": home.appendingPathComponent("dstack").path, "HOME": home.path, "AWS_EC2_METADATA_DISABLED": "true",
-         "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "", "DSTACK_SERVER_URL": ""]
+    override var failureContext: String {
+        instances.map { "\ninstance \($0.directory):\n\($0.userDataLog)" }.joined()
     }
 
-    @discardableResult
-    private func dstack(_ arguments: String...) throws -> CommandResult {
-        let result = try runCommand(BuiltProducts.path("dstack"), arguments, environment: environment)
-        XCTAssertEqual(result.status, 0, "dstack \(arguments.joined(separator: " ")): \(result)")
+    /// Instances in moto: id → user data.
+    private func launchedUserData() throws -> [String: String] {
+        var result: [String: String] = [:]
+        for (id, facts) in try emulator()["instances"]?.objectValue?.entries ?? [] { result[id] = facts["user_data"]?.stringValue ?? "" }
         return result
-    }
-
-    private var serverOutput: String { (try? String(contentsOf: serverLog, encoding: .utf8)) ?? "" }
-
-    /// Instances in moto: id → (state, user data).
-    private func emulatorInstances() throws -> [String: (state: String, userData: String)] {
-        let json = try JSONValue.parse(try runPython("""
-            import base64, boto3, json
-            ec2 = boto3.client("ec2", endpoint_url="\(moto.url)", region_name="us-east-1",
-                               aws_access_key_id="AKIDIMAGE", aws_secret_access_key="\(secret)")
-            out = {}
-            for r in ec2.describe_instances()["Reservations"]:
-                for i in r["Instances"]:
-                    raw = ec2.describe_instance_attribute(InstanceId=i["InstanceId"], Attribute="userData").get("UserData", {}).get("Value", "")
-                    out[i["InstanceId"]] = {"state": i["State"]["Name"], "user_data": base64.b64decode(raw).decode() if raw else ""}
-            print(json.dumps(out))
-            """))
-        var result: [String: (String, String)] = [:]
-        for (id, value) in json.objectValue?.entries ?? [] {
-            result[id] = (value["state"]?.stringValue ?? "", value["user_data"]?.stringValue ?? "")
-        }
-        return result
-    }
-
-    private func eventually(_ what: String, timeout: TimeInterval, _ condition: () throws -> Bool) throws {
-        let deadline = Date().addingTimeInterval(timeout)
-        while Date() < deadline {
-            if try condition() { return }
-            Thread.sleep(forTimeInterval: 0.5)
-        }
-        let logs = instances.map { "instance \($0.directory):\n\($0.userDataLog)" }.joined(separator: "\n")
-        XCTFail("timed out waiting for \(what)\nserver:\n\(serverOutput)\n\(logs)")
-        throw MotoServerError("timed out waiting for \(what)")
     }
 
     private func registered(_ instanceID: String) throws -> Bool {
@@ -85,37 +42,44 @@ final class InstanceImageBootTests: XCTestCase {
     }
 
     func testTheUserDataBootsAStockImageThatFetchesThePinnedRunnerRegistersAndRunsAndAWrongPinNeverRegisters() throws {
+        // The runner the server hands out links the Swift runtime statically and nothing
+        // of the control plane: only what its user data can install.
+        let linked = try runCommand("/usr/bin/ldd", [BuiltProducts.path("dstack-runner-linux-x86_64")]).stdout
+        for absent in ["libswiftCore", "libFoundation", "libsqlite3", "libxml2", "libicu"] {
+            XCTAssertFalse(linked.contains(absent), "the runner links \(absent):\n\(linked)")
+        }
+        for present in ["libcurl.so.4", "libcrypto.so.3", "libjansson.so.4"] { XCTAssertTrue(linked.contains(present), linked) }
         let root = try ImageInstance.root()
         let first = try ImageInstance(root: root)
         instances.append(first)
         XCTAssertFalse(first.hasFile("/usr/lib/x86_64-linux-gnu/libjansson.so.4"), "the stock image has no jansson")
         XCTAssertFalse(first.hasFile("/usr/local/bin/dstack-runner"), "nor a runner")
 
-        try dstack("aws", "configure", "--access-key-id", "AKIDIMAGE", "--secret-access-key", secret,
-                   "--region", "us-east-1", "--endpoint-url", moto.url)
+        try configureAWS()
         try dstack("autoscale", "allow", "m5.large", "--max", "2")
 
         // The server listens on the host end of the instance's veth pair and advertises it.
         let port = try MotoServer.freePort()
         let advertised = "https://\(first.hostAddress):\(port)"
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
-        server.arguments = ["server", "--host", first.hostAddress, "--port", String(port), "--reconcile-interval", "1s",
-                            "--advertise-url", advertised]
-        server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        FileManager.default.createFile(atPath: serverLog.path, contents: nil)
-        let log = try FileHandle(forWritingTo: serverLog)
-        server.standardOutput = log
-        server.standardError = log
-        try server.run()
-        self.server = server
+        try startServer(["--host", first.hostAddress, "--advertise-url", advertised], port: port)
         try eventually("the server to start", timeout: 60) { serverOutput.contains("instances are given \(advertised)") }
 
-        let runID = try dstack("run", "--detach", "--instance-type", "m5.large", "--", "sh", "-c", "echo hello from $(hostname)")
+        // The project: a git repository with a committed file and an uncommitted change.
+        let project = home.appendingPathComponent("project")
+        try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
+        try "shipped from git\n".write(to: project.appendingPathComponent("shipped.txt"), atomically: true, encoding: .utf8)
+        for command in [["init", "-q"], ["add", "shipped.txt"],
+                        ["-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-q", "-m", "code"]] {
+            let git = try runCommand("/usr/bin/git", command, directory: project)
+            XCTAssertEqual(git.status, 0, "\(git)")
+        }
+        try "not committed yet\n".write(to: project.appendingPathComponent("changed.txt"), atomically: true, encoding: .utf8)
+        let runID = try dstack("run", "--detach", "--instance-type", "m5.large", "--", "sh", "-c",
+                               "cat shipped.txt changed.txt; echo hello from $(hostname)", in: project)
             .stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         var launched: (id: String, userData: String)?
         try eventually("a spot instance in the emulator", timeout: 60) {
-            launched = try emulatorInstances().first.map { ($0.key, $0.value.userData) }
+            launched = try launchedUserData().first.map { ($0.key, $0.value) }
             return launched != nil
         }
         let (instanceID, userData) = try XCTUnwrap(launched)
@@ -124,10 +88,11 @@ final class InstanceImageBootTests: XCTestCase {
 
         try first.boot(userData: userData, instanceID: instanceID)
         try eventually("the run to finish on the booted instance", timeout: 300) {
-            let runs = try JSONValue.parse(try dstack("ps", "--json").stdout).arrayValue ?? []
-            return runs.first { $0["id"]?.stringValue == runID }?["status"]?.stringValue == "done"
+            try run(runID)?["status"]?.stringValue == "done"
         }
-        XCTAssertTrue(try dstack("logs", runID).stdout.contains("hello from ip-"), "the command ran inside the instance")
+        let output = try dstack("logs", runID).stdout
+        XCTAssertTrue(output.contains("hello from ip-"), "the command ran inside the instance: \(output)")
+        XCTAssertTrue(output.contains("shipped from git\nnot committed yet\n"), "the project's code reached the instance: \(output)")
         XCTAssertTrue(first.userDataLog.contains("installing what the runner needs:"), first.userDataLog)
         XCTAssertTrue(first.userDataLog.contains("libjansson4"), first.userDataLog)
         XCTAssertTrue(first.hasFile("/usr/local/bin/dstack-runner"), "the runner was installed from the server")
@@ -139,7 +104,7 @@ final class InstanceImageBootTests: XCTestCase {
         try dstack("instances", "request", "m5.large")
         var other: (id: String, userData: String)?
         try eventually("a second spot instance", timeout: 60) {
-            other = try emulatorInstances().first { $0.key != instanceID }.map { ($0.key, $0.value.userData) }
+            other = try launchedUserData().first { $0.key != instanceID }.map { ($0.key, $0.value) }
             return other != nil
         }
         let (secondID, secondUserData) = try XCTUnwrap(other)

@@ -22,12 +22,14 @@ final class DiskLaunchTests: XCTestCase {
             try tx.submitRun(id: "r1", workflow: "w", commands: workflow.commands, requirements: workflow.requirements)
             try tx.submitRun(id: "r2", workflow: nil, commands: ["x"], requirements: ResourceRequirements(diskGB: 40))
         }
-        _ = try await Reconciler(workspace: workspace, options: ReconcilerOptions()).reconcile()
+        var options = ReconcilerOptions()
+        options.delivery = RunnerDelivery(advertiseURL: "https://dstack.example:3000", runnerBinaries: ["x86_64": "0123abcd"])
+        _ = try await Reconciler(workspace: workspace, options: options).reconcile()
         XCTAssertEqual(requests.all.map(\.count), [2])
         XCTAssertEqual(requests.all.first?.diskGB, 100)
 
         try state.write { tx in try tx.submitRun(id: "r3", workflow: nil, commands: ["x"], requirements: ResourceRequirements()) }
-        _ = try await Reconciler(workspace: workspace, options: ReconcilerOptions()).reconcile()
+        _ = try await Reconciler(workspace: workspace, options: options).reconcile()
         XCTAssertEqual(requests.all.count, 2)
         XCTAssertNil(requests.all.last?.diskGB, "no disk asked for: the image's default")
     }

@@ -66,6 +66,7 @@ enum ChildProcess {
         return nil
     }
 
+    // Sendable because `lock` guards both buffers; the pipe readers write them from other threads.
     private final class Collected: @unchecked Sendable {
         private let lock = NSLock()
         private var out: [UInt8] = []

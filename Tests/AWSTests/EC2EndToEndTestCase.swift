@@ -1,0 +1,110 @@
+import DstackCore
+import DstackTesting
+import Foundation
+import XCTest
+
+/// What every end-to-end test against moto shares: a moto server of its own, a scratch
+/// DSTACK_HOME that sees none of the caller's AWS settings, the built `dstack`, a
+/// `dstack server` with its output in a file, and boto3's view of what the emulator holds.
+class EC2EndToEndTestCase: XCTestCase {
+    var moto: MotoServer!
+    var home: URL!
+    var server: Process?
+    var serverLog: URL!
+    let accessKey = "AKIDEC2E2E"
+    let secret = "ec2-e2e-secret-value"
+
+    override func setUpWithError() throws {
+        home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-ec2-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        serverLog = home.appendingPathComponent("server.log")
+        moto = try MotoServer()
+    }
+
+    override func tearDown() {
+        stopServer()
+        moto?.stop()
+        if let home { try? FileManager.default.removeItem(at: home) }
+    }
+
+    func stopServer() {
+        if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
+    }
+
+    var environment: [String: String] {
+        ["DSTACK_HOME": home.appendingPathComponent("dstack").path, "HOME": home.path, "AWS_EC2_METADATA_DISABLED": "true",
+         "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "", "DSTACK_SERVER_URL": ""]
+    }
+
+    /// Runs `dstack` and asserts that it succeeded.
+    @discardableResult
+    func dstack(_ arguments: String..., serverURL: String? = nil, in directory: URL? = nil) throws -> CommandResult {
+        var env = environment
+        if let serverURL { env["DSTACK_SERVER_URL"] = serverURL }
+        let result = try runCommand(BuiltProducts.path("dstack"), arguments, environment: env, directory: directory)
+        XCTAssertEqual(result.status, 0, "dstack \(arguments.joined(separator: " ")): \(result)")
+        return result
+    }
+
+    func configureAWS() throws {
+        try dstack("aws", "configure", "--access-key-id", accessKey, "--secret-access-key", secret,
+                   "--region", "us-east-1", "--endpoint-url", moto.url)
+    }
+
+    /// Starts `dstack server` on a free port (its output in `serverLog`); returns the port.
+    @discardableResult
+    func startServer(_ arguments: [String], port: Int? = nil) throws -> Int {
+        let port = try port ?? MotoServer.freePort()
+        let server = Process()
+        server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
+        server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s"] + arguments
+        server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        FileManager.default.createFile(atPath: serverLog.path, contents: nil)
+        let log = try FileHandle(forWritingTo: serverLog)
+        server.standardOutput = log
+        server.standardError = log
+        try server.run()
+        self.server = server
+        return port
+    }
+
+    var serverOutput: String { (try? String(contentsOf: serverLog, encoding: .utf8)) ?? "" }
+
+    /// What moto holds: instances (id → state, type, spot request, user data) and spot requests (id → state).
+    func emulator() throws -> JSONValue {
+        try JSONValue.parse(try runPython("""
+            import base64, boto3, json
+            ec2 = boto3.client("ec2", endpoint_url="\(moto.url)", region_name="us-east-1",
+                               aws_access_key_id="\(accessKey)", aws_secret_access_key="\(secret)")
+            out = {"instances": {}, "requests": {}}
+            for r in ec2.describe_instances()["Reservations"]:
+                for i in r["Instances"]:
+                    data = ec2.describe_instance_attribute(InstanceId=i["InstanceId"], Attribute="userData")
+                    raw = data.get("UserData", {}).get("Value", "")
+                    out["instances"][i["InstanceId"]] = {"state": i["State"]["Name"], "type": i["InstanceType"],
+                        "request": i.get("SpotInstanceRequestId"), "user_data": base64.b64decode(raw).decode() if raw else ""}
+            for s in ec2.describe_spot_instance_requests()["SpotInstanceRequests"]:
+                out["requests"][s["SpotInstanceRequestId"]] = s["State"]
+            print(json.dumps(out))
+            """))
+    }
+
+    /// `dstack ps --all --json`'s record of one run.
+    func run(_ id: String) throws -> JSONValue? {
+        try JSONValue.parse(try dstack("ps", "--all", "--json").stdout).arrayValue?.first { $0["id"]?.stringValue == id }
+    }
+
+    /// More to print when a wait times out (a subclass's own logs).
+    var failureContext: String { "" }
+
+    /// Polls `condition` until it holds; fails after `timeout` seconds with the server's output.
+    func eventually(_ what: String, timeout: TimeInterval = 90, _ condition: () throws -> Bool) throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            if try condition() { return }
+            Thread.sleep(forTimeInterval: 0.25)
+        }
+        XCTFail("timed out waiting for \(what)\nserver:\n\(serverOutput)\(failureContext)")
+        throw MotoServerError("timed out waiting for \(what)")
+    }
+}
