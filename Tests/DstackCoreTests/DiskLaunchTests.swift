@@ -27,6 +27,8 @@ final class DiskLaunchTests: XCTestCase {
         _ = try await Reconciler(workspace: workspace, options: options).reconcile()
         XCTAssertEqual(requests.all.map(\.count), [2])
         XCTAssertEqual(requests.all.first?.diskGB, 100)
+        let batch = try XCTUnwrap(state.read { try $0.openBatches(vendor: "fake") }.first)
+        XCTAssertEqual(batch.diskGB, 100, "the journal keeps the disk, so a launch resent after a crash asks for it again")
 
         try state.write { tx in try tx.submitRun(id: "r3", workflow: nil, commands: ["x"], requirements: ResourceRequirements()) }
         _ = try await Reconciler(workspace: workspace, options: options).reconcile()

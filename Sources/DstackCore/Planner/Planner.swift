@@ -36,14 +36,14 @@ public enum Planner {
 
         // 2. What is left: idle stacks, unclaimed provisioning, and live counts per type.
         var idle: [String: [PlannerInstance]] = [:]
-        var provisioning: [String: Int] = [:]
+        var provisioning: [String: [Int?]] = [:] // the disk of each slot still coming up
         var live: [String: Int] = [:]
         for (type, instances) in survivors {
             live[type] = instances.count
             for instance in instances {
                 switch instance.phase {
                 case .idle: idle[type, default: []].append(instance)
-                case .provisioning: provisioning[type, default: 0] += 1
+                case .provisioning: provisioning[type, default: []].append(instance.diskGB)
                 case .busy: break
                 }
             }
@@ -62,7 +62,7 @@ public enum Planner {
         var typeIndex: [String: Int] = [:]
         for (index, type) in typeNames.enumerated() { typeIndex[type] = index }
         var idleStacks = typeNames.map { idle[$0] ?? [] }
-        var provisioningLeft = typeNames.map { provisioning[$0] ?? 0 }
+        var provisioningLeft = typeNames.map { provisioning[$0] ?? [] }
         var liveCount = typeNames.map { live[$0] ?? 0 }
         let limitOf = typeNames.map { limits[$0]! }
         let startingReason = typeNames.map { "waiting for \(indefiniteArticle(for: $0)) \($0) instance to start" }
@@ -91,13 +91,26 @@ public enum Planner {
                 plan.waiting[run.id] = reason
                 continue
             }
-            if let type = candidates.all.first(where: { !idleStacks[$0].isEmpty }) {
+            // A run that asks for a disk goes only where that disk is; others take the
+            // longest-idle instance and any slot still coming up, as before.
+            let disk = run.requirements.diskGB
+            if disk == nil, let type = candidates.all.first(where: { !idleStacks[$0].isEmpty }) {
                 let instance = idleStacks[type].removeLast()
                 plan.assignments.append(Plan.Assignment(runID: run.id, instanceID: instance.id))
                 continue
             }
-            if let type = candidates.all.first(where: { provisioningLeft[$0] > 0 }) {
-                provisioningLeft[type] -= 1
+            if disk != nil, let (type, index) = candidates.all.lazy.compactMap({ type in
+                idleStacks[type].lastIndex { PlannerInstance.disk($0.diskGB, fits: disk) }.map { (type, $0) }
+            }).first {
+                let instance = idleStacks[type].remove(at: index)
+                plan.assignments.append(Plan.Assignment(runID: run.id, instanceID: instance.id))
+                continue
+            }
+            if let (type, index) = candidates.all.lazy.compactMap({ type in
+                (disk == nil ? provisioningLeft[type].indices.last
+                    : provisioningLeft[type].lastIndex { PlannerInstance.disk($0, fits: disk) }).map { (type, $0) }
+            }).first {
+                provisioningLeft[type].remove(at: index)
                 plan.claimedProvisioning[run.id] = typeNames[type]
                 plan.waiting[run.id] = startingReason[type]
                 continue

@@ -26,12 +26,22 @@ public struct PlannerInstance: Sendable, Equatable {
     public var instanceType: String
     public var phase: Phase
     public var launchedAt: Date
+    /// The root disk it was launched with (GB); nil: the image's default, which no
+    /// run that asks for a disk is placed on.
+    public var diskGB: Int?
 
-    public init(id: String, instanceType: String, phase: Phase, launchedAt: Date) {
+    public init(id: String, instanceType: String, phase: Phase, launchedAt: Date, diskGB: Int? = nil) {
         self.id = id
         self.instanceType = instanceType
         self.phase = phase
         self.launchedAt = launchedAt
+        self.diskGB = diskGB
+    }
+
+    /// Whether a run needing `diskGB` (nil: any) may go on this instance.
+    static func disk(_ instanceDisk: Int?, fits runDisk: Int?) -> Bool {
+        guard let runDisk else { return true }
+        return (instanceDisk ?? 0) >= runDisk
     }
 }
 

@@ -12,7 +12,7 @@ extension Reconciler {
             let registration = SecureRandom.hex(32)
             try workspace.state().write { try $0.addRegistrationHash(token: batch.token, hash: TokenHash.sha256Hex(registration)) }
             await send(batchToken: batch.token, instanceType: batch.instanceType, count: batch.count,
-                       registrationToken: registration, active: active, now: now, report: &report)
+                       registrationToken: registration, active: active, now: now, diskGB: batch.diskGB, report: &report)
         }
     }
 

@@ -20,12 +20,12 @@ extension Reconciler {
             let phase: PlannerInstance.Phase = instance.runID.map { .busy(runID: $0) }
                 ?? .idle(since: instance.idleSince ?? instance.registeredAt ?? now)
             instances.append(PlannerInstance(id: instance.id, instanceType: instance.instanceType, phase: phase,
-                                             launchedAt: instance.recordedAt))
+                                             launchedAt: instance.recordedAt, diskGB: instance.diskGB))
         }
         for batch in batches {
             for slot in 0..<batch.provisioning {
                 instances.append(PlannerInstance(id: Self.placeholderID(batch.token, slot), instanceType: batch.instanceType,
-                                                 phase: .provisioning, launchedAt: batch.createdAt))
+                                                 phase: .provisioning, launchedAt: batch.createdAt, diskGB: batch.diskGB))
             }
         }
         return PlannerInput(
@@ -108,13 +108,13 @@ extension Reconciler {
             }
             let token = "dstack-\(SecureRandom.hex(16))"
             let registration = SecureRandom.hex(32)
-            try state.write { tx in
-                try tx.journalBatch(token: token, vendor: vendor, instanceType: launch.instanceType, count: launch.count,
-                                    registrationHash: TokenHash.sha256Hex(registration), at: now)
-                try tx.recordLaunchPurpose(token: token, runIDs: launch.forRuns, serverURL: options.advertiseURL)
-            }
             // One disk size per batch: the largest any of its runs asked for.
             let diskGB = try state.read { tx in try launch.forRuns.compactMap { try tx.run($0)?.requirements.diskGB }.max() }
+            try state.write { tx in
+                try tx.journalBatch(token: token, vendor: vendor, instanceType: launch.instanceType, count: launch.count,
+                                    registrationHash: TokenHash.sha256Hex(registration), diskGB: diskGB, at: now)
+                try tx.recordLaunchPurpose(token: token, runIDs: launch.forRuns, serverURL: options.advertiseURL)
+            }
             let sent = await send(batchToken: token, instanceType: launch.instanceType, count: launch.count,
                                   registrationToken: registration, active: active, now: now, diskGB: diskGB, report: &report)
             if sent == nil {

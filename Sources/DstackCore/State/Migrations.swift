@@ -95,6 +95,12 @@ enum Migrations {
         ALTER TABLE runs ADD COLUMN code_sha256 TEXT;
         ALTER TABLE runs ADD COLUMN code_size INTEGER;
         """,
+        // 5: the root disk a launch batch asked for (GB; NULL: the image's default), so
+        // that a run needing a disk is placed only on an instance that has it, and a
+        // launch resent after a crash asks for the same disk.
+        """
+        ALTER TABLE launches ADD COLUMN disk_gb INTEGER;
+        """,
     ]
 
     static var latestVersion: Int { all.count }

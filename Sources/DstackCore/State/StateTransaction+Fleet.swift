@@ -16,6 +16,8 @@ public struct FleetInstance: Sendable, Equatable {
     public var idleSince: Date?
     public var heartbeatAt: Date?
     public var recordedAt: Date
+    /// The root disk its launch asked for (GB); nil: the image's default.
+    public var diskGB: Int? = nil
 }
 
 /// A launch batch still expecting runners to register.
@@ -28,6 +30,8 @@ public struct OpenBatch: Sendable, Equatable {
     public var registrationHash: String?
     public var createdAt: Date
     public var status: LaunchRecord.Status
+    /// The root disk each of its instances asked for (GB); nil: the image's default.
+    public var diskGB: Int? = nil
 
     /// Slots whose runner has not registered yet.
     public var provisioning: Int { max(0, count - registered) }
@@ -36,7 +40,7 @@ public struct OpenBatch: Sendable, Equatable {
 extension StateTransaction {
     private static let fleetColumns = """
         id, vendor, instance_type, spot_request_id, launch_token, phase, run_id, token_hash, registered_at,
-        idle_since, heartbeat_at, recorded_at
+        idle_since, heartbeat_at, recorded_at, (SELECT disk_gb FROM launches WHERE launches.token = instances.launch_token)
         """
 
     public func fleet(vendor: String) throws -> [FleetInstance] {
@@ -50,26 +54,27 @@ extension StateTransaction {
 
     /// Journals a launch batch with the hash of its registration token, before the provider is called.
     public func journalBatch(token: String, vendor: String, instanceType: String, count: Int, registrationHash: String,
-                             at now: Date = Date()) throws {
+                             diskGB: Int? = nil, at now: Date = Date()) throws {
         try db.query("""
-            INSERT INTO launches(token, vendor, instance_type, count, status, registration_hash, created_at)
-            VALUES (?, ?, ?, ?, 'intent', ?, ?)
+            INSERT INTO launches(token, vendor, instance_type, count, status, registration_hash, created_at, disk_gb)
+            VALUES (?, ?, ?, ?, 'intent', ?, ?, ?)
             """, [.text(token), .text(vendor), .text(instanceType), .integer(Int64(count)), .text(registrationHash),
-                  .real(now.timeIntervalSince1970)])
+                  .real(now.timeIntervalSince1970), diskGB.map { .integer(Int64($0)) } ?? .null])
     }
 
     /// Batches that still expect runners: intent (the provider call may not have happened)
     /// or sent, and not closed.
     public func openBatches(vendor: String) throws -> [OpenBatch] {
         try db.query("""
-            SELECT token, instance_type, count, registered, spot_requests, registration_hash, created_at, status
+            SELECT token, instance_type, count, registered, spot_requests, registration_hash, created_at, status, disk_gb
             FROM launches WHERE vendor = ? AND closed = 0 AND status IN ('intent', 'sent') ORDER BY created_at
             """, [.text(vendor)]).map { row in
             OpenBatch(token: row[0].text ?? "", instanceType: row[1].text ?? "", count: Int(row[2].integer ?? 0),
                       registered: Int(row[3].integer ?? 0),
                       spotRequestIDs: (row[4].text ?? "").split(separator: ",").map(String.init),
                       registrationHash: row[5].text, createdAt: Date(timeIntervalSince1970: row[6].real ?? 0),
-                      status: LaunchRecord.Status(rawValue: row[7].text ?? "") ?? .failed)
+                      status: LaunchRecord.Status(rawValue: row[7].text ?? "") ?? .failed,
+                      diskGB: row[8].integer.map(Int.init))
         }
     }
 
@@ -141,7 +146,8 @@ extension StateTransaction {
                       tokenHash: row[7].text, registeredAt: row[8].real.map(Date.init(timeIntervalSince1970:)),
                       idleSince: row[9].real.map(Date.init(timeIntervalSince1970:)),
                       heartbeatAt: row[10].real.map(Date.init(timeIntervalSince1970:)),
-                      recordedAt: Date(timeIntervalSince1970: row[11].real ?? 0))
+                      recordedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
+                      diskGB: row[12].integer.map(Int.init))
     }
 }
 
