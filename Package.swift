@@ -75,7 +75,7 @@ let package = Package(
         ),
         // The runner daemon's logic, a library so that tests can drive it.
         // It must not link the state or the control plane: it runs on stock cloud images.
-        .target(name: "DstackRunnerKit", dependencies: ["DstackWire", "COpenSSL"]),
+        .target(name: "DstackRunnerKit", dependencies: ["DstackWire"]),
         .executableTarget(name: "dstack-runner", dependencies: ["DstackWire", "DstackRunnerKit"]),
         .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"], path: "Sources/dstack-benchmarks"),
         // Opens the state from many processes at once; CLITests drives it.

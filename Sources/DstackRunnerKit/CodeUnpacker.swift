@@ -1,4 +1,3 @@
-import COpenSSL
 import DstackWire
 import Foundation
 #if canImport(Glibc)
@@ -24,7 +23,7 @@ struct CodeUnpacker {
         case .success(let body): bytes = body
         case .failure(let error): throw Failure(description: "could not download the run's code: \(error)")
         }
-        let actual = Self.sha256Hex(bytes)
+        let actual = SHA256Digest.hex(of: bytes)
         guard actual == code.sha256 else {
             throw Failure(description: "the run's code did not arrive intact: its SHA-256 is \(actual), "
                 + "not \(code.sha256) (\(bytes.count) of \(code.size) bytes)")
@@ -68,15 +67,5 @@ struct CodeUnpacker {
 
     static func quote(_ text: String) -> String {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
-    }
-
-    static func sha256Hex(_ bytes: [UInt8]) -> String {
-        let context = EVP_MD_CTX_new()
-        defer { EVP_MD_CTX_free(context) }
-        var digest = [UInt8](repeating: 0, count: 32)
-        EVP_DigestInit_ex(context, EVP_sha256(), nil)
-        bytes.withUnsafeBytes { _ = EVP_DigestUpdate(context, $0.baseAddress, $0.count) }
-        EVP_DigestFinal_ex(context, &digest, nil)
-        return digest.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }

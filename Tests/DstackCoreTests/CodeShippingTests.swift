@@ -117,7 +117,7 @@ final class CodeShippingTests: XCTestCase {
         XCTAssertEqual(stored, ["\(first.sha256).tar.gz"], "one file, no temp files left")
         let path = try XCTUnwrap(store.path(for: first.sha256))
         XCTAssertEqual(temp.mode(of: path), 0o600)
-        XCTAssertEqual(try SHA256Digest.hexOfFile(atPath: path), first.sha256)
+        XCTAssertEqual(try FileDigest.sha256Hex(path: path), first.sha256)
         XCTAssertEqual(first.size, try FileManager.default.attributesOfItem(atPath: path)[.size] as? Int)
 
         try write("a.txt", "changed\n")
