@@ -88,5 +88,5 @@ let package = Package(
         .testTarget(name: "CLITests", dependencies: ["DstackCore", "DstackTesting"]),
         .testTarget(name: "RunnerTests", dependencies: ["DstackRunnerKit", "DstackCore", "DstackTesting"]),
     ],
-    swiftLanguageModes: [.v5]
+    swiftLanguageModes: [.v6]
 )

@@ -102,9 +102,9 @@ public struct RunnerOptions: Equatable, Sendable {
         return .run(options)
     }
 
-    private static let durationFlags: [(String, WritableKeyPath<RunnerOptions, TimeInterval>)] = [
+    private static var durationFlags: [(String, WritableKeyPath<RunnerOptions, TimeInterval>)] { [
         ("--orphan-timeout", \.orphanTimeout), ("--poll-wait", \.pollWait), ("--heartbeat-interval", \.heartbeatInterval),
-    ]
+    ] }
 
     /// `--flag=value` → (`--flag`, `value`); `--flag` → (`--flag`, nil).
     private static func split(_ argument: String) -> (String, String?) {

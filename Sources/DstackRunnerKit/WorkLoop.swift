@@ -51,7 +51,7 @@ final class WorkLoop {
 }
 
 /// A heartbeat every interval, idle or busy; a `stop: true` reply stops the current run.
-final class HeartbeatLoop {
+final class HeartbeatLoop: Sendable {
     private let client: RunnerAPIClient
     private let executor: RunExecutor
     private let interval: TimeInterval
@@ -83,13 +83,13 @@ final class HeartbeatLoop {
 }
 
 /// Takes the orphan action when the server has not answered for the orphan timeout.
-final class DeadMansSwitch {
+final class DeadMansSwitch: Sendable {
     private let contact: ContactClock
     private let timeout: TimeInterval
     private let lifetime: Lifetime
-    private let fire: (String) -> Void
+    private let fire: @Sendable (String) -> Void
 
-    init(contact: ContactClock, timeout: TimeInterval, lifetime: Lifetime, fire: @escaping (String) -> Void) {
+    init(contact: ContactClock, timeout: TimeInterval, lifetime: Lifetime, fire: @escaping @Sendable (String) -> Void) {
         self.contact = contact
         self.timeout = timeout
         self.lifetime = lifetime

@@ -19,9 +19,6 @@ sigemptyset(&stopMask)
 stopSignals.keys.forEach { sigaddset(&stopMask, $0) }
 pthread_sigmask(SIG_BLOCK, &stopMask, nil)
 
-// The log is a file on instances; line buffering keeps it readable while we run.
-setvbuf(stdout, nil, _IOLBF, 0)
-
 let options: RunnerOptions
 switch RunnerOptions.parse(Array(CommandLine.arguments.dropFirst())) {
 case .run(let parsed):

@@ -13,7 +13,7 @@ enum CommandContext {
 /// Writes to standard output and flushes, so piped output interleaves with prompts.
 func say(_ line: String) {
     print(line)
-    fflush(stdout)
+    fflush(nil) // every stream: `stdout` itself is a global Swift 6 will not touch
 }
 
 func plural(_ count: Int, _ noun: String) -> String {

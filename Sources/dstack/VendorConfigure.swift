@@ -22,7 +22,7 @@ struct VendorConfigure {
 
         for field in plugin.fields where field.isPrompted && parsed.values[field.key] == nil {
             print(form.prompt(for: field, current: current[field.key]), terminator: "")
-            fflush(stdout)
+            fflush(nil) // every stream: `stdout` itself is a global Swift 6 will not touch
             guard let answer = readLine(strippingNewline: true) else {
                 print("")
                 // Piped input may stop early; fields that already have a value keep it.

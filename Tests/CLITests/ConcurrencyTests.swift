@@ -29,12 +29,13 @@ final class ConcurrencyTests: CLITestCase {
         // lock instead of failing with "database is locked".
         let group = DispatchGroup()
         let failures = Locked<[String]>([])
+        let dstack = BuiltProducts.path("dstack"), environment = ["DSTACK_HOME": home.path]
         for _ in 0..<6 {
             group.enter()
             DispatchQueue.global().async {
                 defer { group.leave() }
                 do {
-                    let result = try self.dstack("autoscale", "allow", "local", "--max", "3")
+                    let result = try runCommand(dstack, ["autoscale", "allow", "local", "--max", "3"], environment: environment)
                     if result.status != 0 { failures.mutate { $0.append(result.description) } }
                 } catch {
                     failures.mutate { $0.append("\(error)") }

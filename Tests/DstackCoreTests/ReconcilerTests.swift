@@ -150,7 +150,7 @@ extension ReconcilerTests {
         let instance = try XCTUnwrap(try state.read { try $0.run("r1")?.instanceID })
         // From now on any silence is too long: the runner has said nothing since it registered.
         reconciler.options.heartbeatTimeout = 0
-        Thread.sleep(forTimeInterval: 0.01)
+        try await Task.sleep(nanoseconds: 10_000_000)
         let report = try await reconciler.reconcile()
         XCTAssertTrue(report.retried.contains("r1"))
         XCTAssertFalse(cloud.liveInstances.contains { $0.id == instance }, "the silent runner's machine is terminated")

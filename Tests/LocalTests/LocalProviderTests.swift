@@ -50,9 +50,11 @@ final class LocalProviderTests: LocalProviderTestCase {
     }
 
     func testConcurrentRequestsWithOneTokenLaunchOnce() async throws {
-        async let first = request(count: 2, token: "same")
-        async let second = request(count: 2, token: "same")
-        let (a, b) = try await (first, second)
+        let provider: LocalProvider = self.provider
+        let same = SpotRequest(instanceType: "local", count: 2, userData: Self.execRunnerUserData, idempotencyToken: "same")
+        async let first = provider.requestSpot(same)
+        async let second = provider.requestSpot(same)
+        let (a, b) = try await (first.instances, second.instances)
         XCTAssertEqual(Set(a.map(\.id)), Set(b.map(\.id)))
         let listed = try await provider.list()
         XCTAssertEqual(listed.count, 2)

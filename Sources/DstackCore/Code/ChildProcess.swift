@@ -15,7 +15,7 @@ enum ChildProcess {
     /// thread) instead of it being collected.
     static func run(_ executable: String, _ arguments: [String], in directory: String,
                     stdin: [UInt8] = [], environment: [String: String]? = nil,
-                    stdoutSink: ((UnsafeRawBufferPointer) -> Void)? = nil) throws -> Outcome {
+                    stdoutSink: (@Sendable (UnsafeRawBufferPointer) -> Void)? = nil) throws -> Outcome {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
