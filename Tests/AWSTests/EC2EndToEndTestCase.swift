@@ -59,7 +59,7 @@ class EC2EndToEndTestCase: XCTestCase {
         server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         server.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s"] + arguments
         server.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        FileManager.default.createFile(atPath: serverLog.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: serverLog.path, contents: nil)
         let log = try FileHandle(forWritingTo: serverLog)
         server.standardOutput = log
         server.standardError = log

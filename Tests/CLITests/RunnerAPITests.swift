@@ -102,17 +102,33 @@ final class RunnerAPITests: CLITestCase {
         XCTAssertEqual(try post(RunnerAPI.heartbeatPath(instance: "inst-a"), "[", token: "token-a").status, 400)
     }
 
-    func testRegistrationNeedsAKnownTokenAndHappensOncePerInstance() throws {
+    func testRegistrationNeedsAKnownTokenAndIsIdempotentForItsOwnLaunch() throws {
         XCTAssertEqual(try post(RunnerAPI.registerPath, #"{"instance_id": "local-1", "registration_token": "made-up"}"#).status, 401)
 
-        // A real runner registers through its user data; the same token and instance again is refused.
+        // A real runner registers through its user data.
         let id = try submit("--", "true", server: server)
         try eventually("the run to finish") { try status(id) == "done" }
         let instance = try XCTUnwrap(run(id)?["instance_id"]?.stringValue)
         let userData = try String(contentsOf: home.appendingPathComponent("local/instances/\(instance)/user-data.sh"), encoding: .utf8)
         let token = try XCTUnwrap(userData.components(separatedBy: "DSTACK_REGISTRATION_TOKEN='").last?.split(separator: "'").first)
         XCTAssertFalse(userData.contains("AWS_"), "no cloud credentials in user data")
+
+        // Its reply lost, it registers again with the same token: a fresh token, which works,
+        // and takes the next run (the first token is void, so nothing else can).
         let again = try post(RunnerAPI.registerPath, #"{"instance_id": "\#(instance)", "registration_token": "\#(token)"}"#)
-        XCTAssertTrue([401, 409].contains(again.status), "a second registration is refused: \(again.status) \(again.bodyText)")
+        XCTAssertEqual(again.status, 200, again.bodyText)
+        let reply = try RunnerAPI.RegisterReply(json: JSONValue.parse(again.body))
+        XCTAssertEqual(reply.instanceID, instance)
+        let next = try submit("--", "true", server: server)
+        var assignment: HTTPResponse?
+        try eventually("the next run to be handed to the token given on re-registration") {
+            assignment = try get(RunnerAPI.assignmentPath(instance: instance) + "?wait=1", token: reply.token)
+            return assignment?.status == 200
+        }
+        XCTAssertEqual(try RunnerAPI.Assignment(json: JSONValue.parse(assignment!.body)).runID, next)
+
+        // Another launch's registration token for a registered instance is a conflict.
+        let other = try post(RunnerAPI.registerPath, #"{"instance_id": "inst-a", "registration_token": "\#(token)"}"#)
+        XCTAssertEqual(other.status, 409, other.bodyText)
     }
 }

@@ -14,7 +14,7 @@ final class ServerProcess {
     init(home: URL, arguments: [String], port: Int? = nil) throws {
         self.port = try port ?? LocalPort.free()
         logFile = home.deletingLastPathComponent().appendingPathComponent("server-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         log = try FileHandle(forWritingTo: logFile)
         process.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         process.arguments = ["server", "--port", String(self.port)] + arguments

@@ -58,7 +58,7 @@ final class ReconcilerTests: XCTestCase {
     }
 
     func testALaunchIsJournaledBeforeTheCloudIsCalled() async throws {
-        try state.write { try $0.setRule("small", max: 1) }
+        _ = try state.write { try $0.setRule("small", max: 1) }
         try submit("r1", ResourceRequirements(instanceType: "small"))
         let store = state
         var journaled: LaunchRecord.Status?
@@ -85,7 +85,7 @@ final class ReconcilerTests: XCTestCase {
     func testASteadyStatePassMakesOneCallWhateverTheFleetSize() async throws {
         for fleetSize in [1, 20] {
             try setUpWithError()
-            try state.write { try $0.setRule("small", max: 50) }
+            _ = try state.write { try $0.setRule("small", max: 50) }
             for index in 0..<fleetSize { try submit("r\(index)", ResourceRequirements(instanceType: "small")) }
             _ = try await reconciler.reconcile()
             try registerEveryLaunchedInstance()
@@ -111,7 +111,7 @@ final class ReconcilerTests: XCTestCase {
 
     func testAVanishedInstanceSendsItsRunBackUntilRetriesRunOut() async throws {
         reconciler.options.maxRetries = 1
-        try state.write { try $0.setRule("small", max: 1) }
+        _ = try state.write { try $0.setRule("small", max: 1) }
         try submit("r1", ResourceRequirements(instanceType: "small"))
         for attempt in 1...2 {
             _ = try await reconciler.reconcile()
@@ -132,7 +132,7 @@ final class ReconcilerTests: XCTestCase {
 
     func testAnInstanceStateDoesNotKnowIsSweptAfterTheGracePeriod() async throws {
         reconciler.options.sweepGrace = 0
-        try state.write { try $0.setRule("small", max: 1) }
+        _ = try state.write { try $0.setRule("small", max: 1) }
         let stray = try await cloud.requestSpot(SpotRequest(instanceType: "small", count: 1, userData: "", idempotencyToken: "elsewhere"))
         let report = try await reconciler.reconcile()
         XCTAssertEqual(report.swept, stray.instances.map(\.id))
@@ -142,7 +142,7 @@ final class ReconcilerTests: XCTestCase {
 
 extension ReconcilerTests {
     func testARunnerThatStopsAnsweringLosesItsMachineAndItsRunIsRetried() async throws {
-        try state.write { try $0.setRule("small", max: 1) }
+        _ = try state.write { try $0.setRule("small", max: 1) }
         try submit("r1", ResourceRequirements(instanceType: "small"))
         _ = try await reconciler.reconcile()
         try registerEveryLaunchedInstance()

@@ -31,7 +31,7 @@ final class RunnerBinaryTests: XCTestCase {
         process.arguments = ["--instance-id", "i-0aaaabbbbccccdddd", "--state-dir", stateDirectory, "--orphan-action", "exit",
                              "--server", server, "--registration-token", FakeRunnerServer.registrationToken,
                              "--poll-wait", "1", "--heartbeat-interval", "0.5"] + extra
-        FileManager.default.createFile(atPath: logFile, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
         let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logFile))
         process.standardOutput = log
         process.standardError = log

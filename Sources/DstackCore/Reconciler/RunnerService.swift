@@ -28,14 +28,18 @@ public final class RunnerService: @unchecked Sendable {
     }
 
     /// Accepts a runner whose instance the provider's list attributes to the batch its
-    /// registration token belongs to, once per instance. Returns its per-instance token.
+    /// registration token belongs to. Returns its per-instance token.
+    ///
+    /// Registering again is idempotent: a runner whose reply was lost on the way retries,
+    /// and with its own batch's registration token it gets a fresh token (the first one
+    /// stops working) instead of a refusal that would leave its machine billing unused.
+    /// Another batch's token for a registered instance is a conflict.
     public func register(_ request: RunnerAPI.RegisterRequest) async throws -> RunnerAPI.RegisterReply {
         let state = try workspace.state()
-        guard let (batch, vendor) = try state.read({ try $0.batch(registrationHash: TokenHash.sha256Hex(request.registrationToken)) }) else {
+        let registrationHash = TokenHash.sha256Hex(request.registrationToken)
+        if let again = try reregister(request, registrationHash: registrationHash) { return again }
+        guard let (batch, vendor) = try state.read({ try $0.batch(registrationHash: registrationHash) }) else {
             throw RunnerServiceError.unauthorized("unknown or expired registration token")
-        }
-        if try state.read({ try $0.fleetInstance(request.instanceID) })?.tokenHash != nil {
-            throw RunnerServiceError.conflict("instance \(request.instanceID) has registered already")
         }
         let active = try workspace.activeProvider()
         guard active.vendor == vendor else { throw RunnerServiceError.forbidden("the batch belongs to another provider") }
@@ -59,6 +63,24 @@ public final class RunnerService: @unchecked Sendable {
         onEvent?("runner on \(instance.id) registered (\(batch.instanceType), launch \(batch.token))")
         wakeReconciler()
         return RunnerAPI.RegisterReply(token: token, instanceID: instance.id)
+    }
+
+    /// A registered instance registering again with its batch's token: a new token. nil
+    /// when the instance has not registered yet.
+    private func reregister(_ request: RunnerAPI.RegisterRequest, registrationHash: String) throws -> RunnerAPI.RegisterReply? {
+        let token = SecureRandom.hex(32)
+        let reissued: Bool = try workspace.state().write { tx in
+            guard let recorded = try tx.fleetInstance(request.instanceID), recorded.tokenHash != nil else { return false }
+            guard let launch = recorded.launchToken, try tx.batch(launch, hasRegistrationHash: registrationHash) else {
+                throw RunnerServiceError.conflict("instance \(request.instanceID) has registered already, with another launch's token")
+            }
+            try tx.reissueRunnerToken(instanceID: request.instanceID, tokenHash: TokenHash.sha256Hex(token))
+            return true
+        }
+        guard reissued else { return nil }
+        onEvent?("runner on \(request.instanceID) registered again (its first reply was lost, or it restarted); its old token is void")
+        wakeReconciler()
+        return RunnerAPI.RegisterReply(token: token, instanceID: request.instanceID)
     }
 
     /// The cloud's list, shared by registrations that arrive together: a batch of runners

@@ -118,6 +118,20 @@ extension StateTransaction {
         try db.query("UPDATE launches SET closed = 1 WHERE token = ? AND registered >= count", [.text(batchToken)])
     }
 
+    /// Whether `registrationHash` is one of the registration tokens of the launch batch
+    /// `batchToken`, open or closed (a batch closes once all its runners registered).
+    public func batch(_ batchToken: String, hasRegistrationHash registrationHash: String) throws -> Bool {
+        let hashes = try db.query("SELECT registration_hash FROM launches WHERE token = ?", [.text(batchToken)]).first?.first?.text
+        return (hashes ?? "").split(separator: ",").contains { $0 == registrationHash }
+    }
+
+    /// Gives a registered instance a new runner token (only its hash is kept); the old
+    /// one stops working.
+    public func reissueRunnerToken(instanceID: String, tokenHash: String, at now: Date = Date()) throws {
+        try db.query("UPDATE instances SET token_hash = ?, heartbeat_at = ? WHERE id = ? AND token_hash IS NOT NULL",
+                     [.text(tokenHash), .real(now.timeIntervalSince1970), .text(instanceID)])
+    }
+
     /// Gives an idle instance a run; false when it is no longer idle (or gone).
     @discardableResult
     public func assign(runID: String, to instanceID: String) throws -> Bool {

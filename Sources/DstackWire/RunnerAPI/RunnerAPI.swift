@@ -15,7 +15,8 @@ import Foundation
 /// | `POST /api/wake` | none (it only makes the reconcile loop run sooner) | → 204 |
 ///
 /// Errors: 400 malformed body, 401 missing or wrong token, 403 a valid token acting for
-/// another instance, 404 unknown run, 409 an instance registering twice. Each error
+/// another instance, 404 unknown run, 409 a registered instance registering with another launch's
+/// token (registering again with its own launch's token is idempotent: a fresh token). Each error
 /// body is `{"error": "one sentence"}`.
 public enum RunnerAPI {
     public static let registerPath = "/api/runners/register"
