@@ -25,6 +25,7 @@ public let awsPlugin = ProviderPlugin(
         ConfigField(label: "Ingress rules", key: "ingress_rules", isOptional: true, isPrompted: false,
                     help: "Inbound rules for dstack's security group, e.g. tcp:22:203.0.113.0/24; default: none."),
     ],
+    runnerDownloadURL: { settings in settings["runner_url"].flatMap { $0.isEmpty ? nil : $0 } },
     makeProvider: { settings, context in
         try AWSProvider(settings: settings, context: context)
     }

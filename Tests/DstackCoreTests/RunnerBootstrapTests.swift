@@ -72,7 +72,8 @@ final class RunnerBootstrapTests: XCTestCase {
 }
 
 final class RunnerDeliveryTests: XCTestCase {
-    private let cloud = ProviderPlugin(vendor: "cloud", displayName: "Cloud", fields: []) { _, _ in fatalError("not made") }
+    private let cloud = ProviderPlugin(vendor: "cloud", displayName: "Cloud", fields: [],
+                                       runnerDownloadURL: { $0["runner_url"] }) { _, _ in fatalError("not made") }
     private let local = ProviderPlugin(vendor: "here", displayName: "Here", fields: [], instancesRunOnThisMachine: true) { _, _ in
         fatalError("not made")
     }

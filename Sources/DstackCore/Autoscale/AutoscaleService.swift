@@ -31,8 +31,9 @@ public struct AutoscaleService {
         if max > 0 {
             let facts = try await active.provider.validateInstanceType(instanceType)
             // An instance whose architecture has no runner would boot only to bill.
-            let runnerURL = (try workspace.configuration().providers[active.vendor] ?? [:])[RunnerDelivery.runnerURLSetting] ?? ""
-            if !active.plugin.instancesRunOnThisMachine, runnerURL.isEmpty, !runnerArchitectures.contains(facts.architecture) {
+            let settings = try workspace.configuration().providers[active.vendor] ?? [:]
+            if !active.plugin.instancesRunOnThisMachine, active.plugin.runnerDownloadURL(settings) == nil,
+               !runnerArchitectures.contains(facts.architecture) {
                 throw RunnerDeliveryError("\(instanceType) is an \(facts.architecture) type, and "
                     + RunnerDelivery.noRunnerReason(facts.architecture, vendor: active.vendor))
             }

@@ -36,7 +36,7 @@ public struct RunnerDelivery: Sendable, Equatable {
         let source: RunnerBootstrap.RunnerSource
         if plugin.instancesRunOnThisMachine {
             source = .preinstalled
-        } else if let url = settings[Self.runnerURLSetting], !url.isEmpty {
+        } else if let url = plugin.runnerDownloadURL(settings) {
             source = .url(url)
         } else if let architecture, let sha256 = runnerBinaries[architecture] {
             source = .server(architecture: architecture, sha256: sha256)
@@ -46,9 +46,6 @@ public struct RunnerDelivery: Sendable, Equatable {
         return .success(RunnerBootstrap(runnerSource: source, serverURL: advertiseURL, registrationToken: registrationToken,
                                         serverPin: serverPin))
     }
-
-    /// The provider setting that names a runner download URL (`--runner-url`).
-    public static let runnerURLSetting = "runner_url"
 
     public static func noRunnerReason(_ architecture: String, vendor: String) -> String {
         "this dstack has no runner for \(architecture) instances; build one (make builds the one for this machine) "

@@ -48,13 +48,19 @@ public struct ProviderPlugin: Sendable {
     /// provider): they reach a loopback URL and already have the runner. A cloud's
     /// instances need an address they can reach and a runner handed to them.
     public var instancesRunOnThisMachine: Bool
+    /// Where this vendor's instances download the runner instead of from the server, as
+    /// its settings say (`--runner-url`); nil when they say nothing. The core reads no
+    /// vendor setting by name: the plugin knows its own.
+    public var runnerDownloadURL: @Sendable (ProviderSettings) -> String?
 
     public init(vendor: String, displayName: String, fields: [ConfigField], instancesRunOnThisMachine: Bool = false,
+                runnerDownloadURL: @escaping @Sendable (ProviderSettings) -> String? = { _ in nil },
                 makeProvider: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider) {
         self.vendor = vendor
         self.displayName = displayName
         self.fields = fields
         self.instancesRunOnThisMachine = instancesRunOnThisMachine
+        self.runnerDownloadURL = runnerDownloadURL
         self.makeProvider = makeProvider
     }
 }
