@@ -19,21 +19,78 @@ public struct ProviderConformance: Sendable {
     public var userData: String
     /// How long `list` may take to show a requested instance.
     public var settleTimeout: TimeInterval
+    /// IDs shaped like the provider's own that never existed.
+    public var neverExisted: TerminationTarget
+    /// The same cloud and settings under another installation ID: it must not list what
+    /// this one launches. nil skips that check.
+    public var otherInstallation: (any CloudProvider)?
 
     public init(provider: any CloudProvider, goodInstanceType: String, badInstanceType: String,
-                userData: String = "#!/bin/sh\necho dstack conformance\n", settleTimeout: TimeInterval = 20) {
+                userData: String = "#!/bin/sh\necho dstack conformance\n", settleTimeout: TimeInterval = 20,
+                neverExisted: TerminationTarget = TerminationTarget(instanceIDs: ["i-0123456789abcdef0"], spotRequestIDs: ["sir-0123abcd"]),
+                otherInstallation: (any CloudProvider)? = nil) {
         self.provider = provider
         self.goodInstanceType = goodInstanceType
         self.badInstanceType = badInstanceType
         self.userData = userData
         self.settleTimeout = settleTimeout
+        self.neverExisted = neverExisted
+        self.otherInstallation = otherInstallation
     }
 
     public func runAll() async throws {
+        try await checkVerifiesConfiguration()
         try await checkValidatesInstanceTypes()
         try await checkRequestListTerminate()
+        try await checkLaunchesSeveral()
         try await checkTerminateTwiceIsFine()
+        try await checkTerminatingWhatNeverExistedIsFine()
         try await checkFailuresAreProviderErrors()
+    }
+
+    /// The settings the provider was made with work.
+    public func checkVerifiesConfiguration() async throws {
+        do {
+            try await provider.verifyConfiguration()
+        } catch {
+            throw ConformanceFailure("verifyConfiguration failed on good settings: \(error)")
+        }
+    }
+
+    /// One request for two instances gives two (listed, of the type), both terminated
+    /// together; another installation of the same cloud lists neither.
+    public func checkLaunchesSeveral() async throws {
+        let launch = try await provider.requestSpot(
+            SpotRequest(instanceType: goodInstanceType, count: 2, userData: userData,
+                        idempotencyToken: "conformance-\(UUID().uuidString)"))
+        let known = KnownResources(spotRequestIDs: launch.spotRequestIDs, instanceIDs: launch.instances.map(\.id))
+        let listed = try await waitForList(known: known, what: "both requested instances to be listed") { instances in
+            let mine = instances.filter { self.belongs($0, to: launch) && $0.state.isLive && !$0.isUnfulfilledRequest }
+            return mine.count >= 2 ? mine : []
+        }
+        guard Set(listed.map(\.id)).count == 2, listed.allSatisfy({ $0.instanceType == goodInstanceType }) else {
+            throw ConformanceFailure("a request for 2 instances listed \(listed)")
+        }
+        if let otherInstallation {
+            let foreign = try await otherInstallation.list().filter { instance in listed.contains { $0.id == instance.id } }
+            guard foreign.isEmpty else {
+                throw ConformanceFailure("another installation lists this one's instances: \(foreign.map(\.id))")
+            }
+        }
+        try await provider.terminate(TerminationTarget(instances: listed))
+        _ = try await waitForList(known: known, what: "both instances to be gone or terminating") { instances in
+            let live = instances.filter { self.belongs($0, to: launch) && $0.state.isLive }
+            return live.isEmpty ? [ManagedInstance(id: "done", instanceType: "", state: .terminated)] : []
+        }
+    }
+
+    /// Terminating IDs that never existed is not an error: "not found" is a result.
+    public func checkTerminatingWhatNeverExistedIsFine() async throws {
+        do {
+            try await provider.terminate(neverExisted)
+        } catch {
+            throw ConformanceFailure("terminating IDs that never existed threw \(error)")
+        }
     }
 
     /// A good type validates with sane facts; a bad one is `unsupportedInstanceType`.
@@ -92,7 +149,7 @@ public struct ProviderConformance: Sendable {
         }
     }
 
-    /// Terminating an instance twice, or IDs that never existed, is not an error.
+    /// Terminating an instance twice is not an error.
     public func checkTerminateTwiceIsFine() async throws {
         let launch = try await provider.requestSpot(
             SpotRequest(instanceType: goodInstanceType, count: 1, userData: userData,

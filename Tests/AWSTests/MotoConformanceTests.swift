@@ -19,7 +19,8 @@ final class MotoConformanceTests: XCTestCase {
     func testConformanceKitPasses() async throws {
         let provider = try makeTestProvider(endpoint: moto.url)
         try await provider.verifyConfiguration()
-        try await ProviderConformance(provider: provider, goodInstanceType: "m5.xlarge", badInstanceType: "m5.bogus").runAll()
+        try await ProviderConformance(provider: provider, goodInstanceType: "m5.xlarge", badInstanceType: "m5.bogus",
+                                      otherInstallation: try makeTestProvider(endpoint: moto.url)).runAll()
     }
 
     func testValidateReturnsEC2Facts() async throws {
