@@ -22,21 +22,9 @@ func benchmarkAssignmentLatency(runs: Int, dstackOverride: String?, runnerOverri
     let runner = try siblingBinary("dstack-runner", override: runnerOverride)
     let scratch = try scratchDirectory("assign-latency")
     defer { try? FileManager.default.removeItem(at: scratch) }
-    let port = try freePort()
-    let serverURL = "http://127.0.0.1:\(port)"
-    let home = scratch.appendingPathComponent("home")
-    let environment = dstackEnvironment(home: home, extra: ["HOME": scratch.path, "DSTACK_SERVER_URL": serverURL,
-                                                            "DSTACK_RUNNER_PATH": runner])
-    try mustRun(dstack, ["local", "configure"], environment: environment)
-    try mustRun(dstack, ["autoscale", "allow", "local", "--max", "1"], environment: environment)
-    let server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--idle-timeout", "30m"],
-                           environment: environment, log: scratch.appendingPathComponent("server.log"))
-    defer {
-        server.stop() // the server's shutdown does not stop local runners: stop ours by PID below
-        stopLocalRunners(home: home)
-    }
-    try waitForServer(serverURL, server: server)
-    let state = try StateStore(home: DstackHome(url: home))
+    let fixture = try LocalServerFixture(dstack: dstack, runner: runner, scratch: scratch)
+    defer { fixture.stop() }
+    let (home, environment, state) = (fixture.home, fixture.environment, fixture.state)
 
     func submitAndWait() throws -> (id: String, start: UInt64, startWall: Date) {
         let startWall = Date()

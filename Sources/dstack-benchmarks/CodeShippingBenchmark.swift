@@ -27,21 +27,9 @@ func benchmarkCodeShipping(runs: Int, megabytes: Int, files fileCount: Int, dsta
     let repo = scratch.appendingPathComponent("repo")
     try makeRandomRepository(repo, git: git, megabytes: megabytes, files: fileCount)
 
-    let port = try freePort()
-    let serverURL = "http://127.0.0.1:\(port)"
-    let home = scratch.appendingPathComponent("home")
-    let environment = dstackEnvironment(home: home, extra: ["HOME": scratch.path, "DSTACK_SERVER_URL": serverURL,
-                                                            "DSTACK_RUNNER_PATH": runner])
-    try mustRun(dstack, ["local", "configure"], environment: environment)
-    try mustRun(dstack, ["autoscale", "allow", "local", "--max", "1"], environment: environment)
-    let server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--idle-timeout", "30m"],
-                           environment: environment, log: scratch.appendingPathComponent("server.log"))
-    defer {
-        server.stop()
-        stopLocalRunners(home: home)
-    }
-    try waitForServer(serverURL, server: server)
-    let state = try StateStore(home: DstackHome(url: home))
+    let fixture = try LocalServerFixture(dstack: dstack, runner: runner, scratch: scratch)
+    defer { fixture.stop() }
+    let (home, environment, state) = (fixture.home, fixture.environment, fixture.state)
 
     /// `dstack run --detach ARGS` in the repository; the run's ID and how long the process took.
     func submit(_ arguments: [String]) throws -> (id: String, seconds: Double) {

@@ -197,3 +197,38 @@ func waitForServer(_ url: String, server: Child) throws {
 }
 
 func ms(_ nanoseconds: UInt64) -> Double { Double(nanoseconds) / 1e6 }
+
+/// A `dstack server` on the local provider with one allowed runner, in a scratch home:
+/// what the latency benchmarks that run real runners start from. `stop()` stops the
+/// server and, by PID, the runners (the server's shutdown leaves local runners running).
+struct LocalServerFixture {
+    let home: URL
+    let serverURL: String
+    let environment: [String: String]
+    let server: Child
+    let state: StateStore
+
+    init(dstack: String, runner: String, scratch: URL) throws {
+        let port = try freePort()
+        serverURL = "http://127.0.0.1:\(port)"
+        home = scratch.appendingPathComponent("home")
+        environment = dstackEnvironment(home: home, extra: ["HOME": scratch.path, "DSTACK_SERVER_URL": serverURL,
+                                                            "DSTACK_RUNNER_PATH": runner])
+        try mustRun(dstack, ["local", "configure"], environment: environment)
+        try mustRun(dstack, ["autoscale", "allow", "local", "--max", "1"], environment: environment)
+        server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--idle-timeout", "30m"],
+                           environment: environment, log: scratch.appendingPathComponent("server.log"))
+        do {
+            try waitForServer(serverURL, server: server)
+            state = try StateStore(home: DstackHome(url: home))
+        } catch {
+            server.stop()
+            throw error
+        }
+    }
+
+    func stop() {
+        server.stop()
+        stopLocalRunners(home: home)
+    }
+}
