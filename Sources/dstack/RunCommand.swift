@@ -17,7 +17,8 @@ extension Dstack {
             ID, then the run's status changes and output until it ends, and exits with the \
             run's exit code. Ctrl-C detaches; the run goes on. A run that no allowed instance \
             type can ever fit is refused unless --wait is given. The dstack server (dstack \
-            server, found at $DSTACK_SERVER_URL, default http://127.0.0.1:3000) starts \
+            server, found at $DSTACK_SERVER_URL, else at the address the running server of \
+            this DSTACK_HOME wrote in server.json, else http://127.0.0.1:3000) starts \
             instances and runs the work.
             """
         )
