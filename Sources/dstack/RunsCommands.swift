@@ -104,8 +104,9 @@ extension Dstack {
 
     struct Server: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the autoscaler: the reconcile loop and the runner API.",
-            usage: "dstack server [--host HOST] [--port PORT] [--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N]",
+            abstract: "Run the autoscaler: the reconcile loop, the runner API, and the runner binary for instances.",
+            usage: "dstack server [--host HOST] [--port PORT] [--advertise-url URL] [--tls-cert FILE --tls-key FILE] [--insecure-http] "
+                + "[--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N]",
             discussion: "Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on SIGINT or SIGTERM."
         )
 
@@ -115,26 +116,26 @@ extension Dstack {
         @Option(parsing: .unconditional, help: ArgumentHelp("The port to listen on.", valueName: "PORT"))
         var port = "3000"
 
-        @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp("Terminate instances idle this long (default 5m).", valueName: "D"))
+        @Option(name: .customLong("idle-timeout"), parsing: .unconditional, help: ArgumentHelp("Terminate instances idle this long.", valueName: "D"))
         var idleTimeout = "5m"
 
-        @Option(name: .customLong("reconcile-interval"), parsing: .unconditional, help: ArgumentHelp("Reconcile at least this often (default 10s).", valueName: "D"))
+        @Option(name: .customLong("reconcile-interval"), parsing: .unconditional, help: ArgumentHelp("Reconcile at least this often.", valueName: "D"))
         var reconcileInterval = "10s"
 
-        @Option(name: .customLong("max-retries"), parsing: .unconditional, help: ArgumentHelp("Retry an interrupted run this many times (default 2).", valueName: "N"))
+        @Option(name: .customLong("max-retries"), parsing: .unconditional, help: ArgumentHelp("Retry an interrupted run this many times.", valueName: "N"))
         var maxRetries = "2"
 
         @Option(name: .customLong("sweep-grace"), parsing: .unconditional,
-                help: ArgumentHelp("Terminate instances the cloud lists as ours but state does not know once this old (default 2m).",
+                help: ArgumentHelp("Terminate instances the cloud lists as ours but state does not know once this old.",
                                    valueName: "D"))
         var sweepGrace = "2m"
 
         @Option(name: .customLong("provisioning-timeout"), parsing: .unconditional,
-                help: ArgumentHelp("Give up on instances whose runner has not registered after this long (default 15m).", valueName: "D"))
+                help: ArgumentHelp("Give up on instances whose runner has not registered after this long.", valueName: "D"))
         var provisioningTimeout = "15m"
 
         @Option(name: .customLong("max-provisioning-attempts"), parsing: .unconditional,
-                help: ArgumentHelp("Fail a run after this many launches for it whose runners never registered (default 3).",
+                help: ArgumentHelp("Fail a run after this many launches for it whose runners never registered.",
                                    valueName: "N"))
         var maxProvisioningAttempts = "3"
 
