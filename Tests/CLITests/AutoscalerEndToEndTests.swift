@@ -6,22 +6,6 @@ import XCTest
 /// The seed document's promise on the local provider: runs make dstack start runners,
 /// the runners do the work, and idle runners are torn down.
 final class AutoscalerEndToEndTests: CLITestCase {
-    var server: ServerProcess?
-
-    override func tearDown() {
-        server?.stop(signal: SIGKILL)
-        server = nil
-        super.tearDown()
-    }
-
-    private func startServer(_ arguments: String...) throws -> ServerProcess {
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"] + arguments)
-        server = started
-        commandEnvironment["DSTACK_SERVER_URL"] = started.url
-        try started.waitUntilListening()
-        return started
-    }
-
     func testTheDemo() throws {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "2")
@@ -153,10 +137,7 @@ final class AutoscalerEndToEndTests: CLITestCase {
         server.stop(signal: SIGKILL)
 
         // The runners' user data names the server's address: it comes back on the same one.
-        server = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s", "--idle-timeout", "2s"], port: server.port)
-        self.server = server
-        commandEnvironment["DSTACK_SERVER_URL"] = server.url
-        try server.waitUntilListening()
+        server = try startServer("--idle-timeout", "2s", port: server.port)
         ServerConnectionForTests.wake(server)
         try eventually("all runs to finish after the restart") { try ids.allSatisfy { try status($0) == "done" } }
         let directories = try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent("local/instances").path)

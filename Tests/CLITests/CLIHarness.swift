@@ -7,6 +7,8 @@ class CLITestCase: XCTestCase {
     var home: URL!
     /// Laid over every command's environment (e.g. DSTACK_SERVER_URL once a server runs).
     var commandEnvironment: [String: String] = [:]
+    /// Servers the test started; killed in tearDown.
+    var servers: [ServerProcess] = []
     /// Where commands run: an empty project directory unless a test fills it (or points
     /// it elsewhere), so `dstack run` ships exactly what the test put there.
     var workingDirectory: URL!
@@ -19,6 +21,8 @@ class CLITestCase: XCTestCase {
     }
 
     override func tearDown() {
+        servers.forEach { $0.stop(signal: SIGKILL) }
+        servers = []
         // Whatever a test left running on the local provider goes too.
         if FileManager.default.fileExists(atPath: home.appendingPathComponent("config.json").path) {
             _ = try? dstack("autoscale", "clear")

@@ -7,22 +7,6 @@ import XCTest
 /// run shows where it is, `dstack instances` tells a machine up without its runner from
 /// one ready, and after the set number of attempts the run fails saying why.
 final class ProvisioningProgressTests: CLITestCase {
-    var server: ServerProcess?
-
-    override func tearDown() {
-        server?.stop(signal: SIGKILL)
-        server = nil
-        super.tearDown()
-    }
-
-    private func startServer(_ arguments: String..., interval: String = "1s") throws -> ServerProcess {
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", interval] + arguments)
-        server = started
-        commandEnvironment["DSTACK_SERVER_URL"] = started.url
-        try started.waitUntilListening()
-        return started
-    }
-
     func testARunWhoseRunnersCannotReachTheServerFailsAfterTheMaxAttemptsAndSaysWhy() throws {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")

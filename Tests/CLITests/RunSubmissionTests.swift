@@ -6,22 +6,11 @@ import XCTest
 /// `dstack run` end to end on the local provider: what a run carries (env, the
 /// project's code) and whether it may start at all.
 final class RunSubmissionTests: CLITestCase {
-    var server: ServerProcess?
-
-    override func tearDown() {
-        server?.stop(signal: SIGKILL)
-        server = nil
-        super.tearDown()
-    }
-
-    private func startServer() throws -> ServerProcess {
+    @discardableResult
+    private func startLocalServer() throws -> ServerProcess {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"])
-        server = started
-        commandEnvironment["DSTACK_SERVER_URL"] = started.url
-        try started.waitUntilListening()
-        return started
+        return try startServer()
     }
 
     private func write(_ path: String, _ text: String) throws {
@@ -60,7 +49,7 @@ final class RunSubmissionTests: CLITestCase {
     }
 
     func testWithWaitAnImpossibleRunIsQueuedAndSaysWhy() throws {
-        let server = try startServer()
+        let server = try startLocalServer()
         let id = try submit("--wait", "--memory", "9999GB", "--", "true", server: server)
         try eventually("the run to say why it waits") {
             try run(id)?["reason"]?.stringValue == "no allowed instance type has 9999 GB memory"
@@ -72,7 +61,7 @@ final class RunSubmissionTests: CLITestCase {
     // MARK: env
 
     func testTheWorkflowsEnvAsAMapOrAListAndEnvFlagsReachTheCommands() throws {
-        _ = try startServer()
+        _ = try startLocalServer()
         try write(".dstack/workflows.yaml", """
             workflows:
               - name: mapped
@@ -118,7 +107,7 @@ final class RunSubmissionTests: CLITestCase {
     // MARK: code
 
     func testAWorkflowFromAGitRepositorySeesTheWorkingTreeNotIgnoredFilesAndIdenticalCodeIsStoredOnce() throws {
-        _ = try startServer()
+        _ = try startLocalServer()
         try git("init", "-q")
         try write(".gitignore", "*.secret\n")
         try write("committed.txt", "committed\n")
@@ -152,7 +141,7 @@ final class RunSubmissionTests: CLITestCase {
     }
 
     func testNoCodeAndAnEmptyDirectoryShipNothing() throws {
-        _ = try startServer()
+        _ = try startLocalServer()
         let empty = try dstack("run", "--", "sh", "-c", "ls -A | wc -l")
         XCTAssertEqual(empty.status, 0, empty.description)
         try write("file.txt", "x\n")

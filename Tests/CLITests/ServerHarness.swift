@@ -64,6 +64,17 @@ func eventually(_ what: String, timeout: TimeInterval = 60, interval: TimeInterv
 struct EventuallyTimeout: Error {}
 
 extension CLITestCase {
+    /// Starts `dstack server` for this home (on `port`, else a free one), points the
+    /// commands at it and waits until it answers.
+    @discardableResult
+    func startServer(_ arguments: String..., interval: String = "1s", port: Int? = nil) throws -> ServerProcess {
+        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", interval] + arguments, port: port)
+        servers.append(started)
+        commandEnvironment["DSTACK_SERVER_URL"] = started.url
+        try started.waitUntilListening()
+        return started
+    }
+
     /// `dstack ps --json` as a list of objects.
     func runs() throws -> [JSONValue] {
         try JSONValue.parse(try ok("ps", "--all", "--json")).arrayValue ?? []

@@ -6,22 +6,6 @@ import XCTest
 /// Operating `dstack server`: one per home, a taken port in one sentence, SIGTERM
 /// honoured even while runners long-poll, log lines an operator can grep, no zombies.
 final class ServerOperationTests: CLITestCase {
-    var servers: [ServerProcess] = []
-
-    override func tearDown() {
-        servers.forEach { $0.stop(signal: SIGKILL) }
-        servers = []
-        super.tearDown()
-    }
-
-    private func startServer(_ arguments: String...) throws -> ServerProcess {
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"] + arguments)
-        servers.append(started)
-        commandEnvironment["DSTACK_SERVER_URL"] = started.url
-        try started.waitUntilListening()
-        return started
-    }
-
     func testVersionPrintsTheOneVersionNumber() throws {
         XCTAssertEqual(try ok("--version"), "dstack \(DstackVersion.current)\n")
     }
