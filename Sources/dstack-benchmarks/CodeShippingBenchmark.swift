@@ -33,24 +33,12 @@ func benchmarkCodeShipping(runs: Int, megabytes: Int, files fileCount: Int, dsta
 
     /// `dstack run --detach ARGS` in the repository; the run's ID and how long the process took.
     func submit(_ arguments: [String]) throws -> (id: String, seconds: Double) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: dstack)
-        process.arguments = ["run", "--detach"] + arguments
-        process.environment = environment
-        process.currentDirectoryURL = repo
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        let start = monotonicNanoseconds()
-        try process.run()
-        let output = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        let seconds = Double(monotonicNanoseconds() - start) / 1e9
-        guard process.terminationStatus == 0,
-              let id = output.split(separator: "\n").map(String.init).first(where: { $0.hasPrefix("run-") }) else {
-            throw BenchmarkError("dstack run failed (\(process.terminationStatus)): \(output)")
+        let result = try run(dstack, ["run", "--detach"] + arguments, environment: environment, directory: repo)
+        guard result.status == 0,
+              let id = result.output.split(separator: "\n").map(String.init).first(where: { $0.hasPrefix("run-") }) else {
+            throw BenchmarkError("dstack run failed (\(result.status)): \(result.output)")
         }
-        return (id, seconds)
+        return (id, result.seconds)
     }
 
     func waitForDone(_ id: String) throws {

@@ -55,11 +55,13 @@ func benchmarkSigV4(seconds: Double) {
 }
 
 @discardableResult
-func run(_ executable: String, _ arguments: [String], environment: [String: String]) throws -> (status: Int32, seconds: Double, output: String) {
+func run(_ executable: String, _ arguments: [String], environment: [String: String],
+         directory: URL? = nil) throws -> (status: Int32, seconds: Double, output: String) {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable)
     process.arguments = arguments
     process.environment = environment
+    if let directory { process.currentDirectoryURL = directory }
     let pipe = Pipe()
     process.standardOutput = pipe
     process.standardError = pipe
