@@ -46,9 +46,12 @@ public final class RunnerAPIClient: @unchecked Sendable {
     public func register(registrationToken: String) -> Registration {
         let body = RunnerAPI.RegisterRequest(instanceID: instanceID, registrationToken: registrationToken).json
         guard let reply = deliver(post(RunnerAPI.registerPath, body, authorized: false), what: "registration") else { return .stopped }
-        guard reply.status == 200, let json = try? JSONValue.parse(reply.body),
-              let registered = try? RunnerAPI.RegisterReply(json: json) else {
-            return .rejected(status: reply.status, reason: Self.errorSentence(reply))
+        guard reply.status == 200 else { return .rejected(status: reply.status, reason: Self.errorSentence(reply)) }
+        let registered: RunnerAPI.RegisterReply
+        do {
+            registered = try RunnerAPI.RegisterReply(json: try JSONValue.parse(reply.body))
+        } catch {
+            return .rejected(status: reply.status, reason: "the registration reply is not one this runner understands (\(error))")
         }
         log.addSecret(registered.token)
         lock.withLock { token = registered.token }
@@ -79,8 +82,11 @@ public final class RunnerAPIClient: @unchecked Sendable {
             contact.recordContact()
             return .success(nil)
         case 200:
-            guard let json = try? JSONValue.parse(reply.body), let assignment = try? RunnerAPI.Assignment(json: json) else {
-                return .failure(.status(200, "the assignment is not one this runner understands"))
+            let assignment: RunnerAPI.Assignment
+            do {
+                assignment = try RunnerAPI.Assignment(json: try JSONValue.parse(reply.body))
+            } catch {
+                return .failure(.status(200, "the assignment is not one this runner understands (\(error))"))
             }
             contact.recordContact()
             return .success(assignment)
@@ -116,7 +122,11 @@ public final class RunnerAPIClient: @unchecked Sendable {
         do { reply = try callHTTP.sendBlocking(request) } catch { return .failure(.unreachable("\(error)")) }
         guard reply.status == 200 else { return .failure(.status(reply.status, Self.errorSentence(reply))) }
         contact.recordContact()
-        return .success((try? JSONValue.parse(reply.body)).flatMap { try? RunnerAPI.RunControl(json: $0) } ?? .init(stop: false))
+        do {
+            return .success(try RunnerAPI.RunControl(json: try JSONValue.parse(reply.body)))
+        } catch {
+            return .failure(.status(200, "the heartbeat reply is not one this runner understands (\(error))"))
+        }
     }
 
     /// The run's code archive, as bytes. Transport failures and 5xx are retried a few
@@ -186,7 +196,14 @@ public final class RunnerAPIClient: @unchecked Sendable {
             log("the server refused a \(what) (\(reply.status)): \(Self.errorSentence(reply))")
             return nil
         }
-        return (try? JSONValue.parse(reply.body)).flatMap { try? RunnerAPI.RunControl(json: $0) } ?? .init(stop: false)
+        do {
+            return try RunnerAPI.RunControl(json: try JSONValue.parse(reply.body))
+        } catch {
+            // The server took the request; only its answer is unreadable. The run goes on
+            // (the next heartbeat asks again), and the log says why nothing stopped it.
+            log("the server's reply to a \(what) is not one this runner understands: \(error)")
+            return RunnerAPI.RunControl(stop: false)
+        }
     }
 
     static func errorSentence(_ reply: HTTPResponse) -> String {

@@ -113,6 +113,8 @@ struct RunnerRoutes {
             }
         } catch let error as RunnerServiceError {
             return Self.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
+        } catch let error as JSONDecodingError {
+            return Self.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
         } catch let error as APIShapeError {
             return Self.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
         } catch let error as ProviderError {

@@ -102,6 +102,18 @@ final class RunnerAPITests: CLITestCase {
         XCTAssertEqual(try post(RunnerAPI.heartbeatPath(instance: "inst-a"), "[", token: "token-a").status, 400)
     }
 
+    func testABodyWithABadValueIs400WithOneSentenceNamingTheField() throws {
+        let register = try post(RunnerAPI.registerPath, #"{"instance_id": 5, "registration_token": "t"}"#)
+        XCTAssertEqual(register.status, 400)
+        XCTAssertEqual(try JSONValue.parse(register.body)["error"], "malformed request: instance_id: expected a string, got 5")
+        let beat = try post(RunnerAPI.heartbeatPath(instance: "inst-a"), #"{"run_id": ["r"], "attempt": 1}"#, token: "token-a")
+        XCTAssertEqual(beat.status, 400, "a mistyped run_id is not read as an idle runner")
+        XCTAssertEqual(try JSONValue.parse(beat.body)["error"], "malformed request: run_id: expected a string, got an array")
+        let exit = try post(RunnerAPI.exitPath(instance: "inst-a", run: "r"), #"{"attempt": 1, "exit_code": "0"}"#, token: "token-a")
+        XCTAssertEqual(exit.status, 400)
+        XCTAssertEqual(try JSONValue.parse(exit.body)["error"], #"malformed request: exit_code: expected a whole number, got "0""#)
+    }
+
     func testRegistrationNeedsAKnownTokenAndIsIdempotentForItsOwnLaunch() throws {
         XCTAssertEqual(try post(RunnerAPI.registerPath, #"{"instance_id": "local-1", "registration_token": "made-up"}"#).status, 401)
 

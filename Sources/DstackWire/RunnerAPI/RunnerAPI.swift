@@ -32,7 +32,7 @@ public enum RunnerAPI {
     /// The header every call after registration carries: `Authorization: Bearer TOKEN`.
     public static func authorization(_ token: String) -> HTTPHeader { HTTPHeader("Authorization", "Bearer \(token)") }
 
-    public struct RegisterRequest: Equatable, Sendable {
+    public struct RegisterRequest: RunnerAPIPayload {
         public var instanceID: String
         public var registrationToken: String
 
@@ -40,16 +40,9 @@ public enum RunnerAPI {
             self.instanceID = instanceID
             self.registrationToken = registrationToken
         }
-
-        public var json: JSONValue { ["instance_id": .string(instanceID), "registration_token": .string(registrationToken)] }
-
-        public init(json: JSONValue) throws {
-            instanceID = try json.requiredString("instance_id")
-            registrationToken = try json.requiredString("registration_token")
-        }
     }
 
-    public struct RegisterReply: Equatable, Sendable {
+    public struct RegisterReply: RunnerAPIPayload {
         /// The per-instance token for every later call.
         public var token: String
         public var instanceID: String
@@ -58,20 +51,13 @@ public enum RunnerAPI {
             self.token = token
             self.instanceID = instanceID
         }
-
-        public var json: JSONValue { ["token": .string(token), "instance_id": .string(instanceID)] }
-
-        public init(json: JSONValue) throws {
-            token = try json.requiredString("token")
-            instanceID = try json.requiredString("instance_id")
-        }
     }
 
     /// A run for the runner to execute: each command in order with `/bin/sh -c`, in a
     /// fresh working directory (the run's code unpacked into it first, when it has
     /// some), with `env` in each command's environment, stopping at the first that fails.
     /// `env` and `code` are optional in the JSON: a server from before them sends neither.
-    public struct Assignment: Equatable, Sendable {
+    public struct Assignment: RunnerAPIPayload {
         public var runID: String
         public var attempt: Int
         public var commands: [String]
@@ -80,7 +66,7 @@ public enum RunnerAPI {
 
         /// The run's code archive, fetched from `codePath`: a gzipped tar whose SHA-256
         /// (lowercase hex) the runner checks before unpacking it.
-        public struct Code: Equatable, Sendable {
+        public struct Code: Codable, Equatable, Sendable {
             public var sha256: String
             public var size: Int
 
@@ -98,42 +84,20 @@ public enum RunnerAPI {
             self.code = code
         }
 
-        public var json: JSONValue {
-            var object: JSONObject = ["run_id": .string(runID), "attempt": .int(Int64(attempt)),
-                                      "commands": .array(commands.map(JSONValue.string))]
-            var environment = JSONObject()
-            for (key, value) in env.sorted(by: { $0.key < $1.key }) { environment[key] = .string(value) }
-            object["env"] = .object(environment)
-            if let code { object["code"] = ["sha256": .string(code.sha256), "size": .int(Int64(code.size))] }
-            return .object(object)
-        }
+        private enum CodingKeys: String, CodingKey { case runID, attempt, commands, env, code }
 
-        public init(json: JSONValue) throws {
-            runID = try json.requiredString("run_id")
-            attempt = Int(try json.requiredInt("attempt"))
-            guard let list = json["commands"]?.arrayValue else { throw APIShapeError("\"commands\" must be an array of strings") }
-            commands = try list.map { item in
-                guard let text = item.stringValue else { throw APIShapeError("\"commands\" must be an array of strings") }
-                return text
-            }
-            env = [:]
-            if let value = json["env"], value != .null {
-                guard let object = value.objectValue else { throw APIShapeError("\"env\" must be an object of strings") }
-                for (key, item) in object.entries {
-                    guard let text = item.stringValue else { throw APIShapeError("\"env\" must be an object of strings") }
-                    env[key] = text
-                }
-            }
-            if let value = json["code"], value != .null {
-                code = Code(sha256: try value.requiredString("sha256"), size: Int(try value.requiredInt("size")))
-            } else {
-                code = nil
-            }
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            runID = try container.decode(String.self, forKey: .runID)
+            attempt = try container.decode(Int.self, forKey: .attempt)
+            commands = try container.decode([String].self, forKey: .commands)
+            env = try container.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
+            code = try container.decodeIfPresent(Code.self, forKey: .code)
         }
     }
 
-    public struct LogChunk: Equatable, Sendable {
-        public enum Stream: String, Sendable { case stdout, stderr }
+    public struct LogChunk: RunnerAPIPayload {
+        public enum Stream: String, Codable, CaseIterable, Sendable { case stdout, stderr }
         public var attempt: Int
         public var stream: Stream
         public var text: String
@@ -143,20 +107,9 @@ public enum RunnerAPI {
             self.stream = stream
             self.text = text
         }
-
-        public var json: JSONValue { ["attempt": .int(Int64(attempt)), "stream": .string(stream.rawValue), "text": .string(text)] }
-
-        public init(json: JSONValue) throws {
-            attempt = Int(try json.requiredInt("attempt"))
-            guard let stream = Stream(rawValue: try json.requiredString("stream")) else {
-                throw APIShapeError("\"stream\" must be \"stdout\" or \"stderr\"")
-            }
-            self.stream = stream
-            text = try json.requiredString("text")
-        }
     }
 
-    public struct RunExit: Equatable, Sendable {
+    public struct RunExit: RunnerAPIPayload {
         public var attempt: Int
         public var exitCode: Int
 
@@ -164,16 +117,10 @@ public enum RunnerAPI {
             self.attempt = attempt
             self.exitCode = exitCode
         }
-
-        public var json: JSONValue { ["attempt": .int(Int64(attempt)), "exit_code": .int(Int64(exitCode))] }
-
-        public init(json: JSONValue) throws {
-            attempt = Int(try json.requiredInt("attempt"))
-            exitCode = Int(try json.requiredInt("exit_code"))
-        }
     }
 
-    public struct Heartbeat: Equatable, Sendable {
+    /// `run_id` and `attempt` are always sent, `null` when the runner is idle.
+    public struct Heartbeat: RunnerAPIPayload {
         /// The run the runner is executing, if any.
         public var runID: String?
         public var attempt: Int?
@@ -183,46 +130,51 @@ public enum RunnerAPI {
             self.attempt = attempt
         }
 
-        public var json: JSONValue {
-            ["run_id": runID.map(JSONValue.string) ?? .null, "attempt": attempt.map { .int(Int64($0)) } ?? .null]
-        }
+        private enum CodingKeys: String, CodingKey { case runID, attempt }
 
-        public init(json: JSONValue) throws {
-            runID = json["run_id"]?.stringValue
-            attempt = json["attempt"]?.intValue.map(Int.init)
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(runID, forKey: .runID)
+            try container.encode(attempt, forKey: .attempt)
         }
     }
 
     /// The server's answer to logs and heartbeats: whether the current run should stop
     /// (the user ran `dstack stop`, or the run was taken away from this instance).
-    public struct RunControl: Equatable, Sendable {
+    public struct RunControl: RunnerAPIPayload {
         public var stop: Bool
 
         public init(stop: Bool) { self.stop = stop }
-
-        public var json: JSONValue { ["stop": .bool(stop)] }
-
-        public init(json: JSONValue) throws {
-            stop = json["stop"]?.boolValue ?? false
-        }
     }
 
     public static func errorBody(_ message: String) -> JSONValue { ["error": .string(message)] }
 }
 
+/// A body of the runner API: Codable through `JSONValueEncoder`/`JSONValueDecoder` with
+/// snake_case keys (`instance_id`), strictly: a missing or mistyped field is an error
+/// naming it, never a default.
+public protocol RunnerAPIPayload: Codable, Equatable, Sendable {}
+
+extension RunnerAPIPayload {
+    /// The body as sent. These payloads hold only strings, whole numbers and booleans,
+    /// which always encode.
+    public var json: JSONValue {
+        do {
+            return try JSONValueEncoder().encode(self)
+        } catch {
+            preconditionFailure("a runner API payload failed to encode: \(error)")
+        }
+    }
+
+    /// Reads a body; throws `JSONDecodingError` (one sentence naming the key) when it has
+    /// another shape.
+    public init(json: JSONValue) throws {
+        self = try JSONValueDecoder().decode(Self.self, from: json)
+    }
+}
+
+/// A body that is not the shape a route expects (kept for callers that check shapes by hand).
 public struct APIShapeError: Error, Equatable, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
-}
-
-extension JSONValue {
-    func requiredString(_ key: String) throws -> String {
-        guard let value = self[key]?.stringValue else { throw APIShapeError("\"\(key)\" must be a string") }
-        return value
-    }
-
-    func requiredInt(_ key: String) throws -> Int64 {
-        guard let value = self[key]?.intValue else { throw APIShapeError("\"\(key)\" must be a whole number") }
-        return value
-    }
 }
