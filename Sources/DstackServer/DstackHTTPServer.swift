@@ -3,9 +3,13 @@ import Foundation
 import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
+import Logging
+import ServiceLifecycle
 
-/// `dstack server`: the reconcile loop and the runner API in one process. It needs
-/// nothing but the embedded state, and stops cleanly on SIGINT or SIGTERM.
+/// `dstack server`: the reconcile loop and the runner API in one process, two services
+/// of one `ServiceGroup`. It needs nothing but the embedded state. On SIGTERM or SIGINT
+/// the reconcile pass in flight finishes (its cloud calls complete and are journaled),
+/// then the HTTP server stops.
 public struct DstackHTTPServer {
     public struct Options: Sendable {
         public var host = "127.0.0.1"
@@ -22,14 +26,20 @@ public struct DstackHTTPServer {
 
     public let workspace: Workspace
     public let options: Options
-    /// One line a pass or event, for the server's output, stamped with the UTC time.
-    public var log: @Sendable (String) -> Void = { line in
-        FileHandle.standardError.write(Data((ServerLog.line(line) + "\n").utf8))
-    }
+    /// The server's log: one line a pass or event. The default writes each on stderr
+    /// stamped with its UTC time (`ServerLogHandler`).
+    public var logger: Logger
+    /// For Hummingbird and the service group, whose own messages matter only when
+    /// something goes wrong.
+    public var frameworkLogger: Logger
 
-    public init(workspace: Workspace, options: Options) {
+    public init(workspace: Workspace, options: Options,
+                logger: Logger = ServerLogHandler.logger(),
+                frameworkLogger: Logger = ServerLogHandler.logger(label: "dstack.server.http", level: .warning)) {
         self.workspace = workspace
         self.options = options
+        self.logger = logger
+        self.frameworkLogger = frameworkLogger
     }
 
     public func run() async throws {
@@ -37,7 +47,8 @@ public struct DstackHTTPServer {
         let reconciler = Reconciler(workspace: workspace, options: options.reconciler)
         reconciler.onAssignment = { instanceID in signal.notify(instanceID) }
         let loop = ReconcileLoop(reconciler: reconciler, signal: signal, interval: options.reconcileInterval)
-        let log = self.log
+        let logger = self.logger
+        let log: @Sendable (String) -> Void = { logger.info("\($0)") }
         loop.onPass = { result in
             switch result {
             case .success(let report): if let line = Self.describe(report) { log(line) }
@@ -50,8 +61,6 @@ public struct DstackHTTPServer {
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)
         RunnerBinaryRoute(service: service, binaries: options.runnerBinaries).add(to: router)
-        var logger = Logger(label: "dstack.server")
-        logger.logLevel = .warning
         let scheme = options.tls == nil ? "http" : "https"
         let address = "\(scheme)://\(options.host):\(options.port)"
         let server: HTTPServerBuilder = try options.tls.map { try .tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) } ?? .http1()
@@ -72,15 +81,19 @@ public struct DstackHTTPServer {
                 log("instances are given \(delivery.advertiseURL)"
                     + (delivery.serverPin != nil ? " (self-signed certificate in \(ServerCertificate.directory(home).path), pinned in their user data)" : ""))
             },
-            logger: logger)
+            logger: frameworkLogger)
         defer { ServerInfo.remove(home, pid: getpid()) }
         if let plugin = try? workspace.activeProvider().plugin, let reason = delivery.unreachableReason(plugin) {
             log("warning: \(plugin.displayName) \(reason)")
         }
 
-        let loopTask = Task { await loop.run() }
-        defer { loopTask.cancel() }
-        try await app.runService(gracefulShutdownSignals: [.sigterm, .sigint])
+        // Shut down in reverse order: the reconcile loop first (its pass in flight
+        // finishes), then the HTTP server (its long polls answer at once).
+        let group = ServiceGroup(configuration: .init(
+            services: [.init(service: app), .init(service: ReconcileService(loop: loop))],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: frameworkLogger))
+        try await group.run()
         log("dstack server stopped")
     }
 

@@ -14,7 +14,8 @@ struct RunnerBinaryRoute {
         let fileIO = FileIO()
         router.get("/api/runners/binary/:architecture") { request, context in
             do {
-                try service.authorizeRunnerDownload(authorization: request.headers[.authorization])
+                let authorization = request.headers[.authorization]
+                try await BlockingWork.run { try service.authorizeRunnerDownload(authorization: authorization) }
             } catch let error as RunnerServiceError {
                 return RunnerRoutes.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
             }

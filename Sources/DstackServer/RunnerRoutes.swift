@@ -5,7 +5,9 @@ import ServiceLifecycle
 
 /// The runner API (see `RunnerAPI`) as Hummingbird routes. Each handler reads the body,
 /// checks the token, calls `RunnerService`, and maps its errors to status codes with a
-/// one-sentence `{"error": ...}` body.
+/// one-sentence `{"error": ...}` body. The service's state calls block (SQLite), so they
+/// run on NIO's thread pool (`BlockingWork`, `BlockingExecutor`), never on Swift's
+/// cooperative threads.
 struct RunnerRoutes {
     let service: RunnerService
     let wakeReconciler: @Sendable () -> Void
@@ -15,18 +17,21 @@ struct RunnerRoutes {
     func add(to router: Router<BasicRequestContext>) {
         router.post(RouterPath(RunnerAPI.registerPath)) { request, _ in
             await respond {
-                let reply = try await service.register(try RunnerAPI.RegisterRequest(json: try await body(request)))
+                let registration = try RunnerAPI.RegisterRequest(json: try await body(request))
+                let reply = try await BlockingExecutor.run { try await service.register(registration) }
                 return .json(reply.json)
             }
         }
         router.get("/api/runners/:instance/assignment") { request, context in
             await respond {
-                let instance = try authenticated(request, context)
+                let instance = try await authenticated(request, context)
                 let wait = request.uri.queryParameters.get("wait").flatMap { Double(String($0)) } ?? 0
                 // A server shutting down answers long polls at once ("no work") instead of
                 // holding SIGTERM up for as long as a poll may wait.
                 let assignment = try await withGracefulShutdownHandler {
-                    try await service.assignment(instanceID: instance, wait: min(max(wait, 0), maxPollWait))
+                    try await BlockingExecutor.run {
+                        try await service.assignment(instanceID: instance, wait: min(max(wait, 0), maxPollWait))
+                    }
                 } onGracefulShutdown: {
                     service.stopWaiting()
                 }
@@ -38,8 +43,9 @@ struct RunnerRoutes {
             // Streamed from disk in chunks: an archive of up to --max-code-size is never
             // held in the server's memory whole.
             do {
-                let instance = try authenticated(request, context)
-                let path = try service.codeArchive(instanceID: instance, runID: try parameter("run", context))
+                let instance = try await authenticated(request, context)
+                let runID = try parameter("run", context)
+                let path = try await BlockingWork.run { try service.codeArchive(instanceID: instance, runID: runID) }
                 let body = try await FileIO(threadPool: .singleton).loadFile(path: path, context: context)
                 return Response(status: .ok, headers: [.contentType: "application/gzip"], body: body)
             } catch let error as RunnerServiceError {
@@ -50,25 +56,27 @@ struct RunnerRoutes {
         }
         router.post("/api/runners/:instance/runs/:run/logs") { request, context in
             await respond {
-                let instance = try authenticated(request, context)
+                let instance = try await authenticated(request, context)
                 let chunk = try RunnerAPI.LogChunk(json: try await body(request))
-                let control = try service.appendLog(instanceID: instance, runID: try parameter("run", context), chunk: chunk)
+                let runID = try parameter("run", context)
+                let control = try await BlockingWork.run { try service.appendLog(instanceID: instance, runID: runID, chunk: chunk) }
                 return .json(control.json)
             }
         }
         router.post("/api/runners/:instance/runs/:run/exit") { request, context in
             await respond {
-                let instance = try authenticated(request, context)
+                let instance = try await authenticated(request, context)
                 let exit = try RunnerAPI.RunExit(json: try await body(request))
-                try service.finish(instanceID: instance, runID: try parameter("run", context), exit: exit)
+                let runID = try parameter("run", context)
+                try await BlockingWork.run { try service.finish(instanceID: instance, runID: runID, exit: exit) }
                 return .noContent
             }
         }
         router.post("/api/runners/:instance/heartbeat") { request, context in
             await respond {
-                let instance = try authenticated(request, context)
+                let instance = try await authenticated(request, context)
                 let beat = try RunnerAPI.Heartbeat(json: try await body(request))
-                return .json(try service.heartbeat(instanceID: instance, beat: beat).json)
+                return .json(try await BlockingWork.run { try service.heartbeat(instanceID: instance, beat: beat) }.json)
             }
         }
         router.post(RouterPath(RunnerAPI.wakePath)) { _, _ in
@@ -77,9 +85,10 @@ struct RunnerRoutes {
         }
     }
 
-    private func authenticated(_ request: Request, _ context: BasicRequestContext) throws -> String {
+    private func authenticated(_ request: Request, _ context: BasicRequestContext) async throws -> String {
         let instance = try parameter("instance", context)
-        try service.authenticate(instanceID: instance, authorization: request.headers[.authorization])
+        let authorization = request.headers[.authorization]
+        try await BlockingWork.run { try service.authenticate(instanceID: instance, authorization: authorization) }
         return instance
     }
 

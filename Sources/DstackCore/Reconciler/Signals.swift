@@ -70,6 +70,7 @@ public final class WakeSignal: @unchecked Sendable {
 
 /// Runs the reconciler whenever something wakes it, and on a timer for what nothing
 /// announces (spot requests fulfilled, instances vanishing).
+// @unchecked: `stopping` is guarded by `stopLock`; `interval` and `onPass` are set before `run()` starts.
 public final class ReconcileLoop: @unchecked Sendable {
     public static let wakeKey = "reconcile"
     public let reconciler: Reconciler
@@ -84,11 +85,23 @@ public final class ReconcileLoop: @unchecked Sendable {
         self.interval = interval
     }
 
+    private let stopLock = NSLock()
+    private var stopping = false
+
     public func wake() { signal.notify(Self.wakeKey) }
 
-    /// Loops until the task is cancelled.
+    /// Ends the loop after the pass in flight, if any: that pass is not interrupted, so
+    /// its journaled cloud calls complete and are recorded.
+    public func stop() {
+        stopLock.withLock { stopping = true }
+        wake()
+    }
+
+    private var isStopping: Bool { stopLock.withLock { stopping } }
+
+    /// Loops until `stop()` (after the pass in flight) or until the task is cancelled.
     public func run() async {
-        while !Task.isCancelled {
+        while !Task.isCancelled, !isStopping {
             let result: Result<Reconciler.Report, Error>
             do {
                 result = .success(try await reconciler.reconcile())
