@@ -1,0 +1,97 @@
+import DstackWire
+import Foundation
+
+/// An HTTP proxy for tests that sits between a client and a real server (set as the
+/// client's base URL) and injects faults the network could cause: a reply lost after the
+/// server acted on the request, a request that never arrives, a slow link. Everything
+/// else is forwarded as is. Plain HTTP, one thread a connection (`LocalHTTPServer`).
+// @unchecked: `seen` is guarded by `lock`; the rest is immutable.
+public final class FaultProxy: @unchecked Sendable {
+    public enum Fault: Sendable, Equatable {
+        /// Forward the request and its reply.
+        case none
+        /// Forward the request (the server acts on it), then close the client's
+        /// connection instead of replying: the client cannot know whether it happened.
+        case dropReply
+        /// Close the client's connection without forwarding anything.
+        case dropRequest
+        /// Forward, and hold the reply back this long.
+        case delay(TimeInterval)
+    }
+
+    /// Decides the fault for a request; `earlier` is how many requests with the same
+    /// method and path (without the query) came before it.
+    public typealias Rule = @Sendable (_ request: LocalHTTPServer.Request, _ earlier: Int) -> Fault
+
+    public let upstream: String
+    public var url: String { server.url }
+
+    private var server: LocalHTTPServer!
+    private let rule: Rule
+    private let client: CurlHTTPClient
+    private let lock = NSLock()
+    private var seen: [String: Int] = [:]
+    private var _faults: [(request: String, fault: Fault)] = []
+
+    /// `upstream`: the real server's base URL, e.g. `http://127.0.0.1:3000`.
+    public init(upstream: String, rule: @escaping Rule) throws {
+        self.upstream = upstream.hasSuffix("/") ? String(upstream.dropLast()) : upstream
+        self.rule = rule
+        // Long polls wait up to a minute upstream before answering.
+        client = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: 120, proxy: ProxySettings()))
+        server = try LocalHTTPServer { [unowned self] request in self.handle(request) }
+    }
+
+    /// Drops the reply to the first `count` requests of `method` on `path`.
+    public static func dropReplies(method: String, path: String, first count: Int = 1) -> Rule {
+        { request, earlier in
+            request.method == method && Self.pathWithoutQuery(request.path) == path && earlier < count ? .dropReply : .none
+        }
+    }
+
+    /// The faults injected so far, as "METHOD /path" and the fault.
+    public var faults: [(request: String, fault: Fault)] { lock.withLock { _faults } }
+
+    /// Every request the proxy received, in order.
+    public var requests: [LocalHTTPServer.Request] { server.requests }
+
+    public func stop() { server.stop() }
+
+    deinit { server?.stop() }
+
+    private func handle(_ request: LocalHTTPServer.Request) -> LocalHTTPServer.Response {
+        let key = "\(request.method) \(Self.pathWithoutQuery(request.path))"
+        let fault: Fault = lock.withLock {
+            let fault = rule(request, seen[key, default: 0])
+            seen[key, default: 0] += 1
+            if fault != .none { _faults.append((key, fault)) }
+            return fault
+        }
+        if fault == .dropRequest { return LocalHTTPServer.Response(dropConnection: true) }
+        let forwarded = HTTPRequest(
+            method: request.method, url: upstream + request.path,
+            headers: request.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) }.map { HTTPHeader($0.name, $0.value) },
+            body: request.body)
+        let reply: HTTPResponse
+        do {
+            reply = try client.sendBlocking(forwarded)
+        } catch {
+            return LocalHTTPServer.Response(status: 502, body: "the fault proxy could not reach \(upstream): \(error)")
+        }
+        if fault == .dropReply { return LocalHTTPServer.Response(dropConnection: true) }
+        var response = LocalHTTPServer.Response(
+            status: reply.status,
+            headers: reply.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) }.map { ($0.name, $0.value) })
+        response.body = reply.body
+        if case .delay(let seconds) = fault { response.delay = seconds }
+        return response
+    }
+
+    /// Headers about one hop's connection and framing: each side sets its own.
+    private static let hopByHop: Set<String> = ["host", "connection", "keep-alive", "content-length", "transfer-encoding", "expect",
+                                                "proxy-connection", "te", "trailer", "upgrade"]
+
+    private static func pathWithoutQuery(_ path: String) -> String {
+        path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
+    }
+}
