@@ -49,10 +49,11 @@ public struct DstackHTTPServer {
         let loop = ReconcileLoop(reconciler: reconciler, signal: signal, interval: options.reconcileInterval)
         let logger = self.logger
         let log: @Sendable (String) -> Void = { logger.info("\($0)") }
+        let warn: @Sendable (String) -> Void = { logger.warning("\($0)") }
         loop.onPass = { result in
             switch result {
             case .success(let report): if let line = Self.describe(report) { log(line) }
-            case .failure(let error): log("reconcile failed: \((error as? ProviderError)?.userMessage ?? String(describing: error))")
+            case .failure(let error): warn("reconcile failed: \((error as? ProviderError)?.userMessage ?? String(describing: error))")
             }
         }
         let service = RunnerService(workspace: workspace, signal: signal, wakeReconciler: { loop.wake() })
@@ -76,7 +77,7 @@ public struct DstackHTTPServer {
                 let localHost = AdvertiseURL.isLoopbackOrUnspecified(host) ? "127.0.0.1" : host
                 let info = ServerInfo(pid: getpid(), localURL: "\(scheme)://\(localHost.contains(":") ? "[\(localHost)]" : localHost):\(port)",
                                       delivery: delivery)
-                do { try info.write(home) } catch { log("could not write \(ServerInfo.file(home).path): \(error)") }
+                do { try info.write(home) } catch { warn("could not write \(ServerInfo.file(home).path): \(error)") }
                 log("dstack server listening on \(address)")
                 log("instances are given \(delivery.advertiseURL)"
                     + (delivery.serverPin != nil ? " (self-signed certificate in \(ServerCertificate.directory(home).path), pinned in their user data)" : ""))
@@ -84,7 +85,7 @@ public struct DstackHTTPServer {
             logger: frameworkLogger)
         defer { ServerInfo.remove(home, pid: getpid()) }
         if let plugin = try? workspace.activeProvider().plugin, let reason = delivery.unreachableReason(plugin) {
-            log("warning: \(plugin.displayName) \(reason)")
+            warn("warning: \(plugin.displayName) \(reason)")
         }
 
         // Shut down in reverse order: the reconcile loop first (its pass in flight
@@ -102,5 +103,3 @@ public struct DstackHTTPServer {
         report.logSummary
     }
 }
-
-import Logging

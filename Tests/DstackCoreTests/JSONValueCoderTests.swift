@@ -150,6 +150,24 @@ final class JSONValueCoderTests: XCTestCase {
         XCTAssertEqual(try JSONValueDecoder().decode(Envelope.self, from: encoded), Envelope(rawBody: body))
     }
 
+    func testAllKeysNamesThePropertiesPresentOnTheWire() throws {
+        struct Present: Decodable {
+            var names: [String]
+            enum Keys: String, CodingKey { case instanceType, maxCount, absent }
+            init(from decoder: any Decoder) throws {
+                names = try decoder.container(keyedBy: Keys.self).allKeys.map(\.stringValue)
+            }
+        }
+        let present = try JSONValueDecoder().decode(Present.self, from: ["max_count": 1, "unknown_key": 2, "instance_type": "x"])
+        XCTAssertEqual(present.names, ["maxCount", "instanceType"])
+    }
+
+    func testJSONValueIsCodableThroughOtherCodersToo() throws {
+        let value: JSONValue = ["a": [1, 2.5, "x", true, nil], "b": ["c": "d"]]
+        let data = try JSONEncoder().encode(value)
+        XCTAssertEqual(try JSONDecoder().decode(JSONValue.self, from: data), value)
+    }
+
     func testNonFiniteNumbersCannotBeEncoded() {
         XCTAssertThrowsError(try JSONValueEncoder().encode([Double.nan]))
         XCTAssertThrowsError(try JSONValueEncoder().encode([UInt64.max]))
