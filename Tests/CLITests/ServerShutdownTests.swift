@@ -20,6 +20,19 @@ final class ServerShutdownTests: CLITestCase {
             try state.read { try $0.launches(vendor: "local") }.map(\.status) == [.intent]
         }
 
+        // The blocked launch holds one of NIO's blocking-pool threads ("SGLTN-TP-#n"), not
+        // one of Swift's cooperative threads. (Read from /proc where the kernel shows the
+        // wait channel; elsewhere this check has nothing to look at.)
+        var blockedThreads: [String] = []
+        let deadline = Date().addingTimeInterval(10)
+        while blockedThreads.isEmpty && Date() < deadline {
+            blockedThreads = Self.threadsWaitingOnAFileLock(pid: server.process.processIdentifier)
+            if blockedThreads.isEmpty { Thread.sleep(forTimeInterval: 0.1) }
+        }
+        for name in blockedThreads {
+            XCTAssertTrue(name.hasPrefix("SGLTN-TP-"), "the launch blocks thread \(name), not one of NIO's thread pool")
+        }
+
         kill(server.process.processIdentifier, SIGTERM)
         Thread.sleep(forTimeInterval: 1)
         XCTAssertTrue(server.process.isRunning, "the server exited with its launch call still in flight: \(server.output)")
@@ -33,6 +46,19 @@ final class ServerShutdownTests: CLITestCase {
         XCTAssertEqual(launches.map(\.status), [.sent], "the launch is recorded as done, not left as an intent")
         let instances = try FileManager.default.contentsOfDirectory(atPath: home.appendingPathComponent("local/instances").path)
         XCTAssertEqual(instances.count, 1, "the launch the pass finished started its instance")
+    }
+
+    /// The names of the process's threads asleep in the kernel's file-lock wait.
+    private static func threadsWaitingOnAFileLock(pid: Int32) -> [String] {
+        let tasks = "/proc/\(pid)/task"
+        let ids = (try? FileManager.default.contentsOfDirectory(atPath: tasks)) ?? []
+        return ids.compactMap { id in
+            let read = { (name: String) in
+                (try? String(contentsOfFile: "\(tasks)/\(id)/\(name)", encoding: .utf8))?
+                    .trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
+            }
+            return read("wchan").contains("lock_inode_wait") || read("wchan").contains("lock_file_wait") ? read("comm") : nil
+        }
     }
 }
 
