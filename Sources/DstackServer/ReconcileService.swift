@@ -3,14 +3,19 @@ import ServiceLifecycle
 
 /// The reconcile loop as a service of the server's group. Graceful shutdown (SIGTERM,
 /// SIGINT) lets the pass in flight finish, so the cloud calls it journaled complete and
-/// are recorded, and then ends the loop. Passes run on `BlockingExecutor`: their SQLite
-/// calls and any blocking provider call stay off Swift's cooperative threads.
+/// are recorded, and then ends the loop; so does cancellation (the HTTP server failed to
+/// start), without waiting out the loop's interval. Passes run on `BlockingExecutor`:
+/// their SQLite calls and any blocking provider call stay off Swift's cooperative threads.
 struct ReconcileService: Service {
     let loop: ReconcileLoop
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await BlockingExecutor.run { await loop.run() }
+            try await withTaskCancellationHandler {
+                try await BlockingExecutor.run { await loop.run() }
+            } onCancel: {
+                loop.stop()
+            }
         } onGracefulShutdown: {
             loop.stop()
         }
