@@ -31,6 +31,9 @@ let package = Package(
         // shapes, hashing and atomic files. The runner links this and nothing below.
         .target(name: "DstackWire", dependencies: ["CCurl", "CCurlShim", "CJansson", "COpenSSL"]),
 
+        // The `/api/v1` API's payloads and its client: what the CLI links to reach the server.
+        .target(name: "DstackAPI", dependencies: ["DstackWire"]),
+
         // The vendor-neutral core (re-exports DstackWire).
         .target(
             name: "DstackCore",
@@ -44,7 +47,7 @@ let package = Package(
         .target(
             name: "DstackServer",
             dependencies: [
-                "DstackCore", "CTLSShim",
+                "DstackCore", "DstackAPI", "CTLSShim",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,7 +74,7 @@ let package = Package(
         .executableTarget(
             name: "dstack",
             dependencies: [
-                "DstackCore", "DstackPlugins", "DstackServer",
+                "DstackCore", "DstackAPI", "DstackPlugins", "DstackServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -83,11 +86,13 @@ let package = Package(
         // Opens the state from many processes at once; CLITests drives it.
         .executableTarget(name: "dstack-state-stress", dependencies: ["DstackCore"], path: "Tests/StateStress"),
 
-        .testTarget(name: "DstackCoreTests", dependencies: ["DstackCore", "DstackTesting"]),
+        .testTarget(name: "DstackCoreTests", dependencies: ["DstackCore", "DstackAPI", "DstackTesting"]),
         .testTarget(name: "LocalTests", dependencies: ["DstackLocal", "DstackCore", "DstackTesting"]),
         .testTarget(name: "StubTests", dependencies: ["DstackGCP", "DstackAzure", "DstackCore", "DstackTesting"]),
         .testTarget(name: "AWSTests", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"]),
         .testTarget(name: "CLITests", dependencies: ["DstackCore", "DstackTesting"]),
+        .testTarget(name: "APITests", dependencies: ["DstackServer", "DstackAPI", "DstackCore", "DstackLocal", "DstackTesting",
+                                                     .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "RunnerTests", dependencies: ["DstackRunnerKit", "DstackCore", "DstackTesting"]),
     ],
     swiftLanguageModes: [.v6]

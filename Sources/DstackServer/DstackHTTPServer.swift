@@ -1,3 +1,4 @@
+import DstackAPI
 import DstackCore
 import Foundation
 import Hummingbird
@@ -62,6 +63,9 @@ public struct DstackHTTPServer {
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)
         RunnerBinaryRoute(service: service, binaries: options.runnerBinaries).add(to: router)
+        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, log: log)
+        try control.users.ensureAdmin()
+        APIRoutes(control: control).add(to: router)
         let scheme = options.tls == nil ? "http" : "https"
         let address = "\(scheme)://\(options.host):\(options.port)"
         let server: HTTPServerBuilder = try options.tls.map { try .tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) } ?? .http1()

@@ -94,7 +94,7 @@ public struct ServerCertificate: Sendable, Equatable {
             free(key)
         }
         guard status == 0, let certificate, let key else {
-            throw CertificateError("could not make a self-signed certificate: \(String(cString: error))")
+            throw CertificateError("could not make a self-signed certificate: \(String(decoding: error.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))")
         }
         return (String(cString: certificate), String(cString: key))
     }

@@ -1,5 +1,6 @@
 import ArgumentParser
-import DstackCore
+import DstackAPI
+import DstackWire
 import Foundation
 
 extension Dstack {
@@ -20,7 +21,10 @@ extension Dstack.Autoscale {
             discussion: """
             INSTANCE_TYPE can be any instance type the configured cloud supports for spot \
             instances. '--max 0' removes the rule. Lowering the max shuts down the extra \
-            instances of that type at once, newest first.
+            instances of that type at once (idle ones first, then the newest) and returns \
+            once the server has sent their terminations. The server checks INSTANCE_TYPE \
+            against the account; it may answer from its list of the account's offerings, \
+            which is at most 10 minutes old.
             """
         )
 
@@ -47,21 +51,20 @@ extension Dstack.Autoscale {
         }
 
         func execute() async throws {
-            let outcome = try await AutoscaleService(workspace: CommandContext.workspace())
-                .allow(instanceType: instanceType, max: try parsedMax())
-            ServerConnection.wake(warnIfUnreachable: false)
-            let type = outcome.instanceType
-            switch (outcome.previousMax, outcome.newMax) {
+            let client = try await ServerConnection.client()
+            let reply = try await client.put(APIPaths.rule(instanceType), AllowRequest(max: try parsedMax()), as: AllowReply.self)
+            let type = reply.instanceType
+            switch (reply.previousMax, reply.newMax) {
             case (0, 0): say("There was no rule for \(type); nothing to remove.")
             case (_, 0): say("Removed the rule for \(type).")
             case (0, let new): say("Allowed up to \(plural(new, "instance")) of \(type).")
             case (let old, let new) where old == new: say("The rule for \(type) already allows \(plural(new, "instance")).")
             case (let old, let new): say("Changed the max for \(type) from \(old) to \(new).")
             }
-            if !outcome.shutDown.isEmpty {
-                say("Shut down \(plural(outcome.shutDown.count, "instance")) of \(type): \(outcome.shutDown.map(\.id).joined(separator: ", ")).")
-                sayRequeued(outcome.outcomes)
+            if !reply.shutdown.shutDown.isEmpty {
+                say("Shut down \(plural(reply.shutdown.shutDown.count, "instance")) of \(type): \(reply.shutdown.shutDown.map(\.id).joined(separator: ", ")).")
             }
+            sayShutdown(reply.shutdown)
         }
     }
 
@@ -75,20 +78,12 @@ extension Dstack.Autoscale {
         var json = false
 
         func execute() async throws {
-            let info = try await AutoscaleService(workspace: CommandContext.workspace()).info()
+            let info = try await ServerConnection.client().get(APIPaths.autoscale, as: AutoscaleInfo.self)
             if json {
-                let rules: [JSONValue] = info.rules.map {
-                    ["instance_type": .string($0.instanceType), "max": .int(Int64($0.max)), "instances": .int(Int64($0.instances))]
-                }
-                let document: JSONValue = [
-                    "enabled": .bool(info.enabled),
-                    "provider": info.vendor.map(JSONValue.string) ?? .null,
-                    "rules": .array(rules),
-                ]
-                say(document.serialized(.spaced))
+                say(try JSONValueEncoder.api.encode(info).serialized(.spaced))
                 return
             }
-            say("Autoscaling is \(info.enabled ? "enabled" : "disabled"); provider: \(info.vendor ?? "none configured").")
+            say("Autoscaling is \(info.enabled ? "enabled" : "disabled"); provider: \(info.provider ?? "none configured").")
             if info.rules.isEmpty {
                 say("No rules. Add one with: dstack autoscale allow INSTANCE_TYPE --max MAX")
                 return
@@ -106,11 +101,13 @@ extension Dstack.Autoscale {
         )
 
         func execute() async throws {
-            let outcome = try await AutoscaleService(workspace: CommandContext.workspace()).clear()
-            ServerConnection.wake(warnIfUnreachable: false)
-            say(outcome.removedRules == 0 ? "There were no rules." : "Deleted \(plural(outcome.removedRules, "rule")).")
-            say(outcome.shutDown.isEmpty ? "No instances were running." : "Shut down \(plural(outcome.shutDown.count, "instance")).")
-            sayRequeued(outcome.outcomes)
+            let reply = try await ServerConnection.client().delete(APIPaths.rules, as: ClearReply.self)
+            say(reply.removedRules == 0 ? "There were no rules." : "Deleted \(plural(reply.removedRules, "rule")).")
+            if reply.shutdown.pending.isEmpty {
+                say(reply.shutdown.shutDown.isEmpty ? "No instances were running."
+                    : "Shut down \(plural(reply.shutdown.shutDown.count, "instance")).")
+            }
+            sayShutdown(reply.shutdown)
         }
     }
 
@@ -121,11 +118,10 @@ extension Dstack.Autoscale {
         )
 
         func execute() async throws {
-            let outcome = try await AutoscaleService(workspace: CommandContext.workspace()).disable()
-            ServerConnection.wake(warnIfUnreachable: false)
-            say(outcome.changed ? "Autoscaling is now disabled." : "Autoscaling was already disabled.")
-            if !outcome.shutDown.isEmpty { say("Shut down \(plural(outcome.shutDown.count, "instance")).") }
-            sayRequeued(outcome.outcomes)
+            let reply = try await ServerConnection.client().post(APIPaths.disable, NoContent(), as: ToggleReply.self)
+            say(reply.changed ? "Autoscaling is now disabled." : "Autoscaling was already disabled.")
+            if !reply.shutdown.shutDown.isEmpty { say("Shut down \(plural(reply.shutdown.shutDown.count, "instance")).") }
+            sayShutdown(reply.shutdown)
         }
     }
 
@@ -136,18 +132,22 @@ extension Dstack.Autoscale {
         )
 
         func execute() async throws {
-            let outcome = try AutoscaleService(workspace: CommandContext.workspace()).enable()
-            ServerConnection.wake(warnIfUnreachable: false)
-            say(outcome.changed ? "Autoscaling is now enabled." : "Autoscaling was already enabled.")
+            let reply = try await ServerConnection.client().post(APIPaths.enable, NoContent(), as: ToggleReply.self)
+            say(reply.changed ? "Autoscaling is now enabled." : "Autoscaling was already enabled.")
         }
     }
 }
 
-/// Names each run a shutdown cut off, so no one wonders where it went.
-func sayRequeued(_ outcomes: [InstanceShutdown.Outcome]) {
-    for outcome in outcomes {
-        if let run = outcome.requeuedRunID {
-            say("Shut down \(outcome.instanceID) (its run \(run) goes back to the queue and will be retried).")
+/// Names each run a shutdown cut off, so no one wonders where it went, and what the
+/// server could not shut down yet because the cloud failed.
+func sayShutdown(_ report: ShutdownReport) {
+    for instance in report.shutDown {
+        if let run = instance.requeuedRun {
+            say("Shut down \(instance.id) (its run \(run) goes back to the queue and will be retried).")
         }
+    }
+    if !report.pending.isEmpty || report.pendingReason != nil {
+        let what = report.pending.isEmpty ? "The shutdown" : "Still to shut down: \(report.pending.joined(separator: ", ")); the shutdown"
+        say("\(what) could not finish: \(report.pendingReason ?? "the cloud did not answer"). The dstack server keeps trying.")
     }
 }

@@ -8,14 +8,16 @@ struct Dstack: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dstack",
         abstract: "Run workflows on spot instances in your own cloud.",
-        usage: "dstack [VENDOR configure | autoscale | run | ps | logs | stop | instances | server] ...",
+        usage: "dstack [VENDOR configure | autoscale | run | ps | logs | stop | instances | users | login | server] ...",
         discussion: """
         Configure a cloud vendor with 'dstack VENDOR configure', where VENDOR is one of \
         \(builtinRegistry.vendors.joined(separator: ", ")). Then allow instance types with \
-        'dstack autoscale allow INSTANCE_TYPE --max MAX'. Settings and state live in \
-        $DSTACK_HOME (default ~/.dstack).
+        'dstack autoscale allow INSTANCE_TYPE --max MAX'. Every command is a client of \
+        the dstack server: $DSTACK_SERVER_URL with $DSTACK_TOKEN, or the one 'dstack login' \
+        saved, or else the server of $DSTACK_HOME (default ~/.dstack), which the CLI starts \
+        in the background when none is running ('dstack server stop' stops it).
         """,
-        subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Instances.self, Server.self]
+        subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Instances.self, Users.self, Login.self, Server.self]
     )
 
     static let versionLine = "dstack \(DstackVersion.current)"

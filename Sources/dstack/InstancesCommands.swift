@@ -1,5 +1,6 @@
 import ArgumentParser
-import DstackCore
+import DstackAPI
+import DstackWire
 import Foundation
 
 extension Dstack {
@@ -24,53 +25,36 @@ extension Dstack.Instances {
         var json = false
 
         func execute() async throws {
-            let workspace = CommandContext.workspace()
-            let active = try workspace.activeProvider()
-            let instances = try await AutoscaleService(workspace: workspace).listManaged(active)
-                .sorted { ($0.launchTime ?? .distantFuture, $0.id) < ($1.launchTime ?? .distantFuture, $1.id) }
-            let fleet = Dictionary(try workspace.state().read { try $0.fleet(vendor: active.vendor) }.map { ($0.id, $0) },
-                                   uniquingKeysWith: { first, _ in first })
-            let formatter = ISO8601DateFormatter()
+            let reply = try await ServerConnection.client().get(APIPaths.instances, as: InstancesReply.self)
             if json {
-                let rows: [JSONValue] = instances.map { instance in
-                    [
-                        "id": .string(instance.id),
-                        "instance_type": .string(instance.instanceType),
-                        "state": .string(instance.state.rawValue),
-                        "runner_registered": .bool(fleet[instance.id]?.registeredAt != nil),
-                        "launch_time": instance.launchTime.map { .string(formatter.string(from: $0)) } ?? .null,
-                        "spot_request_id": instance.spotRequestID.map(JSONValue.string) ?? .null,
-                        "run_id": fleet[instance.id]?.runID.map(JSONValue.string) ?? .null,
-                        "idle_since": fleet[instance.id]?.idleSince.map { .string(formatter.string(from: $0)) } ?? .null,
-                    ]
-                }
-                say(JSONValue.array(rows).serialized(.spaced))
+                say(try JSONValueEncoder.api.encode(reply.instances).serialized(.spaced))
                 return
             }
-            if instances.isEmpty {
-                say("No managed instances (provider: \(active.vendor)).")
+            if reply.instances.isEmpty {
+                say("No managed instances (provider: \(reply.provider)).")
                 return
             }
+            let formatter = ISO8601DateFormatter()
             var table = TextTable(header: ["ID", "TYPE", "STATE", "RUNNER", "RUN", "IDLE SINCE", "LAUNCHED", "SPOT REQUEST"])
-            table.rows = instances.map {
-                [$0.id, $0.instanceType, $0.state.rawValue, Self.runnerColumn($0, fleet[$0.id]), fleet[$0.id]?.runID ?? "-",
-                 fleet[$0.id]?.idleSince.map { formatter.string(from: $0) } ?? "-",
-                 $0.launchTime.map { formatter.string(from: $0) } ?? "-", $0.spotRequestID ?? "-"]
+            table.rows = reply.instances.map {
+                [$0.id, $0.instanceType, $0.state, Self.runnerColumn($0), $0.runId ?? "-",
+                 $0.idleSince.map { formatter.string(from: $0) } ?? "-",
+                 $0.launchTime.map { formatter.string(from: $0) } ?? "-", $0.spotRequestId ?? "-"]
             }
             say(table.render())
         }
 
         /// Tells a machine that is up but whose runner has not registered (still booting,
         /// or unable to reach the server) from one ready for work.
-        static func runnerColumn(_ instance: ManagedInstance, _ fleet: FleetInstance?) -> String {
-            if fleet?.registeredAt != nil { return "registered" }
-            return instance.state.isLive && !instance.isUnfulfilledRequest ? "not registered yet" : "-"
+        static func runnerColumn(_ instance: InstanceInfo) -> String {
+            if instance.runnerRegistered { return "registered" }
+            return instance.awaitingRunner ? "not registered yet" : "-"
         }
     }
 
     struct Request: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Launch spot instances now, within the type's rule, to warm runners up before a batch of runs; they register with the server at $DSTACK_SERVER_URL.",
+            abstract: "Launch spot instances now, within the type's rule, to warm runners up before a batch of runs; the server launches them within the type's max, and their runners register with it.",
             usage: "dstack instances request INSTANCE_TYPE [--count N]"
         )
 
@@ -93,13 +77,12 @@ extension Dstack.Instances {
         }
 
         func execute() async throws {
-            let workspace = CommandContext.workspace()
-            let launch = try await InstanceLauncher(workspace: workspace, delivery: ServerConnection.delivery(workspace))
-                .request(instanceType: instanceType, count: try parsedCount())
-            let instances = launch.instances.filter { !$0.isUnfulfilledRequest }.map(\.id)
-            say("Requested \(plural(try parsedCount(), "spot instance")) of \(instanceType).")
-            if !launch.spotRequestIDs.isEmpty { say("Spot requests: \(launch.spotRequestIDs.joined(separator: ", ")).") }
-            if !instances.isEmpty { say("Instances: \(instances.joined(separator: ", ")).") }
+            let reply = try await ServerConnection.client().post(
+                APIPaths.instanceRequests, InstanceRequest(instanceType: instanceType, count: try parsedCount()),
+                as: InstanceRequestReply.self)
+            say("Requested \(plural(reply.count, "spot instance")) of \(reply.instanceType).")
+            if !reply.spotRequestIds.isEmpty { say("Spot requests: \(reply.spotRequestIds.joined(separator: ", ")).") }
+            if !reply.instanceIds.isEmpty { say("Instances: \(reply.instanceIds.joined(separator: ", ")).") }
         }
     }
 }
@@ -119,14 +102,14 @@ extension Dstack.Instances {
         }
 
         func execute() async throws {
-            let outcomes = try await AutoscaleService(workspace: CommandContext.workspace()).terminate(instanceIDs: ids)
-            ServerConnection.wake(warnIfUnreachable: false)
-            for outcome in outcomes {
-                guard let run = outcome.requeuedRunID else {
-                    say("Terminated \(outcome.instanceID).")
+            let reply = try await ServerConnection.client().post(APIPaths.terminateInstances, TerminateRequest(ids: ids),
+                                                                 as: TerminateReply.self)
+            for outcome in reply.terminated {
+                guard let run = outcome.requeuedRun else {
+                    say("Terminated \(outcome.id).")
                     continue
                 }
-                say("Terminated \(outcome.instanceID) (its run \(run) goes back to the queue and will be retried; this does not count against its retries).")
+                say("Terminated \(outcome.id) (its run \(run) goes back to the queue and will be retried; this does not count against its retries).")
             }
         }
     }

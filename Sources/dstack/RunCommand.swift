@@ -1,4 +1,5 @@
 import ArgumentParser
+import DstackAPI
 import DstackCore
 import Foundation
 
@@ -16,10 +17,10 @@ extension Dstack {
             minus .gitignore patterns; either way minus .dstackignore patterns). Prints the run \
             ID, then the run's status changes and output until it ends, and exits with the \
             run's exit code. Ctrl-C detaches; the run goes on. A run that no allowed instance \
-            type can ever fit is refused unless --wait is given. The dstack server (dstack \
-            server, found at $DSTACK_SERVER_URL, else at the address the running server of \
-            this DSTACK_HOME wrote in server.json, else http://127.0.0.1:3000) starts \
-            instances and runs the work.
+            type can ever fit is refused unless --wait is given. The dstack server starts \
+            instances and runs the work: the one at $DSTACK_SERVER_URL (with $DSTACK_TOKEN), \
+            else the one 'dstack login' saved, else the server of this DSTACK_HOME, which the \
+            CLI starts in the background when none is running.
             """
         )
 
@@ -128,29 +129,30 @@ extension Dstack {
                 environment = found.environment
             }
             environment.merge(try flagEnvironment()) { _, flag in flag }
-            let workspace = CommandContext.workspace()
 
-            // Everything that can refuse the run happens before anything is stored.
+            // Everything that can refuse the run on this side happens before anything is sent.
             let files = noCode ? nil : try collectCode()
-            if !wait, let reason = try await workspace.reasonNothingFits(requirements) {
-                throw CLIError("\(reason); the run was not submitted (dstack run --wait queues it until a rule allows it)")
-            }
-            let code: ShippedCode?
+            let client = try await ServerConnection.client()
+            let code = try files.map(pack)
+            defer { if let code { try? FileManager.default.removeItem(at: code.scratch) } }
+            let submission = RunSubmission(
+                workflow: workflow, commands: commands,
+                requirements: RequirementsPayload(instanceType: requirements.instanceType, cpu: requirements.cpus,
+                                                  memoryMib: requirements.memoryMiB, gpu: requirements.gpus,
+                                                  diskGb: requirements.diskGB),
+                environment: environment, codeSha256: code?.shipped.sha256, codeSize: code?.shipped.size, wait: wait)
+            let run: RunInfo
             do {
-                code = try files.map { try CodeStore(home: workspace.home).store($0) }
-            } catch let error as CodeShippingError {
-                throw CLIError(error.description)
+                run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)
+            } catch APIClientError.refused(let status, _) where status == APIPaths.codeMissingStatus && code != nil {
+                // The server has not seen this code yet (identical code is uploaded once).
+                try await client.upload(APIPaths.codeArchive(code!.shipped.sha256), bytes: try code!.bytes(),
+                                        contentType: "application/gzip")
+                run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)
             }
-
-            let id = "run-\(SecureRandom.hex(4))"
-            try workspace.state().write { tx in
-                try tx.submitRun(id: id, workflow: workflow, commands: commands, requirements: requirements,
-                                 environment: environment, code: code)
-            }
-            say(id)
-            ServerConnection.wake(warnIfUnreachable: true)
+            say(run.id)
             if detach { return }
-            let exitCode = try RunFollower(workspace: workspace, runID: id, showStatus: true).follow()
+            let exitCode = try await RunFollower(client: client, runID: run.id, showStatus: true).follow()
             Foundation.exit(exitCode)
         }
     }
@@ -173,6 +175,34 @@ extension Dstack.Run {
             throw ExitCode(1)
         }
         return files.files.isEmpty ? nil : files
+    }
+
+    /// A packed code archive in a scratch directory, removed when the command ends.
+    struct PackedCode {
+        var shipped: ShippedCode
+        var path: String
+        var scratch: URL
+
+        func bytes() throws -> [UInt8] {
+            guard let data = FileManager.default.contents(atPath: path) else {
+                throw CLIError("cannot read back the packed code archive \(path)")
+            }
+            return Array(data)
+        }
+    }
+
+    /// Packs the files deterministically, so that the same code has the same hash and
+    /// the server, which stores archives by hash, is sent each one once.
+    func pack(_ files: CodeFiles) throws -> PackedCode {
+        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-code-\(getpid())-\(SecureRandom.hex(4))")
+        let store = CodeStore(home: DstackHome(url: scratch))
+        do {
+            let shipped = try store.store(files)
+            return PackedCode(shipped: shipped, path: store.path(for: shipped.sha256) ?? "", scratch: scratch)
+        } catch let error as CodeShippingError {
+            try? FileManager.default.removeItem(at: scratch)
+            throw CLIError(error.description)
+        }
     }
 }
 

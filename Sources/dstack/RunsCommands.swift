@@ -1,11 +1,12 @@
 import ArgumentParser
+import DstackAPI
 import DstackCore
 import Foundation
 
 extension Dstack {
     struct Ps: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List runs: ID, workflow, status, instance, age.",
+            abstract: "List runs: ID, workflow, who submitted it, status, instance, age. A user sees their own runs; an admin sees every run.",
             usage: "dstack ps [--all] [--json]"
         )
 
@@ -16,38 +17,23 @@ extension Dstack {
         var json = false
 
         func execute() async throws {
-            let runs = try CommandContext.workspace().state().read { try $0.runs(limit: all ? nil : 20) }
+            let client = try await ServerConnection.client()
+            let runs = try await client.get(APIPaths.runs, query: all ? ["all": "true"] : [:], as: [RunInfo].self)
             let now = Date()
             if json {
-                say(JSONValue.array(runs.map(Self.json)).serialized(.spaced))
+                say(try JSONValueEncoder.api.encode(runs).serialized(.spaced))
                 return
             }
             if runs.isEmpty {
                 say("No runs. Submit one with: dstack run WORKFLOW, or dstack run -- CMD ARGS...")
                 return
             }
-            var table = TextTable(header: ["RUN", "WORKFLOW", "STATUS", "INSTANCE", "AGE", "REASON"])
+            var table = TextTable(header: ["RUN", "WORKFLOW", "USER", "STATUS", "INSTANCE", "AGE", "REASON"])
             table.rows = runs.map { run in
-                [run.id, run.workflow ?? "-", run.status.rawValue, run.instanceID ?? "-",
+                [run.id, run.workflow ?? "-", run.user ?? "-", run.status, run.instanceId ?? "-",
                  DurationText.format(now.timeIntervalSince(run.submittedAt)), run.reason ?? ""]
             }
             say(table.render())
-        }
-
-        static func json(_ run: RunRecord) -> JSONValue {
-            let formatter = ISO8601DateFormatter()
-            return [
-                "id": .string(run.id),
-                "workflow": run.workflow.map(JSONValue.string) ?? .null,
-                "status": .string(run.status.rawValue),
-                "reason": run.reason.map(JSONValue.string) ?? .null,
-                "stage": run.stage.map(JSONValue.string) ?? .null,
-                "instance_id": run.instanceID.map(JSONValue.string) ?? .null,
-                "attempt": .int(Int64(run.attempt)),
-                "exit_code": run.exitCode.map { .int(Int64($0)) } ?? .null,
-                "submitted_at": .string(formatter.string(from: run.submittedAt)),
-                "finished_at": run.finishedAt.map { .string(formatter.string(from: $0)) } ?? .null,
-            ]
         }
     }
 
@@ -64,15 +50,20 @@ extension Dstack {
         var follow = false
 
         func execute() async throws {
-            let workspace = CommandContext.workspace()
-            guard let record = try workspace.state().read({ try $0.findRun(run) }) else { throw CLIError("no run '\(run)'") }
+            let client = try await ServerConnection.client()
             if follow {
-                let code = try RunFollower(workspace: workspace, runID: record.id, showStatus: true).follow()
+                let code = try await RunFollower(client: client, runID: run, showStatus: true).follow()
                 Foundation.exit(code)
             }
-            for entry in try workspace.state().read({ try $0.logs(runID: record.id) }) {
-                let handle = entry.stream == .stdout ? FileHandle.standardOutput : FileHandle.standardError
-                handle.write(Data(entry.text.utf8))
+            var after = 0
+            while true {
+                let page = try await client.get(APIPaths.runLogs(run), query: ["after": String(after)], as: LogPage.self)
+                if page.entries.isEmpty { return }
+                for entry in page.entries {
+                    after = entry.seq
+                    let handle = entry.stream == "stdout" ? FileHandle.standardOutput : FileHandle.standardError
+                    handle.write(Data(entry.text.utf8))
+                }
             }
         }
     }
@@ -87,27 +78,37 @@ extension Dstack {
         var run: String
 
         func execute() async throws {
-            let workspace = CommandContext.workspace()
-            let record: RunRecord = try workspace.state().write { tx in
-                guard let record = try tx.findRun(run) else { throw CLIError("no run '\(run)'") }
-                if !record.status.isFinished { try tx.requestStop(record.id) }
-                return record
-            }
-            if record.status.isFinished {
-                say("\(record.id) has already ended (\(record.status.rawValue)).")
+            let reply = try await ServerConnection.client().post(APIPaths.stopRun(run), NoContent(), as: StopReply.self)
+            if reply.alreadyFinished {
+                say("\(reply.run.id) has already ended (\(reply.run.status)).")
                 return
             }
-            ServerConnection.wake(warnIfUnreachable: false)
-            say("Stopping \(record.id).")
+            say("Stopping \(reply.run.id).")
         }
     }
 
-    struct Server: DstackCommand {
+    /// `dstack server [OPTIONS]` runs the server in the foreground; `dstack server stop`
+    /// stops the one of this DSTACK_HOME (the CLI starts it in the background by itself).
+    struct Server: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Run the autoscaler: the reconcile loop, the runner API, and the runner binary for instances.",
+            abstract: "Run the dstack server: the API the CLI uses, the reconcile loop, the runner API, and the runner binary for instances.",
+            usage: "dstack server [start] [OPTIONS] | dstack server stop",
+            subcommands: [ServerStart.self, ServerStop.self],
+            defaultSubcommand: ServerStart.self
+        )
+    }
+
+    struct ServerStart: DstackCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "start",
+            abstract: "Run the dstack server in the foreground: the API the CLI uses, the reconcile loop, the runner API, and the runner binary for instances.",
             usage: "dstack server [--host HOST] [--port PORT] [--advertise-url URL] [--tls-cert FILE --tls-key FILE] [--insecure-http] "
                 + "[--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N]",
-            discussion: "Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on SIGINT or SIGTERM."
+            discussion: """
+            Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on \
+            SIGINT or SIGTERM. At its first start it creates the admin user and writes its \
+            token to DSTACK_HOME/admin.token (mode 0600), which the CLI on this machine uses.
+            """
         )
 
         @Option(help: ArgumentHelp("The address to listen on.", valueName: "HOST"))

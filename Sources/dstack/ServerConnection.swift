@@ -1,40 +1,42 @@
-import DstackCore
+import DstackAPI
+import DstackWire
 import Foundation
 
-/// The CLI works on the state directly; it only tells the server that something
-/// changed, so the reconcile loop runs at once instead of at its next tick.
+/// How the CLI finds its server and its token. In order:
+/// 1. `$DSTACK_SERVER_URL` (with `$DSTACK_TOKEN`, else the token `dstack login` saved for
+///    that URL, else this home's admin token when that URL is this home's server);
+/// 2. what `dstack login` saved in `DSTACK_HOME/client.json`;
+/// 3. the server of this `DSTACK_HOME`, started in the background when none answers,
+///    with the admin token it wrote in `DSTACK_HOME/admin.token`.
 enum ServerConnection {
-    /// `$DSTACK_SERVER_URL`, else the address the running server of this `DSTACK_HOME`
-    /// wrote in `server.json` (https when it serves TLS), else the default.
-    static var url: String {
-        let value = ProcessInfo.processInfo.environment["DSTACK_SERVER_URL"] ?? ""
-        if !value.isEmpty { return value }
-        return running?.localURL ?? "http://127.0.0.1:3000"
+    static var environment: [String: String] { ProcessInfo.processInfo.environment }
+    static var home: DstackHome { DstackHome.fromEnvironment(environment) }
+
+    static func client(totalTimeout: TimeInterval = 120) async throws -> DstackAPIClient {
+        DstackAPIClient(endpoint: try await endpoint(), totalTimeout: totalTimeout)
     }
 
-    static var running: ServerInfo? { ServerInfo.running(DstackHome.fromEnvironment()) }
-
-    /// How a manual launch's instances reach the server and get the runner: as the
-    /// running server's own launches do. With no server running, its would-be URL,
-    /// which a cloud's instances cannot reach (the launch is refused and says why).
-    static func delivery(_ workspace: Workspace) -> RunnerDelivery {
-        if let running = ServerInfo.running(workspace.home) { return running.delivery }
-        let binaries = (try? RunnerBinaries.load(from: RunnerBinaries.executableDirectory))?.byArchitecture.mapValues(\.sha256) ?? [:]
-        return RunnerDelivery(advertiseURL: url, runnerBinaries: binaries)
-    }
-
-    /// A rule change or a new run makes the server reconcile now; with no server
-    /// running, nothing is lost: it reads state when it starts.
-    static func wake(warnIfUnreachable: Bool) {
-        let url = self.url
-        // The server's own certificate may be self-signed: its pin stands in for a CA.
-        let pin = url.hasPrefix("https://") ? running?.delivery.serverPin : nil
-        let client = CurlHTTPClient(options: .init(connectTimeout: 0.5, totalTimeout: 2, pinnedPublicKey: pin))
-        let reached = (try? client.sendBlocking(HTTPRequest(method: "POST", url: url + RunnerAPI.wakePath, body: "")))
-            .map { $0.status < 300 } ?? false
-        if !reached && warnIfUnreachable {
-            FileHandle.standardError.write(Data(
-                "[dstack] the dstack server at \(url) is not reachable; the run starts once 'dstack server' runs\n".utf8))
+    static func endpoint() async throws -> ServerEndpointSettings {
+        let home = self.home
+        let envToken = environment["DSTACK_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let saved = try ClientSettings.load(home)
+        if let url = environment["DSTACK_SERVER_URL"].map(trimmed), !url.isEmpty {
+            let local = LocalServerRecord.running(home)
+            let isLocal = local.map { trimmed($0.localURL) == url } ?? false
+            let token = envToken ?? (saved.map { trimmed($0.url) == url ? $0.token : nil } ?? nil)
+                ?? (isLocal ? LocalServerRecord.adminToken(home) : nil)
+                ?? LocalServerRecord.adminToken(home)
+            return ServerEndpointSettings(url: url, token: token, pin: isLocal ? local?.pin : nil)
         }
+        if let saved {
+            return ServerEndpointSettings(url: trimmed(saved.url), token: envToken ?? saved.token)
+        }
+        let record = try await LocalServerStarter.ensureRunning(home)
+        return ServerEndpointSettings(url: trimmed(record.localURL), token: envToken ?? LocalServerRecord.adminToken(home),
+                                      pin: record.pin)
+    }
+
+    private static func trimmed(_ url: String) -> String {
+        url.hasSuffix("/") ? String(url.dropLast()) : url
     }
 }

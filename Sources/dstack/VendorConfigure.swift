@@ -1,9 +1,11 @@
+import DstackAPI
 import DstackCore
 import Foundation
 
 /// `dstack <vendor> configure`: prompts for the plugin's fields (or takes them as flags,
-/// or from piped standard input), verifies them with the provider, then saves them and
-/// makes the vendor active. Nothing is saved when any step fails.
+/// or from piped standard input) and hands them to the server, which checks them with
+/// the provider, saves them and makes the vendor active. The prompts show what the
+/// server has saved, secrets masked; nothing is saved when any step fails.
 struct VendorConfigure {
     var plugin: ProviderPlugin
     var arguments: [String]
@@ -15,10 +17,11 @@ struct VendorConfigure {
             say(form.help)
             return
         }
-        let workspace = CommandContext.workspace()
-        var configuration = try workspace.configuration()
-        let current = configuration.providers[plugin.vendor] ?? [:]
-        var settings = current.merging(parsed.values) { _, new in new }
+        let client = try await ServerConnection.client()
+        let saved = try await client.get(APIPaths.vendor(plugin.vendor), as: VendorDescription.self)
+        var current: [String: String] = [:]
+        for field in saved.fields { if let value = field.current { current[field.key] = value } }
+        var changes = parsed.values
 
         for field in plugin.fields where field.isPrompted && parsed.values[field.key] == nil {
             print(form.prompt(for: field, current: current[field.key]), terminator: "")
@@ -29,17 +32,18 @@ struct VendorConfigure {
                 if current[field.key] != nil || field.isOptional || field.defaultValue != nil { continue }
                 throw ConfigureError.inputEnded(label: field.label)
             }
-            settings[field.key] = form.resolve(field, current: current[field.key], answer: answer) ?? ""
+            let trimmed = answer.trimmingCharacters(in: .whitespacesAndNewlines)
+            // Enter keeps what is saved (the server has it; the CLI only saw it masked).
+            if !trimmed.isEmpty { changes[field.key] = trimmed }
         }
-        let finished = try form.finish(settings)
+        // A required field with nothing saved, nothing typed and no default is refused
+        // here, before the server is asked (it would refuse it too).
+        _ = try form.finish(current.merging(changes) { _, new in new })
 
-        if parsed.verify {
-            let provider = try plugin.makeProvider(finished, try workspace.context())
-            try await provider.verifyConfiguration()
-        }
-        configuration.providers[plugin.vendor] = finished
-        configuration.activeVendor = plugin.vendor
-        try workspace.configStore.save(configuration)
-        say("Saved the \(plugin.displayName) settings to \(workspace.configStore.path); \(plugin.displayName) is now the active provider.")
+        let result = try await client.put(APIPaths.vendor(plugin.vendor),
+                                          ConfigureVendorRequest(settings: changes, verify: parsed.verify),
+                                          as: VendorDescription.self)
+        say("Saved the \(result.displayName) settings on the dstack server at \(client.endpoint.url); "
+            + "\(result.displayName) is now the active provider.")
     }
 }

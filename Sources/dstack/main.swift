@@ -1,4 +1,5 @@
 import ArgumentParser
+import DstackAPI
 import DstackCore
 import DstackPlugins
 import Foundation
@@ -18,7 +19,8 @@ func sentence(for error: Error) -> String? {
     case let error as ProviderError: return error.userMessage
     case let error as CustomStringConvertible where error is ConfigError || error is StateError || error is HomeError
         || error is WorkspaceError || error is ConfigureError || error is LaunchError || error is CLIError
-        || error is WorkflowFileError || error is RunnerDeliveryError: return error.description
+        || error is WorkflowFileError || error is RunnerDeliveryError || error is APIClientError
+        || error is ClientSettingsError || error is LocalServerStarter.StartFailure: return error.description
     case let error as HTTPError: return "could not reach the cloud: \(error.description)"
     default: return nil
     }

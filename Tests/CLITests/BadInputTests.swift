@@ -47,12 +47,14 @@ final class BadInputTests: CLITestCase {
     }
 
     func testAllowWithNoProviderConfiguredSaysHowToConfigureOne() throws {
+        stopBackgroundServer() // a server of the home would outlive it, holding files no longer there
         try FileManager.default.removeItem(at: home)
         try fails(["autoscale", "allow", "m5.xlarge", "--max", "1"],
                   saying: "no cloud provider is configured; run 'dstack <vendor> configure' first, where <vendor> is one of aws, local, gcp, azure")
     }
 
     func testInfoWithNoProviderConfiguredShowsNoProvider() throws {
+        stopBackgroundServer() // a server of the home would outlive it, holding files no longer there
         try FileManager.default.removeItem(at: home)
         XCTAssertEqual(try ok("autoscale", "info", "--json"), #"{"enabled": true, "provider": null, "rules": []}"# + "\n")
     }
@@ -75,6 +77,7 @@ final class BadInputTests: CLITestCase {
     }
 
     func testACorruptStateDatabaseIsNamedAndNeverOverwritten() throws {
+        stopBackgroundServer() // a running server keeps the database it opened
         try FileManager.default.removeItem(at: stateFile)
         for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: stateFile.path + suffix) }
         try Data(repeating: 0x42, count: 4096).write(to: stateFile)

@@ -1,3 +1,4 @@
+import DstackCore
 import DstackTesting
 import Foundation
 import XCTest
@@ -21,12 +22,14 @@ class CLITestCase: XCTestCase {
     }
 
     override func tearDown() {
-        servers.forEach { $0.stop(signal: SIGKILL) }
-        servers = []
-        // Whatever a test left running on the local provider goes too.
-        if FileManager.default.fileExists(atPath: home.appendingPathComponent("config.json").path) {
+        // Whatever a test left running on the local provider goes too, through a server
+        // that still runs (the test's own, or the one the CLI started in the background).
+        if FileManager.default.fileExists(atPath: home.appendingPathComponent("config.json").path), serverIsRunning {
             _ = try? dstack("autoscale", "clear")
         }
+        servers.forEach { $0.stop(signal: SIGKILL) }
+        servers = []
+        stopBackgroundServer()
         try? FileManager.default.removeItem(at: home)
         try? FileManager.default.removeItem(at: workingDirectory)
         super.tearDown()
@@ -63,10 +66,25 @@ class CLITestCase: XCTestCase {
         XCTAssertTrue(result.stderr.contains(fragment), "stderr should say '\(fragment)': \(result)", file: file, line: line)
     }
 
+    /// The pid in server.json, while that process lives.
+    var backgroundServerPID: Int32? { BackgroundServer.pid(home: home) }
+
+    var serverIsRunning: Bool { backgroundServerPID != nil || servers.contains { $0.process.isRunning } }
+
+    /// Stops the server the CLI started for this home, if any.
+    func stopBackgroundServer() {
+        BackgroundServer.stop(home: home)
+    }
+
     var configFile: URL { home.appendingPathComponent("config.json") }
     var stateFile: URL { home.appendingPathComponent("state.db") }
 
-    /// A snapshot of every file under the home, to prove a failed command changed nothing.
+    /// The server's own bookkeeping (where it listens, its log, its locks), which any
+    /// command may start; not what a failed command must leave alone.
+    static let serverFiles: Set<String> = ["server.json", "server.log", "server.lock", "server-start.lock", "admin.token"]
+
+    /// A snapshot of every file under the home (but the server's own bookkeeping), to
+    /// prove a failed command changed nothing.
     func snapshot() -> [String: Data] {
         var files: [String: Data] = [:]
         guard let enumerator = FileManager.default.enumerator(atPath: home.path) else { return files }
@@ -74,10 +92,37 @@ class CLITestCase: XCTestCase {
             let full = home.appendingPathComponent(path).path
             var isDirectory: ObjCBool = false
             if FileManager.default.fileExists(atPath: full, isDirectory: &isDirectory), !isDirectory.boolValue,
-               !path.hasSuffix("-wal"), !path.hasSuffix("-shm") {
+               !path.hasSuffix("-wal"), !path.hasSuffix("-shm"), !Self.serverFiles.contains(path), !path.hasPrefix("tls/") {
                 files[path] = FileManager.default.contents(atPath: full)
             }
         }
         return files
+    }
+}
+
+/// The server a CLI starts by itself for its home (server.json names it).
+enum BackgroundServer {
+    static func pid(home: URL) -> Int32? {
+        guard let data = FileManager.default.contents(atPath: home.appendingPathComponent("server.json").path),
+              let json = try? JSONValue.parse(Array(data)), let pid = json["pid"]?.intValue,
+              kill(Int32(pid), 0) == 0 else { return nil }
+        return Int32(pid)
+    }
+
+    /// SIGTERM, then SIGKILL after 30 s. A server this test process started itself (its
+    /// child) is the test's to stop, and is left alone.
+    static func stop(home: URL) {
+        guard let pid = pid(home: home), parent(of: pid) != getpid() else { return }
+        kill(pid, SIGTERM)
+        let deadline = Date().addingTimeInterval(30)
+        while kill(pid, 0) == 0, Date() < deadline { usleep(20_000) }
+        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+    }
+
+    private static func parent(of pid: Int32) -> Int32? {
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return nil }
+        let fields = stat[stat.index(after: close)...].split(separator: " ")
+        return fields.count > 1 ? Int32(fields[1]) : nil
     }
 }

@@ -12,6 +12,8 @@ final class ServerProcess {
 
     /// Starts on `port`, or on a free one (bound once to learn it, then let go).
     init(home: URL, arguments: [String], port: Int? = nil) throws {
+        // One server per home: the one a CLI may have started in the background gives way.
+        BackgroundServer.stop(home: home)
         self.port = try port ?? LocalPort.free()
         logFile = home.deletingLastPathComponent().appendingPathComponent("server-\(UUID().uuidString).log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)

@@ -74,6 +74,7 @@ final class ServerTLSTests: CLITestCase {
 
     func testTLSFlagsAreCheckedBeforeTheServerListens() throws {
         try ok("local", "configure")
+        stopBackgroundServer() // the flags of a second server are what this is about
         try fails(["server", "--tls-cert", "/nonexistent.pem"], saying: "--tls-cert needs --tls-key")
         try fails(["server", "--tls-key", "/nonexistent.pem"], saying: "--tls-key needs --tls-cert")
         try fails(["server", "--advertise-url", "ftp://x"], saying: "--advertise-url must be an http(s) URL with a host")

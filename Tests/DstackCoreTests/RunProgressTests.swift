@@ -1,4 +1,5 @@
-@testable import DstackCore
+@testable import DstackAPI
+import DstackCore
 import XCTest
 
 /// What an attached `dstack run` prints while a run waits: on a terminal one line
@@ -6,12 +7,9 @@ import XCTest
 final class RunProgressTests: XCTestCase {
     private let submitted = Date(timeIntervalSince1970: 1_000_000)
 
-    private func run(_ status: RunStatus, reason: String? = nil, stage: String? = nil) -> RunRecord {
-        var record = RunRecord(id: "run-1", workflow: nil, commands: [], requirements: ResourceRequirements(), status: status,
-                               reason: reason, instanceID: nil, attempt: 0, exitCode: nil, stopRequested: false,
-                               submittedAt: submitted, updatedAt: submitted, finishedAt: nil)
-        record.stage = stage
-        return record
+    private func run(_ status: RunStatus, reason: String? = nil, stage: String? = nil) -> RunInfo {
+        RunInfo(id: "run-1", workflow: nil, user: nil, status: status.rawValue, reason: reason, stage: stage, instanceId: nil,
+                attempt: 0, exitCode: nil, submittedAt: submitted, finishedAt: nil)
     }
 
     private func at(_ seconds: TimeInterval) -> Date { submitted.addingTimeInterval(seconds) }

@@ -59,4 +59,22 @@ public struct CodeStore: Sendable {
         }
         return stored
     }
+
+    /// Stores an archive that arrived whole (an upload to the API), under the hash its
+    /// sender named, after checking the bytes hash to it. Written as `store` writes.
+    public func store(archive bytes: [UInt8], sha256: String) throws {
+        guard let target = path(for: sha256) else { throw CodeShippingError.storing("'\(sha256)' is not a SHA-256 in hex") }
+        let actual = SHA256Digest.hex(of: bytes)
+        guard actual == sha256 else {
+            throw CodeShippingError.storing("the uploaded archive hashes to \(actual), not \(sha256)")
+        }
+        if access(target, F_OK) == 0 { return }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            try AtomicFile.write(bytes, to: URL(fileURLWithPath: target), mode: 0o600)
+        } catch {
+            throw CodeShippingError.storing("cannot write \(target): \(error)")
+        }
+    }
 }

@@ -64,9 +64,12 @@ extension Reconciler {
                     closedBatches.insert(token)
                     let registered = Set(fleet.filter { $0.registeredAt != nil }.map(\.id))
                     target.spotRequestIDs += batch.spotRequestIDs
+                    // Its instances are those of its spot requests, or (on a cloud without
+                    // spot requests, such as the local provider) those state recorded for it.
+                    let recorded = Set(fleet.filter { $0.launchToken == token }.map(\.id))
                     target.instanceIDs += cloud.filter { instance in
                         !instance.isUnfulfilledRequest && !registered.contains(instance.id)
-                            && (instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false)
+                            && ((instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false) || recorded.contains(instance.id))
                     }.map(\.id)
                 } else {
                     target.instanceIDs.append(termination.instanceID)
@@ -84,6 +87,7 @@ extension Reconciler {
                     if let runID = try InstanceShutdown.journal(instanceID: termination.instanceID, why: termination.reason.rawValue,
                                                                 tx: tx, at: clock()) {
                         report.retried.append(runID)
+                        report.requeued[termination.instanceID] = runID
                     }
                 }
             }

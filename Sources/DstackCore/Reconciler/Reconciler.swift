@@ -33,6 +33,8 @@ public final class Reconciler: @unchecked Sendable {
         public var terminated: [String] = []
         public var swept: [String] = []
         public var retried: [String] = []
+        /// The run each instance terminated this pass had, now back in the queue.
+        public var requeued: [String: String] = [:]
         public var errors: [String] = []
         /// The runs each launch of this pass is for, by launch token.
         public var launchedFor: [String: [String]] = [:]
@@ -55,6 +57,14 @@ public final class Reconciler: @unchecked Sendable {
     }
 
     private let gate = PassGate()
+
+    /// Runs `body` between passes, never during one: a manual launch or termination
+    /// that a pass must count before it plans.
+    public func exclusively<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        await gate.acquire()
+        defer { Task { await gate.release() } }
+        return try await body()
+    }
 
     private func pass() async throws -> Report {
         var report = Report()

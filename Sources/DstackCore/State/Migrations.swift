@@ -101,6 +101,18 @@ enum Migrations {
         """
         ALTER TABLE launches ADD COLUMN disk_gb INTEGER;
         """,
+        // 6: the API's users (only the SHA-256 of each token is kept), and who submitted
+        // each run, so a user sees and stops only their own.
+        """
+        CREATE TABLE users (
+            name       TEXT PRIMARY KEY,
+            role       TEXT NOT NULL CHECK (role IN ('admin', 'user')),
+            token_hash TEXT NOT NULL UNIQUE,
+            created_at REAL NOT NULL
+        );
+        ALTER TABLE runs ADD COLUMN submitted_by TEXT;
+        CREATE INDEX runs_by_user ON runs(submitted_by);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

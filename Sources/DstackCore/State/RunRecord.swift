@@ -39,6 +39,8 @@ public struct RunRecord: Sendable, Equatable {
     /// How far a waiting or starting run has come (`spot request open (...)`, `booting`,
     /// `runner registered`, `running`), as the reconciler last saw it.
     public var stage: String? = nil
+    /// The API user who submitted it; nil for runs from before users existed.
+    public var submittedBy: String? = nil
 }
 
 public struct LogEntry: Sendable, Equatable {

@@ -3,23 +3,25 @@ import Foundation
 extension StateTransaction {
     private static let runColumns = """
         id, workflow, commands, requirements, status, reason, instance_id, attempt, exit_code,
-        stop_requested, submitted_at, updated_at, finished_at, stage, env, code_sha256, code_size
+        stop_requested, submitted_at, updated_at, finished_at, stage, env, code_sha256, code_size, submitted_by
         """
 
     /// Adds a run in `submitted`; the server makes it pending on its next reconcile.
     /// `code` names an archive already in the code store.
     public func submitRun(id: String, workflow: String?, commands: [String], requirements: ResourceRequirements,
-                          environment: [String: String] = [:], code: ShippedCode? = nil, at now: Date = Date()) throws {
+                          environment: [String: String] = [:], code: ShippedCode? = nil, submittedBy: String? = nil,
+                          at now: Date = Date()) throws {
         var env = JSONObject()
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) { env[key] = .string(value) }
         try db.query("""
-            INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at, env, code_sha256, code_size)
-            VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?)
+            INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at, env, code_sha256, code_size,
+                             submitted_by)
+            VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?)
             """, [.text(id), workflow.map(SQLiteValue.text) ?? .null,
                   .text(JSONValue.array(commands.map(JSONValue.string)).serialized()),
                   .text(requirements.json.serialized()), .real(now.timeIntervalSince1970), .real(now.timeIntervalSince1970),
                   .text(JSONValue.object(env).serialized()), code.map { .text($0.sha256) } ?? .null,
-                  code.map { .integer(Int64($0.size)) } ?? .null])
+                  code.map { .integer(Int64($0.size)) } ?? .null, submittedBy.map(SQLiteValue.text) ?? .null])
     }
 
     public func run(_ id: String) throws -> RunRecord? {
@@ -35,13 +37,20 @@ extension StateTransaction {
     }
 
     /// Every run, newest first; `limit` keeps `dstack ps` fast on a long history.
-    public func runs(statuses: [RunStatus]? = nil, limit: Int? = nil) throws -> [RunRecord] {
+    /// `submittedBy`: only that user's runs.
+    public func runs(statuses: [RunStatus]? = nil, limit: Int? = nil, submittedBy: String? = nil) throws -> [RunRecord] {
         var sql = "SELECT \(Self.runColumns) FROM runs"
+        var conditions: [String] = []
         var values: [SQLiteValue] = []
         if let statuses {
-            sql += " WHERE status IN (\(statuses.map { _ in "?" }.joined(separator: ",")))"
+            conditions.append("status IN (\(statuses.map { _ in "?" }.joined(separator: ",")))")
             values = statuses.map { .text($0.rawValue) }
         }
+        if let submittedBy {
+            conditions.append("submitted_by = ?")
+            values.append(.text(submittedBy))
+        }
+        if !conditions.isEmpty { sql += " WHERE " + conditions.joined(separator: " AND ") }
         sql += " ORDER BY submitted_at DESC, id DESC"
         if let limit { sql += " LIMIT \(limit)" }
         return try db.query(sql, values).map(Self.runRecord)
@@ -134,6 +143,7 @@ extension StateTransaction {
                          stopRequested: (row[9].integer ?? 0) != 0,
                          submittedAt: Date(timeIntervalSince1970: row[10].real ?? 0),
                          updatedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
-                         finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text)
+                         finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text,
+                         submittedBy: row[17].text)
     }
 }

@@ -3,15 +3,17 @@ import Foundation
 /// Encodes `Encodable` values into a `JSONValue` (which jansson then prints). Object keys
 /// keep the order they were encoded in; property names go through `keyStrategy`; a
 /// `[String: T]` keeps its keys as they are, sorted; `Date` is an ISO 8601 UTC string;
-/// a `JSONValue` property embeds as is; a nil optional property is left out.
+/// a `JSONValue` property embeds as is; a nil optional property is left out, or written
+/// as `null` with `nilAsNull` (the API does, so every key of its documented shapes is there).
 public struct JSONValueEncoder: Sendable {
     public var keyStrategy: JSONKeyStrategy = .snakeCase
+    public var nilAsNull = false
 
     public init() {}
 
     public func encode<T: Encodable>(_ value: T) throws -> JSONValue {
         let node = EncodedNode()
-        try EncodingContext(keyStrategy: keyStrategy).encode(value, into: node, codingPath: [])
+        try EncodingContext(keyStrategy: keyStrategy, nilAsNull: nilAsNull).encode(value, into: node, codingPath: [])
         return node.value
     }
 }
@@ -74,6 +76,7 @@ final class EncodedNode {
 
 struct EncodingContext {
     var keyStrategy: JSONKeyStrategy
+    var nilAsNull = false
 
     /// Encodes one value into `node`, with the types the wire spells its own way first.
     func encode<T: Encodable>(_ value: T, into node: EncodedNode, codingPath: [any CodingKey]) throws {
@@ -170,6 +173,27 @@ struct NodeKeyedEncodingContainer<Key: CodingKey>: KeyedEncodingContainerProtoco
     private func set(_ value: JSONValue, _ key: Key) { child(key).content = .value(value) }
 
     mutating func encodeNil(forKey key: Key) throws { set(.null, key) }
+
+    // Synthesized Encodable calls these for optional properties; by default a nil is
+    // left out, with `nilAsNull` it is written as null.
+    private mutating func encodeIfPresentValue<T: Encodable>(_ value: T?, forKey key: Key) throws {
+        if let value { try encode(value, forKey: key) } else if context.nilAsNull { set(.null, key) }
+    }
+    mutating func encodeIfPresent(_ value: Bool?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: String?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Double?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Float?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int8?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int16?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int32?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: Int64?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt8?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt16?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt32?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent(_ value: UInt64?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
+    mutating func encodeIfPresent<T: Encodable>(_ value: T?, forKey key: Key) throws { try encodeIfPresentValue(value, forKey: key) }
     mutating func encode(_ value: Bool, forKey key: Key) throws { set(.bool(value), key) }
     mutating func encode(_ value: String, forKey key: Key) throws { set(.string(value), key) }
     mutating func encode(_ value: Double, forKey key: Key) throws { set(try context.number(value, codingPath: codingPath + [key]), key) }

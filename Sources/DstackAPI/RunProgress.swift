@@ -1,3 +1,4 @@
+import DstackWire
 import Foundation
 
 /// What an attached `dstack run` shows of a run until its output flows: its status, the
@@ -21,27 +22,27 @@ public struct RunProgress {
     }
 
     private struct Change: Equatable {
-        var status: RunStatus
+        var status: String
         var reason: String?
         var stage: String?
     }
 
     /// `[dstack] run-1 provisioning 42s: waiting for an m5.xlarge instance to start; spot request open (pending-evaluation)`
-    public static func text(_ run: RunRecord, now: Date) -> String {
-        var text = "[dstack] \(run.id) \(run.status.rawValue) \(DurationText.format(max(0, now.timeIntervalSince(run.submittedAt))))"
+    public static func text(_ run: RunInfo, now: Date) -> String {
+        var text = "[dstack] \(run.id) \(run.status) \(DurationText.format(max(0, now.timeIntervalSince(run.submittedAt))))"
         var details: [String] = []
         if let reason = run.reason, !reason.isEmpty { details.append(reason) }
-        if !run.status.isFinished, let stage = run.stage, stage != run.status.rawValue { details.append(stage) }
+        if !run.isFinished, let stage = run.stage, stage != run.status { details.append(stage) }
         if !details.isEmpty { text += ": " + details.joined(separator: "; ") }
         return text
     }
 
     /// What to write (to standard error) after a look at the run; often nothing.
-    public mutating func update(_ run: RunRecord, now: Date) -> String {
-        let change = Change(status: run.status, reason: run.reason, stage: run.status.isFinished ? nil : run.stage)
+    public mutating func update(_ run: RunInfo, now: Date) -> String {
+        let change = Change(status: run.status, reason: run.reason, stage: run.isFinished ? nil : run.stage)
         let text = Self.text(run, now: now)
         if mode == .terminal && !outputStarted {
-            if run.status.isFinished {
+            if run.isFinished {
                 lineOpen = false
                 lastChange = change
                 return "\r\u{1B}[K" + text + "\n"

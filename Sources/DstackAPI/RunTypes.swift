@@ -1,0 +1,110 @@
+import DstackWire
+import Foundation
+
+/// What a run needs, as `dstack run` flags or a workflow's `resources` give it.
+public struct RequirementsPayload: Codable, Sendable, Equatable {
+    public var instanceType: String?
+    public var cpu: Int?
+    public var memoryMib: Int?
+    public var gpu: Int?
+    public var diskGb: Int?
+
+    public init(instanceType: String? = nil, cpu: Int? = nil, memoryMib: Int? = nil, gpu: Int? = nil, diskGb: Int? = nil) {
+        self.instanceType = instanceType
+        self.cpu = cpu
+        self.memoryMib = memoryMib
+        self.gpu = gpu
+        self.diskGb = diskGb
+    }
+}
+
+public struct RunSubmission: Codable, Sendable, Equatable {
+    public var workflow: String?
+    public var commands: [String]
+    public var requirements: RequirementsPayload
+    public var environment: [String: String]
+    /// The code archive uploaded first (`PUT /api/v1/code/{sha256}`), if any.
+    public var codeSha256: String?
+    public var codeSize: Int?
+    /// Queue the run even when no allowed type can ever fit it.
+    public var wait: Bool
+
+    public init(workflow: String?, commands: [String], requirements: RequirementsPayload, environment: [String: String],
+                codeSha256: String?, codeSize: Int?, wait: Bool) {
+        self.workflow = workflow
+        self.commands = commands
+        self.requirements = requirements
+        self.environment = environment
+        self.codeSha256 = codeSha256
+        self.codeSize = codeSize
+        self.wait = wait
+    }
+}
+
+public struct RunInfo: Codable, Sendable, Equatable {
+    public var id: String
+    public var workflow: String?
+    public var user: String?
+    public var status: String
+    public var reason: String?
+    public var stage: String?
+    public var instanceId: String?
+    public var attempt: Int
+    public var exitCode: Int?
+    public var submittedAt: Date
+    public var finishedAt: Date?
+
+    public init(id: String, workflow: String?, user: String?, status: String, reason: String?, stage: String?,
+                instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?) {
+        self.id = id
+        self.workflow = workflow
+        self.user = user
+        self.status = status
+        self.reason = reason
+        self.stage = stage
+        self.instanceId = instanceId
+        self.attempt = attempt
+        self.exitCode = exitCode
+        self.submittedAt = submittedAt
+        self.finishedAt = finishedAt
+    }
+
+    /// done, failed, stopped or interrupted: it will not change again.
+    public var isFinished: Bool { ["done", "failed", "stopped", "interrupted"].contains(status) }
+}
+
+public struct LogLine: Codable, Sendable, Equatable {
+    public var seq: Int
+    public var attempt: Int
+    /// stdout, stderr, or system (dstack's own lines about the run).
+    public var stream: String
+    public var text: String
+
+    public init(seq: Int, attempt: Int, stream: String, text: String) {
+        self.seq = seq
+        self.attempt = attempt
+        self.stream = stream
+        self.text = text
+    }
+}
+
+/// Log lines after a sequence number, and the run as it is now.
+public struct LogPage: Codable, Sendable, Equatable {
+    public var run: RunInfo
+    public var entries: [LogLine]
+
+    public init(run: RunInfo, entries: [LogLine]) {
+        self.run = run
+        self.entries = entries
+    }
+}
+
+public struct StopReply: Codable, Sendable, Equatable {
+    public var run: RunInfo
+    public var alreadyFinished: Bool
+
+    public init(run: RunInfo, alreadyFinished: Bool) {
+        self.run = run
+        self.alreadyFinished = alreadyFinished
+    }
+}

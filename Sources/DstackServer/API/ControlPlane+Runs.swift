@@ -1,0 +1,133 @@
+import DstackAPI
+import DstackCore
+import Foundation
+
+/// Who is calling: the user the bearer token belongs to.
+struct Caller: Sendable {
+    var name: String
+    var isAdmin: Bool
+}
+
+extension ControlPlane {
+    /// Queues a run for `caller`. Everything that can refuse it happens before it is stored.
+    func submit(_ submission: RunSubmission, by caller: Caller) async throws -> RunInfo {
+        guard !submission.commands.isEmpty, submission.commands.allSatisfy({ !$0.isEmpty }) else {
+            throw APIRequestError.badRequest("a run needs at least one non-empty command")
+        }
+        for key in submission.environment.keys where !EnvironmentEntry.isValidName(key) {
+            throw APIRequestError.badRequest("environment variable name '\(key)' is not valid (letters, digits and _, not starting with a digit)")
+        }
+        let requirements = try Self.requirements(submission.requirements)
+        if let sha = submission.codeSha256, !ShippedCode.isValidHash(sha) {
+            throw APIRequestError.badRequest("code_sha256 is not a SHA-256 in lower-case hex")
+        }
+        if submission.codeSha256 == nil, submission.codeSize != nil {
+            throw APIRequestError.badRequest("code_size was given without code_sha256")
+        }
+        if !submission.wait, let reason = try await workspace.reasonNothingFits(requirements) {
+            throw APIRequestError.conflict("\(reason); the run was not submitted (dstack run --wait queues it until a rule allows it)")
+        }
+        // Checked last, so that a run refused for any other reason costs no upload: the
+        // client uploads the archive only when told it is missing, then submits again.
+        var code: ShippedCode? = nil
+        if let sha = submission.codeSha256 {
+            guard let path = CodeStore(home: workspace.home).path(for: sha),
+                  let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) else {
+                throw APIRequestError.codeMissing("no code archive \(sha) is stored; PUT it to \(APIPaths.codeArchive(sha)), then submit again")
+            }
+            code = ShippedCode(sha256: sha, size: size)
+        }
+        let id = "run-\(SecureRandom.hex(4))"
+        let record = try await BlockingWork.run { [workspace, code] in
+            try workspace.state().write { tx in
+                try tx.submitRun(id: id, workflow: submission.workflow, commands: submission.commands, requirements: requirements,
+                                 environment: submission.environment, code: code, submittedBy: caller.name)
+                return try tx.run(id)
+            }
+        }
+        loop.wake()
+        guard let record else { throw APIRequestError.notFound("run \(id) vanished as it was stored") }
+        return Self.info(record)
+    }
+
+    static func requirements(_ payload: RequirementsPayload) throws -> ResourceRequirements {
+        for (name, value) in [("cpu", payload.cpu), ("memory_mib", payload.memoryMib), ("gpu", payload.gpu), ("disk_gb", payload.diskGb)] {
+            if let value, value < (name == "gpu" ? 0 : 1) {
+                throw APIRequestError.badRequest("requirements.\(name) must be \(name == "gpu" ? "0" : "1") or more, got \(value)")
+            }
+        }
+        if payload.instanceType != nil, payload.cpu != nil || payload.memoryMib != nil || payload.gpu != nil {
+            throw APIRequestError.badRequest("give requirements.instance_type or cpu/memory_mib/gpu, not both")
+        }
+        return ResourceRequirements(instanceType: payload.instanceType, cpus: payload.cpu, memoryMiB: payload.memoryMib,
+                                    gpus: payload.gpu, diskGB: payload.diskGb)
+    }
+
+    /// The caller's runs (every run for an admin), newest first.
+    func runs(all: Bool, by caller: Caller) async throws -> [RunInfo] {
+        try await BlockingWork.run { [workspace] in
+            try workspace.state().read { try $0.runs(limit: all ? nil : 20, submittedBy: caller.isAdmin ? nil : caller.name) }
+        }.map(Self.info)
+    }
+
+    /// A run by ID or unique prefix, if the caller may see it. Another user's run is a
+    /// 403, so that a user learns it is not theirs rather than that it does not exist.
+    func run(_ idOrPrefix: String, by caller: Caller) async throws -> RunRecord {
+        let record = try await BlockingWork.run { [workspace] in try workspace.state().read { try $0.findRun(idOrPrefix) } }
+        guard let record else { throw APIRequestError.notFound("no run '\(idOrPrefix)'") }
+        guard caller.isAdmin || record.submittedBy == caller.name else {
+            throw APIRequestError.forbidden("run \(record.id) belongs to another user; only its owner or an admin may see it")
+        }
+        return record
+    }
+
+    /// Log lines after `after`, waiting up to `wait` seconds for one when there are none
+    /// and the run has not ended.
+    func logs(_ idOrPrefix: String, after: Int, wait: TimeInterval, by caller: Caller) async throws -> LogPage {
+        let id = try await run(idOrPrefix, by: caller).id
+        let deadline = Date().addingTimeInterval(min(max(wait, 0), 30))
+        while true {
+            let (record, entries) = try await BlockingWork.run { [workspace] in
+                try workspace.state().read { tx in (try tx.run(id), try tx.logs(runID: id, after: after)) }
+            }
+            guard let record else { throw APIRequestError.notFound("no run '\(id)'") }
+            if !entries.isEmpty || record.status.isFinished || Date() >= deadline {
+                return LogPage(run: Self.info(record), entries: entries.map {
+                    LogLine(seq: $0.seq, attempt: $0.attempt, stream: $0.stream.rawValue, text: $0.text)
+                })
+            }
+            // Woken by new output or a status change; the timeout bounds what nothing announces.
+            _ = await signal.wait(Self.runKey(id), timeout: 0.25)
+        }
+    }
+
+    static func runKey(_ id: String) -> String { "run:" + id }
+
+    func stop(_ idOrPrefix: String, by caller: Caller) async throws -> StopReply {
+        let record = try await run(idOrPrefix, by: caller)
+        if record.status.isFinished { return StopReply(run: Self.info(record), alreadyFinished: true) }
+        let updated = try await BlockingWork.run { [workspace] in
+            try workspace.state().write { tx in
+                try tx.requestStop(record.id)
+                return try tx.run(record.id)
+            }
+        }
+        loop.wake()
+        return StopReply(run: Self.info(updated ?? record), alreadyFinished: false)
+    }
+
+    static func info(_ run: RunRecord) -> RunInfo {
+        RunInfo(id: run.id, workflow: run.workflow, user: run.submittedBy, status: run.status.rawValue, reason: run.reason,
+                stage: run.stage, instanceId: run.instanceID, attempt: run.attempt, exitCode: run.exitCode,
+                submittedAt: run.submittedAt, finishedAt: run.finishedAt)
+    }
+
+    /// Stores an uploaded code archive under its SHA-256, after checking the bytes hash to it.
+    func storeCode(sha256: String, bytes: [UInt8]) throws {
+        do {
+            try CodeStore(home: workspace.home).store(archive: bytes, sha256: sha256)
+        } catch let error as CodeShippingError {
+            throw APIRequestError.badRequest(error.description)
+        }
+    }
+}
