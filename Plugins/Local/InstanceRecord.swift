@@ -16,6 +16,8 @@ struct InstanceRecord: Equatable {
     /// The leader's start time in clock ticks (/proc/PID/stat), so a reused pid is
     /// never mistaken for the instance.
     var pidStartTicks: UInt64?
+    /// Launched in simulated mode: no process, running until terminated.
+    var simulated = false
 
     var json: JSONValue {
         var object: JSONObject = [
@@ -27,6 +29,7 @@ struct InstanceRecord: Equatable {
         ]
         object["pid"] = pid.map { .int(Int64($0)) } ?? .null
         object["pid_start_ticks"] = pidStartTicks.map { .int(Int64(bitPattern: $0)) } ?? .null
+        if simulated { object["simulated"] = .bool(true) }
         return .object(object)
     }
 
@@ -44,10 +47,11 @@ struct InstanceRecord: Equatable {
         self.installationID = json["installation_id"]?.stringValue ?? ""
         self.pid = json["pid"]?.intValue.flatMap { Int32(exactly: $0) }
         self.pidStartTicks = json["pid_start_ticks"]?.intValue.map { UInt64(bitPattern: $0) }
+        self.simulated = json["simulated"]?.boolValue ?? false
     }
 
     init(id: String, instanceType: String, launchTime: Date, idempotencyToken: String,
-         installationID: String, pid: Int32? = nil, pidStartTicks: UInt64? = nil) {
+         installationID: String, pid: Int32? = nil, pidStartTicks: UInt64? = nil, simulated: Bool = false) {
         self.id = id
         self.instanceType = instanceType
         self.launchTime = launchTime
@@ -55,6 +59,7 @@ struct InstanceRecord: Equatable {
         self.installationID = installationID
         self.pid = pid
         self.pidStartTicks = pidStartTicks
+        self.simulated = simulated
     }
 
     private static var timestamp: ISO8601DateFormatter {

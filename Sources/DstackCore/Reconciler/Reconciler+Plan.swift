@@ -135,13 +135,16 @@ extension Reconciler {
             // Each assignment holds only if the run still waits and the instance is still
             // idle: the CLI and the runner API change state while a pass runs.
             let made: [Plan.Assignment] = try state.write { tx in
+                // Stamped when committed, not when the pass began: a runner can see the
+                // assignment from here on, so this is where its latency starts.
+                let assignedAt = clock()
                 var made: [Plan.Assignment] = []
                 for assignment in plan.assignments {
                     guard try tx.fleetInstance(assignment.instanceID)?.phase == .idle,
-                          let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: now) else { continue }
+                          let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: assignedAt) else { continue }
                     try tx.assign(runID: assignment.runID, to: assignment.instanceID)
                     try tx.appendLog(runID: assignment.runID, attempt: attempt, stream: .system,
-                                     text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: now)
+                                     text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: assignedAt)
                     try tx.setRunStage(assignment.runID, RunStage.runnerRegistered)
                     made.append(assignment)
                 }
