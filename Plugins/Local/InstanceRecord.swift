@@ -34,10 +34,12 @@ struct InstanceRecord: Equatable {
     }
 
     /// Nil for anything that is not a complete record: list skips it rather than fail.
-    init?(json: JSONValue) {
+    /// `timestamps` parses the launch time; `list` passes one for all its records, since
+    /// making a formatter costs far more than parsing (a thousand records: ~100 ms).
+    init?(json: JSONValue, timestamps: ISO8601DateFormatter = InstanceRecord.timestamp) {
         guard let id = json["id"]?.stringValue, LocalInstanceID.isValid(id),
               let type = json["instance_type"]?.stringValue,
-              let launched = json["launch_time"]?.stringValue.flatMap(Self.timestamp.date(from:)),
+              let launched = json["launch_time"]?.stringValue.flatMap(timestamps.date(from:)),
               let token = json["idempotency_token"]?.stringValue
         else { return nil }
         self.id = id
@@ -62,7 +64,7 @@ struct InstanceRecord: Equatable {
         self.simulated = simulated
     }
 
-    private static var timestamp: ISO8601DateFormatter {
+    static var timestamp: ISO8601DateFormatter {
         let formatter = ISO8601DateFormatter()
         formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         return formatter

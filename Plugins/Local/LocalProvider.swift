@@ -75,7 +75,7 @@ public struct LocalProvider: CloudProvider {
     public func terminate(_ target: TerminationTarget) async throws {
         // Local instances have no spot requests; IDs that are not ours are already gone.
         let ids = Set(target.instanceIDs).filter(store.exists).sorted()
-        let groups = ids.compactMap(store.record).filter(isGroupAlive)
+        let groups = ids.compactMap { store.record($0) }.filter(isGroupAlive)
         groups.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGTERM) }
         let stubborn = await waitUntilGone(groups, for: terminationGrace)
         stubborn.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGKILL) }

@@ -1,7 +1,7 @@
 import DstackCore
 import Foundation
 
-// dstack-benchmarks scale [--runners 1000] [--runs 10000] [--timeout 900] [--dstack PATH]
+// dstack-benchmarks scale [--runners 1000] [--runs 10000] [--runs-per-transaction 1] [--timeout 900] [--dstack PATH]
 //
 // One `dstack server` process (the built binary, its own DSTACK_HOME and port) with the
 // local provider in simulated mode (`dstack local configure --simulated true`): its
@@ -24,6 +24,7 @@ import Foundation
 struct ScaleResult {
     var runners: Int
     var runs: Int
+    var runsPerTransaction: Int
     var warmUpSeconds: Double
     var submitSeconds: Double
     var drainSeconds: Double
@@ -36,7 +37,8 @@ struct ScaleResult {
     var fleetCPUSeconds: Double
 }
 
-func benchmarkScale(runners: Int, runs: Int, timeout: TimeInterval, dstackOverride: String?) async throws -> ScaleResult {
+func benchmarkScale(runners: Int, runs: Int, runsPerTransaction: Int, timeout: TimeInterval,
+                    dstackOverride: String?) async throws -> ScaleResult {
     let dstack = try siblingBinary("dstack", override: dstackOverride)
     let scratch = try scratchDirectory("scale")
     defer { try? FileManager.default.removeItem(at: scratch) }
@@ -49,6 +51,7 @@ func benchmarkScale(runners: Int, runs: Int, timeout: TimeInterval, dstackOverri
     let server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--idle-timeout", "30m"],
                            environment: environment, log: scratch.appendingPathComponent("server.log"))
     let fleet = SimulatedRunnerFleet(home: home)
+    FileHandle.standardError.write(Data("scale: dstack server pid \(server.pid) on \(serverURL), log \(server.logURL.path)\n".utf8))
     do {
         try waitForServer(serverURL, server: server)
         let state = try StateStore(home: DstackHome(url: home))
@@ -56,7 +59,7 @@ func benchmarkScale(runners: Int, runs: Int, timeout: TimeInterval, dstackOverri
 
         // 1. Warm-up: RUNNERS instances launched, registered, each run once.
         let warmUpStart = monotonicNanoseconds()
-        _ = try await onThread { try submitRuns(count: runners, state: state, serverURL: serverURL) }
+        _ = try await onThread { try submitRuns(count: runners, perTransaction: runners, state: state, serverURL: serverURL) }
         try await waitFor(timeout: max(300, timeout), "\(runners) runners to register and finish the warm-up runs",
                           server: server, fleet: fleet) {
             fleet.registered >= runners && fleet.finishedCount >= runners
@@ -69,7 +72,7 @@ func benchmarkScale(runners: Int, runs: Int, timeout: TimeInterval, dstackOverri
 
         // 2. The burst.
         let burstStart = monotonicNanoseconds()
-        let ids = try await onThread { try submitRuns(count: runs, state: state, serverURL: serverURL) }
+        let ids = try await onThread { try submitRuns(count: runs, perTransaction: runsPerTransaction, state: state, serverURL: serverURL) }
         let submitSeconds = Double(monotonicNanoseconds() - burstStart) / 1e9
         try await waitFor(timeout: timeout, "the \(runs) runs to finish", server: server, fleet: fleet) {
             fleet.finishedCount - finishedBefore >= runs
@@ -103,7 +106,7 @@ func benchmarkScale(runners: Int, runs: Int, timeout: TimeInterval, dstackOverri
         if !fleet.errors.isEmpty {
             throw BenchmarkError("the simulated runners failed: \(fleet.errors.prefix(5).joined(separator: "; "))")
         }
-        return ScaleResult(runners: runners, runs: runs, warmUpSeconds: warmUpSeconds, submitSeconds: submitSeconds,
+        return ScaleResult(runners: runners, runs: runs, runsPerTransaction: runsPerTransaction, warmUpSeconds: warmUpSeconds, submitSeconds: submitSeconds,
                            drainSeconds: drainSeconds, runsDone: done, assignedToStartMs: toStart, assignedToReceivedMs: toReceived,
                            serverCPUSeconds: after.cpuSeconds - before.cpuSeconds, serverPeakRSSMiB: after.peakRSSMiB,
                            serverThreads: after.threads, fleetCPUSeconds: fleetCPU)
@@ -115,22 +118,22 @@ func benchmarkScale(runners: Int, runs: Int, timeout: TimeInterval, dstackOverri
     }
 }
 
-/// Stores `count` runs as `dstack run --detach -- true` does today: one transaction each
-/// through the core's `submitRun`, then a wake of the server (here once per 100, and at
-/// the end). Returns their IDs. (When the CLI submits through the server's API, this
-/// becomes that API call.)
-func submitRuns(count: Int, state: StateStore, serverURL: String) throws -> [String] {
+/// Stores `count` runs as `dstack run --detach -- true` does today, through the core's
+/// `submitRun` into the server's state.db, `perTransaction` to a transaction (the CLI:
+/// 1), and wakes the server every 100 runs and at the end. Returns their IDs. (When the
+/// CLI submits through the server's API, this becomes that API call.)
+func submitRuns(count: Int, perTransaction: Int, state: StateStore, serverURL: String) throws -> [String] {
     let wake = CurlHTTPClient(options: .init(connectTimeout: 2, totalTimeout: 5, proxy: ProxySettings()))
-    var ids: [String] = []
-    ids.reserveCapacity(count)
-    for index in 0..<count {
-        let id = "run-\(SecureRandom.hex(6))"
+    let ids = (0..<count).map { _ in "run-\(SecureRandom.hex(6))" }
+    var woken = 0
+    for start in stride(from: 0, to: count, by: perTransaction) {
+        let batch = ids[start..<min(count, start + perTransaction)]
         try state.write { tx in
-            try tx.submitRun(id: id, workflow: nil, commands: ["true"], requirements: ResourceRequirements())
+            for id in batch { try tx.submitRun(id: id, workflow: nil, commands: ["true"], requirements: ResourceRequirements()) }
         }
-        ids.append(id)
-        if index % 100 == 99 || index == count - 1 {
+        if batch.endIndex - woken >= 100 || batch.endIndex == count {
             _ = try? wake.sendBlocking(HTTPRequest(method: "POST", url: serverURL + RunnerAPI.wakePath, body: ""))
+            woken = batch.endIndex
         }
     }
     return ids
@@ -165,7 +168,8 @@ func printScale(_ result: ScaleResult) {
         return String(format: "p50 %.1f ms, p99 %.1f ms (min %.1f, max %.1f, %d runs)", percentile(values, 0.5), percentile(values, 0.99),
                       values.min()!, values.max()!, values.count)
     }
-    print("scale: \(result.runners) simulated runners long-polling one dstack server, \(result.runs) runs in one burst")
+    print("scale: \(result.runners) simulated runners long-polling one dstack server, \(result.runs) runs in one burst "
+          + "(\(result.runsPerTransaction) to a state transaction)")
     print(String(format: "  warm-up (launch, register, one run each): %.1f s", result.warmUpSeconds))
     print(String(format: "  burst submitted in %.1f s; drained (every run's exit acknowledged) in %.1f s = %.0f runs/s",
                  result.submitSeconds, result.drainSeconds, Double(result.runs) / result.drainSeconds))

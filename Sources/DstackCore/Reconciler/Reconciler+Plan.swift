@@ -156,8 +156,14 @@ extension Reconciler {
         }
 
         try state.write { tx in
+            // Only the runs whose status or reason changed: with a long queue most keep
+            // theirs from pass to pass, and an update each would hold the write lock for long.
+            let current = Dictionary(try tx.waitingRunSummaries().map { ($0.id, ($0.status, $0.reason)) },
+                                     uniquingKeysWith: { first, _ in first })
             for (runID, reason) in plan.waiting where !failedLaunchRuns.contains(runID) {
-                try tx.setRunReason(runID, status: plan.claimedProvisioning[runID] != nil ? .provisioning : .pending, reason: reason)
+                let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
+                guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
+                try tx.setRunReason(runID, status: status, reason: reason)
             }
         }
         try recordStages(plan: plan, cloud: cloud, vendor: vendor)

@@ -101,6 +101,11 @@ enum Migrations {
         """
         ALTER TABLE launches ADD COLUMN disk_gb INTEGER;
         """,
+        // 6: every runner API call finds its instance by the token's hash; without an
+        // index that is a scan of the fleet per call (1,000 runners: 1,000 rows each time).
+        """
+        CREATE INDEX instances_by_token_hash ON instances(token_hash);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -55,6 +55,20 @@ extension StateTransaction {
             """).map(Self.runRecord)
     }
 
+    /// What a reconcile pass needs of each waiting run besides the planner's input, in
+    /// queue order, without decoding every run's commands, requirements and environment
+    /// (a queue of 10,000 runs is read several times a pass). `stopRequestedOnly`: just
+    /// the runs the user stopped.
+    public func waitingRunSummaries(stopRequestedOnly: Bool = false) throws -> [WaitingRunSummary] {
+        try db.query("""
+            SELECT id, status, reason, stage, stop_requested FROM runs WHERE status IN ('submitted', 'pending', 'provisioning')
+            \(stopRequestedOnly ? "AND stop_requested = 1" : "") ORDER BY submitted_at, id
+            """).map { row in
+            WaitingRunSummary(id: row[0].text ?? "", status: RunStatus(rawValue: row[1].text ?? "") ?? .pending,
+                              reason: row[2].text, stage: row[3].text, stopRequested: (row[4].integer ?? 0) != 0)
+        }
+    }
+
     public func setRunStatus(_ id: String, _ status: RunStatus, reason: String? = nil, instanceID: String? = nil,
                              exitCode: Int? = nil, at now: Date = Date()) throws {
         try db.query("""
@@ -136,4 +150,13 @@ extension StateTransaction {
                          updatedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
                          finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text)
     }
+}
+
+/// A waiting run as `waitingRunSummaries` reads it.
+public struct WaitingRunSummary: Sendable, Equatable {
+    public var id: String
+    public var status: RunStatus
+    public var reason: String?
+    public var stage: String?
+    public var stopRequested: Bool
 }
