@@ -6,7 +6,7 @@ extension Reconciler {
     /// facts of each allowed type (asked of the provider once per process).
     func plannerInput(active: ActiveProvider, now: Date, report: inout Report) async throws -> PlannerInput {
         let (rules, enabled, waiting, fleet, batches) = try workspace.state().read { tx in
-            (try tx.rules(), try tx.isEnabled(), try tx.waitingRuns(), try tx.fleet(vendor: active.vendor),
+            (try tx.rules(), try tx.isEnabled(), try tx.waitingRunRequirements(), try tx.fleet(vendor: active.vendor),
              try tx.openBatches(vendor: active.vendor))
         }
         for rule in rules where factsCache[rule.instanceType] == nil {

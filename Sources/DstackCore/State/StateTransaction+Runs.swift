@@ -69,6 +69,22 @@ extension StateTransaction {
         }
     }
 
+    /// The planner's queue: each waiting run's ID, requirements and stop flag, oldest
+    /// first. Requirements are decoded once per distinct JSON text (a queue's runs mostly
+    /// share a few), and nothing else of a run is decoded.
+    public func waitingRunRequirements() throws -> [(id: String, requirements: ResourceRequirements, stopRequested: Bool)] {
+        var decoded: [String: ResourceRequirements] = [:]
+        return try db.query("""
+            SELECT id, requirements, stop_requested FROM runs WHERE status IN ('submitted', 'pending', 'provisioning')
+            ORDER BY submitted_at, id
+            """).map { row in
+            let text = row[1].text ?? "{}"
+            let requirements = decoded[text] ?? (try? JSONValue.parse(text)).map(ResourceRequirements.init(json:)) ?? ResourceRequirements()
+            decoded[text] = requirements
+            return (row[0].text ?? "", requirements, (row[2].integer ?? 0) != 0)
+        }
+    }
+
     public func setRunStatus(_ id: String, _ status: RunStatus, reason: String? = nil, instanceID: String? = nil,
                              exitCode: Int? = nil, at now: Date = Date()) throws {
         try db.query("""
@@ -96,9 +112,8 @@ extension StateTransaction {
         try db.query("""
             UPDATE runs SET status = 'running', reason = NULL, instance_id = ?, attempt = attempt + 1, updated_at = ?
             WHERE id = ? AND status IN ('submitted', 'pending', 'provisioning') AND stop_requested = 0
-            """, [.text(instanceID), .real(now.timeIntervalSince1970), .text(id)])
-        guard db.changes == 1 else { return nil }
-        return try run(id)?.attempt
+            RETURNING attempt
+            """, [.text(instanceID), .real(now.timeIntervalSince1970), .text(id)]).first?.first?.integer.map(Int.init)
     }
 
     /// Counts an attempt lost to a vanished instance; returns how many there have been.
