@@ -39,7 +39,7 @@ struct InstanceRecord: Equatable {
     init?(json: JSONValue, timestamps: ISO8601DateFormatter = InstanceRecord.timestamp) {
         guard let id = json["id"]?.stringValue, LocalInstanceID.isValid(id),
               let type = json["instance_type"]?.stringValue,
-              let launched = json["launch_time"]?.stringValue.flatMap(timestamps.date(from:)),
+              let launched = json["launch_time"]?.stringValue.flatMap({ Self.parseTime($0, timestamps) }),
               let token = json["idempotency_token"]?.stringValue
         else { return nil }
         self.id = id
@@ -62,6 +62,14 @@ struct InstanceRecord: Equatable {
         self.pid = pid
         self.pidStartTicks = pidStartTicks
         self.simulated = simulated
+    }
+
+    /// The launch time as `timestamp` writes it. Foundation's own ISO 8601 parser first:
+    /// it is pure Swift and several times faster than the formatter's (ICU), which
+    /// showed in every reconcile pass over a thousand instances; the formatter for
+    /// anything it does not take.
+    static func parseTime(_ text: String, _ timestamps: ISO8601DateFormatter) -> Date? {
+        (try? Date(text, strategy: Date.ISO8601FormatStyle(includingFractionalSeconds: true))) ?? timestamps.date(from: text)
     }
 
     static var timestamp: ISO8601DateFormatter {

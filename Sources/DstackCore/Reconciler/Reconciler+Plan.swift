@@ -41,6 +41,9 @@ extension Reconciler {
 
     static func placeholderID(_ batchToken: String, _ slot: Int) -> String { "batch:\(batchToken):\(slot)" }
 
+    /// How many assignments one transaction commits before their runners are woken.
+    static let assignmentsPerTransaction = 50
+
     static func batchToken(fromPlaceholder id: String) -> String? {
         let parts = id.split(separator: ":")
         return parts.count == 3 && parts[0] == "batch" ? String(parts[1]) : nil
@@ -131,7 +134,10 @@ extension Reconciler {
             }
         }
 
-        if !plan.assignments.isEmpty {
+        // In chunks, each committed and its runners woken before the next is written: a
+        // thousand idle runners do not wait for one transaction of a thousand assignments.
+        for chunk in stride(from: 0, to: plan.assignments.count, by: Self.assignmentsPerTransaction) {
+            let assignments = plan.assignments[chunk..<min(plan.assignments.count, chunk + Self.assignmentsPerTransaction)]
             // Each assignment holds only if the run still waits and the instance is still
             // idle: the CLI and the runner API change state while a pass runs.
             let made: [Plan.Assignment] = try state.write { tx in
@@ -139,7 +145,7 @@ extension Reconciler {
                 // assignment from here on, so this is where its latency starts.
                 let assignedAt = clock()
                 var made: [Plan.Assignment] = []
-                for assignment in plan.assignments {
+                for assignment in assignments {
                     guard try tx.fleetInstance(assignment.instanceID)?.phase == .idle,
                           let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: assignedAt) else { continue }
                     try tx.assign(runID: assignment.runID, to: assignment.instanceID)
