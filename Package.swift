@@ -16,6 +16,8 @@ let package = Package(
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Already in the graph through Hummingbird; the scale benchmark's HTTP client uses it directly.
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
     ],
     targets: [
         // Native libraries, found with pkg-config; `make` installs the apt packages.
@@ -82,7 +84,14 @@ let package = Package(
         // It must not link the state or the control plane: it runs on stock cloud images.
         .target(name: "DstackRunnerKit", dependencies: ["DstackWire"]),
         .executableTarget(name: "dstack-runner", dependencies: ["DstackWire", "DstackRunnerKit"]),
-        .executableTarget(name: "dstack-benchmarks", dependencies: ["DstackAWS", "DstackCore", "DstackTesting"], path: "Sources/dstack-benchmarks"),
+        .executableTarget(
+            name: "dstack-benchmarks",
+            dependencies: [
+                "DstackAWS", "DstackCore", "DstackTesting",
+                .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+            ],
+            path: "Sources/dstack-benchmarks"),
         // Opens the state from many processes at once; CLITests drives it.
         .executableTarget(name: "dstack-state-stress", dependencies: ["DstackCore"], path: "Tests/StateStress"),
 

@@ -56,11 +56,11 @@ struct InstanceStore {
     }
 
     /// Nil when the instance is unknown or its record is unreadable.
-    func record(_ id: String) -> InstanceRecord? {
+    func record(_ id: String, timestamps: ISO8601DateFormatter = InstanceRecord.timestamp) -> InstanceRecord? {
         guard LocalInstanceID.isValid(id),
               let text = try? String(contentsOfFile: path(Self.recordFile, of: id), encoding: .utf8),
               let json = try? JSONValue.parse(text),
-              let record = InstanceRecord(json: json), record.id == id
+              let record = InstanceRecord(json: json, timestamps: timestamps), record.id == id
         else { return nil }
         return record
     }
@@ -68,7 +68,8 @@ struct InstanceStore {
     /// Every readable record; a corrupt or half-written one is skipped, never fatal.
     func allRecords() -> [InstanceRecord] {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
-        return names.sorted().compactMap { record($0) }
+        let timestamps = InstanceRecord.timestamp // one formatter for the whole list
+        return names.sorted().compactMap { record($0, timestamps: timestamps) }
     }
 
     func exists(_ id: String) -> Bool {

@@ -21,19 +21,24 @@ public struct LocalProvider: CloudProvider {
     private let store: InstanceStore
     private let runnerPath: String?
     private let terminationGrace: TimeInterval
+    /// Launches record the instance and write its user data, and start nothing: a load
+    /// test runs the instances' runners itself (SimulatedInstances.swift). Off by default.
+    public let simulated: Bool
 
     /// `runnerPath` overrides where `dstack-runner` is looked for; `terminationGrace` is
     /// how long terminate waits after SIGTERM before SIGKILL.
-    public init(context: ProviderContext, runnerPath: String? = nil, terminationGrace: TimeInterval = 10) {
+    public init(context: ProviderContext, runnerPath: String? = nil, terminationGrace: TimeInterval = 10,
+                simulated: Bool = false) {
         self.context = context
         self.store = InstanceStore(home: context.home)
         self.runnerPath = runnerPath
         self.terminationGrace = terminationGrace
+        self.simulated = simulated
     }
 
     public func verifyConfiguration() async throws {
         try store.prepare()
-        _ = try runner()
+        if !simulated { _ = try runner() }
     }
 
     public func validateInstanceType(_ name: String) async throws -> InstanceTypeFacts {
@@ -49,7 +54,7 @@ public struct LocalProvider: CloudProvider {
         guard request.count >= 1 else {
             throw ProviderError.cloud(code: "InvalidParameterValue", detail: "count must be at least 1, not \(request.count)")
         }
-        let runner = try runner()
+        let runner = simulated ? "" : try runner()
         let records: [InstanceRecord] = try store.withLaunchLock {
             if !request.idempotencyToken.isEmpty {
                 let earlier = store.allRecords().filter { $0.idempotencyToken == request.idempotencyToken }
@@ -70,7 +75,7 @@ public struct LocalProvider: CloudProvider {
     public func terminate(_ target: TerminationTarget) async throws {
         // Local instances have no spot requests; IDs that are not ours are already gone.
         let ids = Set(target.instanceIDs).filter(store.exists).sorted()
-        let groups = ids.compactMap(store.record).filter(isGroupAlive)
+        let groups = ids.compactMap { store.record($0) }.filter(isGroupAlive)
         groups.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGTERM) }
         let stubborn = await waitUntilGone(groups, for: terminationGrace)
         stubborn.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGKILL) }
@@ -89,9 +94,15 @@ public struct LocalProvider: CloudProvider {
         let id = try store.makeInstanceDirectory()
         var record = InstanceRecord(id: id, instanceType: request.instanceType, launchTime: Date(),
                                     idempotencyToken: request.idempotencyToken,
-                                    installationID: context.installationID)
+                                    installationID: context.installationID, simulated: simulated)
         do {
             try store.write(record) // intent first: a crash after spawning still leaves a trace
+            if simulated {
+                // The user data is written last: its file appearing tells the load test
+                // that the instance is recorded and its runner may start.
+                if !request.userData.isEmpty { _ = try store.writeUserData(request.userData, for: id) }
+                return record
+            }
             let directory = store.directory(of: id)
             var process = DetachedProcess(
                 executable: runner, arguments: ["--instance-id", id, "--state-dir", directory],
@@ -153,6 +164,7 @@ public struct LocalProvider: CloudProvider {
     }
 
     private func state(of record: InstanceRecord) -> InstanceState {
+        if record.simulated { return .running } // until terminated: no process to outlive
         guard let pid = record.pid else {
             return Date().timeIntervalSince(record.launchTime) < Self.launchWindow ? .pending : .terminated
         }

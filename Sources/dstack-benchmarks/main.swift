@@ -17,6 +17,8 @@ import Foundation
 // Issue 12's:
 //   dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]              (RunnerColdStartBenchmark.swift)
 //   dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH] (CodeShippingBenchmark.swift)
+// Issue 7's:
+//   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--runs-per-transaction 1] [--timeout 900] [--dstack PATH] (ScaleBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -190,6 +192,27 @@ do {
         try benchmarkCodeShipping(runs: positional(0).flatMap { Int($0) } ?? 5, megabytes: option("--megabytes").flatMap { Int($0) } ?? 50,
                                   files: option("--files").flatMap { Int($0) } ?? 300, dstackOverride: option("--dstack"),
                                   runnerOverride: option("--runner"))
+    case "scale":
+        let runners = option("--runners").flatMap { Int($0) } ?? 1_000
+        let runs = option("--runs").flatMap { Int($0) } ?? 10_000
+        let timeout = option("--timeout").flatMap { Double($0) } ?? 900
+        let perTransaction = option("--runs-per-transaction").flatMap { Int($0) } ?? 1
+        guard runners > 0, runs > 0, perTransaction > 0 else {
+            throw BenchmarkError("--runners, --runs and --runs-per-transaction must be positive")
+        }
+        let done = DispatchSemaphore(value: 0)
+        let outcome = LockedBox<Result<ScaleResult, Error>?>(nil)
+        // Detached: a plain Task here would inherit the main actor, whose thread waits below.
+        Task.detached {
+            do { outcome.value = .success(try await benchmarkScale(runners: runners, runs: runs, runsPerTransaction: perTransaction, timeout: timeout,
+                                                                  dstackOverride: option("--dstack"))) }
+            catch { outcome.value = .failure(error) }
+            done.signal()
+        }
+        done.wait()
+        let result = try outcome.value!.get()
+        printScale(result)
+        if result.runsDone != result.runs { exit(1) }
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
@@ -204,6 +227,7 @@ do {
                    dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]
                    dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH]
+                   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--runs-per-transaction 1] [--timeout 900] [--dstack PATH]
             """)
         exit(2)
     }

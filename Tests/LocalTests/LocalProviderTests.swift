@@ -214,4 +214,16 @@ final class LocalProviderTests: LocalProviderTestCase {
         XCTAssertEqual(listed, [])
         try await self.provider.verifyConfiguration()
     }
+
+    func testARecordsLaunchTimeReadsBackToTheMillisecond() throws {
+        let launched = Date(timeIntervalSince1970: 1_795_000_000.123)
+        let record = InstanceRecord(id: "local-0000000c", instanceType: "local", launchTime: launched,
+                                    idempotencyToken: "c", installationID: "t")
+        let read = try XCTUnwrap(InstanceRecord(json: try JSONValue.parse(record.json.serialized())))
+        XCTAssertEqual(read.launchTime.timeIntervalSince1970, launched.timeIntervalSince1970, accuracy: 0.0005)
+        // A time written without fractional seconds (by hand, say) still reads.
+        var object = try XCTUnwrap(record.json.objectValue)
+        object["launch_time"] = .string("2026-11-29T10:00:00Z")
+        XCTAssertEqual(InstanceRecord(json: .object(object))?.launchTime.timeIntervalSince1970, 1_795_946_400)
+    }
 }

@@ -173,7 +173,7 @@ extension Reconciler {
     /// hears of it (the stop flag in its next heartbeat or log reply).
     func stopRequestedRuns(now: Date) throws {
         try workspace.state().write { tx in
-            for run in try tx.waitingRuns() where run.stopRequested {
+            for run in try tx.waitingRunSummaries(stopRequestedOnly: true) {
                 try tx.setRunStatus(run.id, .stopped, reason: "stopped by the user before it started", at: now)
             }
         }

@@ -6,7 +6,7 @@ extension Reconciler {
     /// facts of each allowed type (asked of the provider once per process).
     func plannerInput(active: ActiveProvider, now: Date, report: inout Report) async throws -> PlannerInput {
         let (rules, enabled, waiting, fleet, batches) = try workspace.state().read { tx in
-            (try tx.rules(), try tx.isEnabled(), try tx.waitingRuns(), try tx.fleet(vendor: active.vendor),
+            (try tx.rules(), try tx.isEnabled(), try tx.waitingRunRequirements(), try tx.fleet(vendor: active.vendor),
              try tx.openBatches(vendor: active.vendor))
         }
         for rule in rules where factsCache[rule.instanceType] == nil {
@@ -40,6 +40,9 @@ extension Reconciler {
     }
 
     static func placeholderID(_ batchToken: String, _ slot: Int) -> String { "batch:\(batchToken):\(slot)" }
+
+    /// How many assignments one transaction commits before their runners are woken.
+    static let assignmentsPerTransaction = 50
 
     static func batchToken(fromPlaceholder id: String) -> String? {
         let parts = id.split(separator: ":")
@@ -135,17 +138,23 @@ extension Reconciler {
             }
         }
 
-        if !plan.assignments.isEmpty {
+        // In chunks, each committed and its runners woken before the next is written: a
+        // thousand idle runners do not wait for one transaction of a thousand assignments.
+        for chunk in stride(from: 0, to: plan.assignments.count, by: Self.assignmentsPerTransaction) {
+            let assignments = plan.assignments[chunk..<min(plan.assignments.count, chunk + Self.assignmentsPerTransaction)]
             // Each assignment holds only if the run still waits and the instance is still
             // idle: the CLI and the runner API change state while a pass runs.
             let made: [Plan.Assignment] = try state.write { tx in
+                // Stamped when committed, not when the pass began: a runner can see the
+                // assignment from here on, so this is where its latency starts.
+                let assignedAt = clock()
                 var made: [Plan.Assignment] = []
-                for assignment in plan.assignments {
+                for assignment in assignments {
                     guard try tx.fleetInstance(assignment.instanceID)?.phase == .idle,
-                          let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: now) else { continue }
+                          let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: assignedAt) else { continue }
                     try tx.assign(runID: assignment.runID, to: assignment.instanceID)
                     try tx.appendLog(runID: assignment.runID, attempt: attempt, stream: .system,
-                                     text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: now)
+                                     text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: assignedAt)
                     try tx.setRunStage(assignment.runID, RunStage.runnerRegistered)
                     made.append(assignment)
                 }
@@ -157,8 +166,14 @@ extension Reconciler {
         }
 
         try state.write { tx in
+            // Only the runs whose status or reason changed: with a long queue most keep
+            // theirs from pass to pass, and an update each would hold the write lock for long.
+            let current = Dictionary(try tx.waitingRunSummaries().map { ($0.id, ($0.status, $0.reason)) },
+                                     uniquingKeysWith: { first, _ in first })
             for (runID, reason) in plan.waiting where !failedLaunchRuns.contains(runID) {
-                try tx.setRunReason(runID, status: plan.claimedProvisioning[runID] != nil ? .provisioning : .pending, reason: reason)
+                let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
+                guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
+                try tx.setRunReason(runID, status: status, reason: reason)
             }
         }
         try recordStages(plan: plan, cloud: cloud, vendor: vendor)

@@ -19,7 +19,7 @@ extension Reconciler {
         let state = try workspace.state()
         // Worked out in a read; a pass where no stage moved takes no write lock.
         let changed: [String: String?] = try state.read { tx in
-            let waiting = try tx.waitingRuns().filter { !$0.stopRequested }
+            let waiting = try tx.waitingRunSummaries().filter { !$0.stopRequested }
             let batches = try tx.openBatches(vendor: vendor)
             let fleet = try tx.fleet(vendor: vendor)
             let launchedFor = try tx.runsLaunchedFor(tokens: batches.map(\.token))

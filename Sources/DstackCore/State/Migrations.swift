@@ -113,6 +113,11 @@ enum Migrations {
         ALTER TABLE runs ADD COLUMN submitted_by TEXT;
         CREATE INDEX runs_by_user ON runs(submitted_by);
         """,
+        // 7: every runner API call finds its instance by the token's hash; without an
+        // index that is a scan of the fleet per call (1,000 runners: 1,000 rows each time).
+        """
+        CREATE INDEX instances_by_token_hash ON instances(token_hash);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -24,7 +24,16 @@ final class SQLiteDatabase {
         sqlite3_busy_timeout(db, 15_000)
     }
 
-    deinit { sqlite3_close_v2(handle) }
+    /// Prepared statements by their SQL, reused across calls: preparing costs more than
+    /// running most of these statements, and the server runs the same few thousands of
+    /// times a second under load. Bounded, since a few statements are built per call.
+    private var statements: [String: OpaquePointer] = [:]
+    private static let statementCacheLimit = 200
+
+    deinit {
+        statements.values.forEach { sqlite3_finalize($0) }
+        sqlite3_close_v2(handle)
+    }
 
     func execute(_ sql: String) throws {
         var errorMessage: UnsafeMutablePointer<CChar>?
@@ -39,10 +48,13 @@ final class SQLiteDatabase {
     /// Runs a statement with bound values; returns every row as text-or-nil columns.
     @discardableResult
     func query(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
-        var statement: OpaquePointer?
-        var code = sqlite3_prepare_v2(handle, sql, -1, &statement, nil)
-        guard code == SQLITE_OK else { throw lastError(code) }
-        defer { sqlite3_finalize(statement) }
+        let statement = try prepared(sql)
+        // Reset at once: a statement left mid-way would hold its read open.
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        var code: Int32 = SQLITE_OK
         for (index, value) in values.enumerated() {
             let position = Int32(index + 1)
             switch value {
@@ -72,6 +84,22 @@ final class SQLiteDatabase {
     }
 
     var changes: Int { Int(sqlite3_changes(handle)) }
+
+    private func prepared(_ sql: String) throws -> OpaquePointer {
+        if let cached = statements[sql] { return cached }
+        var statement: OpaquePointer?
+        let code = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
+        guard code == SQLITE_OK, let statement else {
+            sqlite3_finalize(statement)
+            throw lastError(code)
+        }
+        if statements.count >= Self.statementCacheLimit {
+            statements.values.forEach { sqlite3_finalize($0) }
+            statements.removeAll()
+        }
+        statements[sql] = statement
+        return statement
+    }
 
     private func lastError(_ code: Int32) -> SQLiteError {
         SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)))

@@ -45,13 +45,13 @@ public final class StateStore: @unchecked Sendable {
         lock.lock()
         defer { lock.unlock() }
         do {
-            try db.execute(begin)
+            try db.query(begin)
         } catch let error as SQLiteError {
             throw StateError.from(error, path: path)
         }
         do {
             let result = try body(StateTransaction(db: db))
-            try db.execute("COMMIT")
+            try db.query("COMMIT")
             return result
         } catch {
             try? db.execute("ROLLBACK")

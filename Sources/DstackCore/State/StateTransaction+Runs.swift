@@ -64,6 +64,36 @@ extension StateTransaction {
             """).map(Self.runRecord)
     }
 
+    /// What a reconcile pass needs of each waiting run besides the planner's input, in
+    /// queue order, without decoding every run's commands, requirements and environment
+    /// (a queue of 10,000 runs is read several times a pass). `stopRequestedOnly`: just
+    /// the runs the user stopped.
+    public func waitingRunSummaries(stopRequestedOnly: Bool = false) throws -> [WaitingRunSummary] {
+        try db.query("""
+            SELECT id, status, reason, stage, stop_requested FROM runs WHERE status IN ('submitted', 'pending', 'provisioning')
+            \(stopRequestedOnly ? "AND stop_requested = 1" : "") ORDER BY submitted_at, id
+            """).map { row in
+            WaitingRunSummary(id: row[0].text ?? "", status: RunStatus(rawValue: row[1].text ?? "") ?? .pending,
+                              reason: row[2].text, stage: row[3].text, stopRequested: (row[4].integer ?? 0) != 0)
+        }
+    }
+
+    /// The planner's queue: each waiting run's ID, requirements and stop flag, oldest
+    /// first. Requirements are decoded once per distinct JSON text (a queue's runs mostly
+    /// share a few), and nothing else of a run is decoded.
+    public func waitingRunRequirements() throws -> [(id: String, requirements: ResourceRequirements, stopRequested: Bool)] {
+        var decoded: [String: ResourceRequirements] = [:]
+        return try db.query("""
+            SELECT id, requirements, stop_requested FROM runs WHERE status IN ('submitted', 'pending', 'provisioning')
+            ORDER BY submitted_at, id
+            """).map { row in
+            let text = row[1].text ?? "{}"
+            let requirements = decoded[text] ?? (try? JSONValue.parse(text)).map(ResourceRequirements.init(json:)) ?? ResourceRequirements()
+            decoded[text] = requirements
+            return (row[0].text ?? "", requirements, (row[2].integer ?? 0) != 0)
+        }
+    }
+
     public func setRunStatus(_ id: String, _ status: RunStatus, reason: String? = nil, instanceID: String? = nil,
                              exitCode: Int? = nil, at now: Date = Date()) throws {
         try db.query("""
@@ -91,9 +121,8 @@ extension StateTransaction {
         try db.query("""
             UPDATE runs SET status = 'running', reason = NULL, instance_id = ?, attempt = attempt + 1, updated_at = ?
             WHERE id = ? AND status IN ('submitted', 'pending', 'provisioning') AND stop_requested = 0
-            """, [.text(instanceID), .real(now.timeIntervalSince1970), .text(id)])
-        guard db.changes == 1 else { return nil }
-        return try run(id)?.attempt
+            RETURNING attempt
+            """, [.text(instanceID), .real(now.timeIntervalSince1970), .text(id)]).first?.first?.integer.map(Int.init)
     }
 
     /// Counts an attempt lost to a vanished instance; returns how many there have been.
@@ -146,4 +175,13 @@ extension StateTransaction {
                          finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text,
                          submittedBy: row[17].text)
     }
+}
+
+/// A waiting run as `waitingRunSummaries` reads it.
+public struct WaitingRunSummary: Sendable, Equatable {
+    public var id: String
+    public var status: RunStatus
+    public var reason: String?
+    public var stage: String?
+    public var stopRequested: Bool
 }
