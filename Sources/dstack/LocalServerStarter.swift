@@ -79,7 +79,13 @@ enum LocalServerStarter {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        posix_spawnattr_setflags(&attributes, Int16(0x80)) // POSIX_SPAWN_SETSID: its own session
+        // Its own session (POSIX_SPAWN_SETSID), and no signal blocked (POSIX_SPAWN_SETSIGMASK):
+        // a thread of Swift's concurrency pool may have SIGTERM blocked, and a server
+        // that inherited that mask would not stop on `dstack server stop`.
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setflags(&attributes, Int16(0x80 | 0x08))
         var environment = ProcessInfo.processInfo.environment
         environment["DSTACK_HOME"] = home.path
         environment.removeValue(forKey: "DSTACK_SERVER_URL")

@@ -11,12 +11,17 @@ final class CLIEndToEndTests: XCTestCase {
     var moto: MotoServer!
     var home: URL!
 
+    var server: Process?
+
     override func setUpWithError() throws {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        try startServer()
     }
 
     override func tearDown() {
+        if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
+        BackgroundServer.stop(home: home.appendingPathComponent("dstack"))
         moto?.stop()
         try? FileManager.default.removeItem(at: home)
     }
@@ -35,6 +40,31 @@ final class CLIEndToEndTests: XCTestCase {
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
         let result = try runCommand(try Self.dstackBinary(), arguments, environment: environment, stdin: input ?? "")
         return Result(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    }
+
+    /// The server the commands reach (through server.json). Instances are given its
+    /// advertise URL, which must be one they could reach; no runner boots here, so
+    /// nothing needs to answer at it. It serves HTTPS with a self-signed certificate,
+    /// whose pin the CLI reads from server.json.
+    private func startServer() throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.dstackBinary())
+        process.arguments = ["server", "--port", String(try MotoServer.freePort()), "--reconcile-interval", "1s",
+                             "--advertise-url", "https://dstack.invalid:3443"]
+        var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("DSTACK_") }
+        environment["DSTACK_HOME"] = home.appendingPathComponent("dstack").path
+        environment["HOME"] = home.path
+        environment["AWS_EC2_METADATA_DISABLED"] = "true"
+        process.environment = environment
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        server = process
+        let deadline = Date().addingTimeInterval(60)
+        while BackgroundServer.pid(home: home.appendingPathComponent("dstack")) != process.processIdentifier {
+            guard Date() < deadline, process.isRunning else { throw MotoServerError("the dstack server did not start") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
     }
 
     /// `.build*/debug/dstack` next to this test bundle, else the newest in the package.
@@ -131,10 +161,7 @@ final class CLIEndToEndTests: XCTestCase {
             #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 2, "instances": 0}]}"#))
 
         // Request two instances and see them listed, here and in the emulator.
-        // Instances are given the server's URL, so it must be one they could reach; no
-        // runner boots here, so no server needs to answer at it.
-        let request = try dstack("instances", "request", "m5.xlarge", "--count", "2",
-                                 extraEnvironment: ["DSTACK_SERVER_URL": "https://dstack.invalid:3443"])
+        let request = try dstack("instances", "request", "m5.xlarge", "--count", "2")
         XCTAssertEqual(request.status, 0, request.stderr)
         let listed = try dstack("instances", "list", "--json")
         XCTAssertEqual(listed.status, 0, listed.stderr)

@@ -23,6 +23,7 @@ class EC2EndToEndTestCase: XCTestCase {
 
     override func tearDown() {
         stopServer()
+        if let home { BackgroundServer.stop(home: home.appendingPathComponent("dstack")) }
         moto?.stop()
         if let home { try? FileManager.default.removeItem(at: home) }
     }
@@ -54,6 +55,8 @@ class EC2EndToEndTestCase: XCTestCase {
     /// Starts `dstack server` on a free port (its output in `serverLog`); returns the port.
     @discardableResult
     func startServer(_ arguments: [String], port: Int? = nil) throws -> Int {
+        // One server per home: the one the CLI started in the background gives way.
+        BackgroundServer.stop(home: home.appendingPathComponent("dstack"))
         let port = try port ?? MotoServer.freePort()
         let server = Process()
         server.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
