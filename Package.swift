@@ -1,6 +1,11 @@
 // swift-tools-version:6.0
 import PackageDescription
 
+// The built-in cloud providers, in the order the CLI lists them. This is the only list:
+// each name is a folder Plugins/<Name> that becomes the module Dstack<Name>, and the
+// registry (DstackPlugins) finds `Dstack<Name>.<Name>Plugin` by it at run time.
+let providers = ["AWS", "Local", "GCP", "Azure"]
+
 let package = Package(
     name: "dstack",
     platforms: [.macOS(.v13)],
@@ -36,11 +41,15 @@ let package = Package(
         // The `/api/v1` API's payloads and its client: what the CLI links to reach the server.
         .target(name: "DstackAPI", dependencies: ["DstackWire"]),
 
-        // The vendor-neutral core (re-exports DstackWire).
+        // The provider model: the CloudProvider seam, its errors and types, plugins and
+        // their configure forms. No state, no control plane: plugins and clients link it.
+        .target(name: "DstackProvider"),
+
+        // The vendor-neutral core (re-exports DstackWire and DstackProvider).
         .target(
             name: "DstackCore",
             dependencies: [
-                "DstackWire", "CSQLite",
+                "DstackWire", "DstackProvider", "CSQLite",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),
@@ -57,21 +66,17 @@ let package = Package(
             ]
         ),
 
-        // One folder per cloud provider.
-        .target(name: "DstackLocal", dependencies: ["DstackCore"], path: "Plugins/Local"),
-        .target(name: "DstackAWS", dependencies: ["DstackCore", "COpenSSL"], path: "Plugins/AWS"),
-        .target(name: "DstackGCP", dependencies: ["DstackCore"], path: "Plugins/GCP"),
-        .target(name: "DstackAzure", dependencies: ["DstackCore"], path: "Plugins/Azure"),
-
-        // The registry: the one place that lists the built-in providers.
+        // The registry of the built-in providers: the plugins and their forms, no state.
+        // CProviderList hands it `providers` (a C define can carry a string; Swift's cannot).
+        .target(name: "CProviderList", cSettings: [.define("DSTACK_PROVIDERS", to: "\"\(providers.joined(separator: " "))\"")]),
         .target(
             name: "DstackPlugins",
-            dependencies: ["DstackCore", "DstackLocal", "DstackAWS", "DstackGCP", "DstackAzure"]
+            dependencies: ["DstackProvider", "CProviderList"] + providers.map { .target(name: "Dstack\($0)") }
         ),
 
-        // The provider conformance kit and test helpers (no XCTest dependency, so any
-        // test framework can call it).
-        .target(name: "DstackTesting", dependencies: ["DstackCore"]),
+        // The provider conformance kit, the plugin checks and test helpers (no XCTest
+        // dependency, so any test framework can call it).
+        .target(name: "DstackTesting", dependencies: ["DstackProvider", "DstackWire"]),
 
         .executableTarget(
             name: "dstack",
@@ -103,6 +108,11 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["DstackServer", "DstackAPI", "DstackCore", "DstackLocal", "DstackTesting",
                                                      .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "RunnerTests", dependencies: ["DstackRunnerKit", "DstackCore", "DstackTesting"]),
-    ],
+        // The registry, and each provider's plugin checks (Tests/PluginsTests/<Name>PluginChecks.swift).
+        .testTarget(name: "PluginsTests", dependencies: ["DstackPlugins", "DstackTesting"] + providers.map { .target(name: "Dstack\($0)") }),
+    ] + providers.map { name in
+        // One folder per cloud provider: the provider model, HTTP/JSON and libcrypto, nothing more.
+        .target(name: "Dstack\(name)", dependencies: ["DstackProvider", "DstackWire", "COpenSSL"], path: "Plugins/\(name)")
+    },
     swiftLanguageModes: [.v6]
 )

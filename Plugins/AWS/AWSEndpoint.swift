@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// Where the EC2 API is, and in which region, resolved as AWS users expect.

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// Listing and terminating: batched, paginated, never one call per instance.

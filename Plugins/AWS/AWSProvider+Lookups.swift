@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 extension AWSProvider {

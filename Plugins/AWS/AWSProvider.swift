@@ -1,4 +1,5 @@
-import DstackCore
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// The AWS EC2 spot provider. It works with exactly the seed's IAM permissions

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// What the provider looks up once per process: instance-type answers, the Ubuntu

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// The provider's own settings beyond credentials, region and endpoint.

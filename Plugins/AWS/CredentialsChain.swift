@@ -1,4 +1,5 @@
-import DstackCore
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// Finds credentials the way AWS users expect, first match wins:

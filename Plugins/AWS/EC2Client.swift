@@ -1,4 +1,5 @@
-import DstackCore
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// The EC2 Query API, version 2016-11-15: signed, form-encoded POSTs answered with XML.

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 
 /// An error reply from EC2: `<Response><Errors><Error><Code>…<Message>…`.
 public struct EC2ErrorReply: Error, Sendable, Equatable {

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// The few fields dstack reads from EC2's XML replies (names from botocore's

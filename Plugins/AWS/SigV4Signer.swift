@@ -1,4 +1,5 @@
-import DstackCore
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// AWS Signature Version 4, as small pure steps (canonical request → string to sign →

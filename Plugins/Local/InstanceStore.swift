@@ -1,4 +1,5 @@
-import DstackCore
+import DstackProvider
+import DstackWire
 import Foundation
 #if canImport(Glibc)
 import Glibc

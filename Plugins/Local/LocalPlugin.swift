@@ -1,19 +1,21 @@
-import DstackCore
+import DstackProvider
 
 /// The embedded default: "instances" are `dstack-runner` processes on this machine, so
 /// dstack works end to end with no cloud account. Nothing to configure.
 ///
 /// One flag-only setting, for load tests: `dstack local configure --simulated true`
 /// makes launches start no process (SimulatedInstances.swift).
-public let localPlugin = ProviderPlugin(
-    vendor: "local",
-    displayName: "Local",
-    fields: [
-        ConfigField(label: "Simulated instances", key: LocalProvider.simulatedSetting, isOptional: true, isPrompted: false,
-                    help: "true: launches start no process, only record the instance and its user data, for a load test's simulated runners"),
-    ],
-    instancesRunOnThisMachine: true,
-    makeProvider: { settings, context in
-        LocalProvider(context: context, simulated: try LocalProvider.isSimulated(settings))
-    }
-)
+public enum LocalPlugin: BuiltinProvider {
+    public static let plugin = ProviderPlugin(
+        vendor: "local",
+        displayName: "Local",
+        fields: [
+            ConfigField(label: "Simulated instances", key: LocalProvider.simulatedSetting, isOptional: true, isPrompted: false,
+                        help: "true: launches start no process, only record the instance and its user data, for a load test's simulated runners"),
+        ],
+        instancesRunOnThisMachine: true,
+        makeProvider: { settings, context in
+            LocalProvider(context: context, simulated: try LocalProvider.isSimulated(settings))
+        }
+    )
+}

@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// Finds the `dstack-runner` binary that local instances run.

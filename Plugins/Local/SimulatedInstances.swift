@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 
 // Simulated instances: the local provider's load-test mode.
 //

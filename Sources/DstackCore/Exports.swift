@@ -2,3 +2,6 @@
 // DstackWire so that the runner can link them without the state or the control plane;
 // everything that imports the core sees them as before.
 @_exported import DstackWire
+// The provider model (the CloudProvider seam, plugins, their configure forms) lives in
+// DstackProvider so that plugins and the registry link no state; the core re-exports it.
+@_exported import DstackProvider

@@ -44,7 +44,7 @@ public func runCommand(_ executable: String, _ arguments: [String], environment:
     process.standardOutput = output
     process.standardError = errors
     process.standardInput = input
-    try process.run()
+    try withNoSignalsBlocked { try process.run() }
     if let stdin { input.fileHandleForWriting.write(Data(stdin.utf8)) }
     try? input.fileHandleForWriting.close()
 
@@ -96,4 +96,16 @@ private final class CollectedOutput: @unchecked Sendable {
     func text(isError: Bool) -> String {
         lock.withLock { String(decoding: isError ? err : out, as: UTF8.self) }
     }
+}
+
+/// Runs `body` (a spawn) with this thread's signal mask empty. A child inherits its
+/// spawner's mask, and Swift's concurrency threads block SIGTERM and most others: a
+/// command started from an async test would otherwise ignore a plain `kill`, and so
+/// would a server it starts in the background.
+func withNoSignalsBlocked<T>(_ body: () throws -> T) rethrows -> T {
+    var none = sigset_t(), previous = sigset_t()
+    sigemptyset(&none)
+    pthread_sigmask(SIG_SETMASK, &none, &previous)
+    defer { pthread_sigmask(SIG_SETMASK, &previous, nil) }
+    return try body()
 }

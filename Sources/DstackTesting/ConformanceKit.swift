@@ -1,4 +1,4 @@
-import DstackCore
+import DstackProvider
 import Foundation
 
 /// A check of the provider contract that did not hold.
@@ -21,14 +21,18 @@ public struct ProviderConformance: Sendable {
     public var settleTimeout: TimeInterval
     /// IDs shaped like the provider's own that never existed.
     public var neverExisted: TerminationTarget
-    /// The same cloud and settings under another installation ID: it must not list what
-    /// this one launches. nil skips that check.
+    /// The same cloud and settings under another installation ID: neither lists what the
+    /// other launches. nil skips that check.
     public var otherInstallation: (any CloudProvider)?
+    /// The same provider with settings that cannot work (a wrong key, an unreachable
+    /// endpoint, a missing binary): its verification must fail with a `ProviderError`.
+    /// nil skips that check.
+    public var misconfigured: (any CloudProvider)?
 
     public init(provider: any CloudProvider, goodInstanceType: String, badInstanceType: String,
                 userData: String = "#!/bin/sh\necho dstack conformance\n", settleTimeout: TimeInterval = 20,
                 neverExisted: TerminationTarget = TerminationTarget(instanceIDs: ["i-0123456789abcdef0"], spotRequestIDs: ["sir-0123abcd"]),
-                otherInstallation: (any CloudProvider)? = nil) {
+                otherInstallation: (any CloudProvider)? = nil, misconfigured: (any CloudProvider)? = nil) {
         self.provider = provider
         self.goodInstanceType = goodInstanceType
         self.badInstanceType = badInstanceType
@@ -36,13 +40,16 @@ public struct ProviderConformance: Sendable {
         self.settleTimeout = settleTimeout
         self.neverExisted = neverExisted
         self.otherInstallation = otherInstallation
+        self.misconfigured = misconfigured
     }
 
     public func runAll() async throws {
         try await checkVerifiesConfiguration()
+        try await checkVerificationFailsAsAProviderError()
         try await checkValidatesInstanceTypes()
         try await checkRequestListTerminate()
         try await checkLaunchesSeveral()
+        try await checkListIsScopedToThisInstallation()
         try await checkTerminateTwiceIsFine()
         try await checkTerminatingWhatNeverExistedIsFine()
         try await checkFailuresAreProviderErrors()
@@ -57,8 +64,43 @@ public struct ProviderConformance: Sendable {
         }
     }
 
+    /// Settings that cannot work fail verification with a `ProviderError` the CLI can
+    /// put in one sentence, not with some other error or not at all.
+    public func checkVerificationFailsAsAProviderError() async throws {
+        guard let misconfigured else { return }
+        do {
+            try await misconfigured.verifyConfiguration()
+            throw ConformanceFailure("verifyConfiguration succeeded on settings that cannot work")
+        } catch is ProviderError {
+        } catch let failure as ConformanceFailure {
+            throw failure
+        } catch {
+            throw ConformanceFailure("verifyConfiguration on bad settings threw a non-ProviderError: \(type(of: error)) \(error)")
+        }
+    }
+
+    /// Two installations on one cloud account: each lists only what it launched itself,
+    /// so neither's sweep ever terminates the other's instances.
+    public func checkListIsScopedToThisInstallation() async throws {
+        guard let otherInstallation else { return }
+        let mine = try await launchAndWait(provider, what: "this installation's instance to be listed")
+        let theirs = try await launchAndWait(otherInstallation, what: "the other installation's instance to be listed")
+        let listedHere = try await provider.list(known: mine.known)
+        let listedThere = try await otherInstallation.list(known: theirs.known)
+        let foreignHere = listedHere.filter { $0.belongsToAny(theirs.launch) }
+        let foreignThere = listedThere.filter { $0.belongsToAny(mine.launch) }
+        try await provider.terminate(TerminationTarget(instances: mine.instances))
+        try await otherInstallation.terminate(TerminationTarget(instances: theirs.instances))
+        guard foreignHere.isEmpty else {
+            throw ConformanceFailure("this installation lists another installation's instances: \(foreignHere.map(\.id))")
+        }
+        guard foreignThere.isEmpty else {
+            throw ConformanceFailure("another installation lists this one's instances: \(foreignThere.map(\.id))")
+        }
+    }
+
     /// One request for two instances gives two (listed, of the type), both terminated
-    /// together; another installation of the same cloud lists neither.
+    /// together.
     public func checkLaunchesSeveral() async throws {
         let launch = try await provider.requestSpot(
             SpotRequest(instanceType: goodInstanceType, count: 2, userData: userData,
@@ -70,12 +112,6 @@ public struct ProviderConformance: Sendable {
         }
         guard Set(listed.map(\.id)).count == 2, listed.allSatisfy({ $0.instanceType == goodInstanceType }) else {
             throw ConformanceFailure("a request for 2 instances listed \(listed)")
-        }
-        if let otherInstallation {
-            let foreign = try await otherInstallation.list().filter { instance in listed.contains { $0.id == instance.id } }
-            guard foreign.isEmpty else {
-                throw ConformanceFailure("another installation lists this one's instances: \(foreign.map(\.id))")
-            }
         }
         try await provider.terminate(TerminationTarget(instances: listed))
         _ = try await waitForList(known: known, what: "both instances to be gone or terminating") { instances in
@@ -207,13 +243,27 @@ public struct ProviderConformance: Sendable {
         }
     }
 
+    /// Launches one instance of the good type with `provider` and waits until it lists it.
+    private func launchAndWait(_ provider: any CloudProvider, what: String) async throws
+        -> (launch: SpotLaunch, known: KnownResources, instances: [ManagedInstance]) {
+        let launch = try await provider.requestSpot(
+            SpotRequest(instanceType: goodInstanceType, count: 1, userData: userData,
+                        idempotencyToken: "conformance-\(UUID().uuidString)"))
+        let known = KnownResources(spotRequestIDs: launch.spotRequestIDs, instanceIDs: launch.instances.map(\.id))
+        let listed = try await waitForList(provider, known: known, what: what) { instances in
+            instances.filter { $0.belongsToAny(launch) && $0.state.isLive }
+        }
+        return (launch, known, listed)
+    }
+
     private func belongs(_ instance: ManagedInstance, to launch: SpotLaunch) -> Bool {
         instance.belongsToAny(launch)
     }
 
     /// Polls `list` until `select` returns something non-empty, or fails after the timeout.
-    private func waitForList(known: KnownResources, what: String,
+    private func waitForList(_ provider: (any CloudProvider)? = nil, known: KnownResources, what: String,
                              _ select: @escaping ([ManagedInstance]) -> [ManagedInstance]) async throws -> [ManagedInstance] {
+        let provider = provider ?? self.provider
         let deadline = Date().addingTimeInterval(settleTimeout)
         var last: [ManagedInstance] = []
         repeat {

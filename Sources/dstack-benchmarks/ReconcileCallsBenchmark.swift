@@ -30,7 +30,7 @@ func benchmarkReconcileCalls(sizes: [Int], passes: Int) async throws {
 
         let home = scratch.appendingPathComponent("home")
         let environment = ["HOME": scratch.path, "AWS_EC2_METADATA_DISABLED": "true"]
-        let workspace = Workspace(home: DstackHome(url: home), registry: ProviderRegistry([awsPlugin]), environment: environment)
+        let workspace = Workspace(home: DstackHome(url: home), registry: ProviderRegistry([AWSPlugin.plugin]), environment: environment)
         // No runner boots here (the benchmark registers instances itself); the launches
         // still carry a bootstrap that fetches a runner from a server at this URL.
         var options = ReconcilerOptions()

@@ -12,7 +12,7 @@ final class OpenAPIDocumentTests: XCTestCase {
     func testEveryRegisteredRouteIsDescribedAndNothingElse() throws {
         let home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-openapi-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: home) }
-        let workspace = Workspace(home: DstackHome(url: home), registry: ProviderRegistry([localPlugin]))
+        let workspace = Workspace(home: DstackHome(url: home), registry: ProviderRegistry([LocalPlugin.plugin]))
         let signal = WakeSignal()
         let reconciler = Reconciler(workspace: workspace)
         let loop = ReconcileLoop(reconciler: reconciler, signal: signal, interval: 10)

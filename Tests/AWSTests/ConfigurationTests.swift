@@ -130,17 +130,17 @@ final class ConfigurationTests: XCTestCase {
     }
 
     func testPluginPromptsTheSeedLinesInOrderAndTheRestAreFlags() {
-        XCTAssertEqual(awsPlugin.vendor, "aws")
-        XCTAssertEqual(awsPlugin.displayName, "AWS")
-        let prompted = awsPlugin.fields.filter(\.isPrompted)
+        XCTAssertEqual(AWSPlugin.plugin.vendor, "aws")
+        XCTAssertEqual(AWSPlugin.plugin.displayName, "AWS")
+        let prompted = AWSPlugin.plugin.fields.filter(\.isPrompted)
         XCTAssertEqual(prompted.map(\.label), ["AWS Access Key ID", "AWS Secret Access Key", "Region name", "Artifact S3 bucket"])
         XCTAssertEqual(prompted.map(\.key), ["access_key_id", "secret_access_key", "region", "artifact_s3_bucket"])
         XCTAssertEqual(prompted.map(\.isSecret), [true, true, false, false])
-        let form = ConfigureForm(plugin: awsPlugin)
+        let form = ConfigureForm(plugin: AWSPlugin.plugin)
         XCTAssertEqual(form.prompt(for: prompted[0], current: "AKIAIOSFODNN7EXAMPLE"), "AWS Access Key ID [****************MPLE]: ")
         XCTAssertEqual(form.prompt(for: prompted[3], current: nil), "Artifact S3 bucket [None]: ")
         XCTAssertEqual(prompted.map(\.isOptional), [false, false, false, true])
-        let flags = awsPlugin.fields.filter { !$0.isPrompted }
+        let flags = AWSPlugin.plugin.fields.filter { !$0.isPrompted }
         XCTAssertEqual(flags.map(\.flagName), ["endpoint-url", "ami-id", "max-price", "runner-url", "ingress-rules"])
         XCTAssertTrue(flags.allSatisfy(\.isOptional))
     }
@@ -148,11 +148,11 @@ final class ConfigurationTests: XCTestCase {
     func testBadSettingsAreRejectedWhenTheProviderIsMade() {
         let context = ProviderContext(installationID: "x", home: home, environment: ["HOME": home.path])
         for bad: ProviderSettings in [["max_price": "cheap"], ["ami_id": "ubuntu"], ["ingress_rules": "ssh"], ["ingress_rules": "tcp:99999:0.0.0.0/0"]] {
-            XCTAssertThrowsError(try awsPlugin.makeProvider(bad.merging(["region": "us-east-1"]) { a, _ in a }, context)) { error in
+            XCTAssertThrowsError(try AWSPlugin.plugin.makeProvider(bad.merging(["region": "us-east-1"]) { a, _ in a }, context)) { error in
                 guard case ProviderError.invalidConfiguration = error else { return XCTFail("\(error)") }
             }
         }
-        XCTAssertNoThrow(try awsPlugin.makeProvider(["region": "us-east-1", "ingress_rules": "tcp:22:203.0.113.0/24, udp:60000-61000:0.0.0.0/0"], context))
+        XCTAssertNoThrow(try AWSPlugin.plugin.makeProvider(["region": "us-east-1", "ingress_rules": "tcp:22:203.0.113.0/24, udp:60000-61000:0.0.0.0/0"], context))
     }
 
     func testLongIdempotencyTokensAreHashedToEC2sLimit() {

@@ -19,8 +19,10 @@ final class MotoConformanceTests: XCTestCase {
     func testConformanceKitPasses() async throws {
         let provider = try makeTestProvider(endpoint: moto.url)
         try await provider.verifyConfiguration()
+        let unreachable = try makeTestProvider(endpoint: "http://127.0.0.1:\(try LocalPort.free())")
         try await ProviderConformance(provider: provider, goodInstanceType: "m5.xlarge", badInstanceType: "m5.bogus",
-                                      otherInstallation: try makeTestProvider(endpoint: moto.url)).runAll()
+                                      otherInstallation: try makeTestProvider(endpoint: moto.url),
+                                      misconfigured: unreachable).runAll()
     }
 
     func testValidateReturnsEC2Facts() async throws {

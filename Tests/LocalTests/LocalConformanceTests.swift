@@ -6,9 +6,13 @@ import XCTest
 
 final class LocalConformanceTests: LocalProviderTestCase {
     /// The whole kit, with a bootstrap that does what a real one does: run the runner.
+    /// Another installation is another DSTACK_HOME; a missing runner cannot verify.
     func testLocalProviderPassesTheConformanceKit() async throws {
+        let otherHome = home.appendingPathComponent("other-installation")
+        let other = LocalProvider(context: ProviderContext(installationID: "other", home: otherHome), terminationGrace: 0.5)
         let kit = ProviderConformance(provider: provider, goodInstanceType: "local", badInstanceType: "m5.large",
-                                      userData: Self.execRunnerUserData)
+                                      userData: Self.execRunnerUserData, otherInstallation: other,
+                                      misconfigured: makeProvider(runnerPath: "/nonexistent/dstack-runner"))
         try await kit.runAll()
         let left = try await provider.list().filter(\.state.isLive)
         XCTAssertEqual(left, [], "the kit terminated what it launched")

@@ -53,12 +53,12 @@ final class SimulatedInstancesTests: LocalProviderTestCase {
 
     func testThePluginMakesASimulatedProviderOnlyWhenAsked() throws {
         let context = ProviderContext(installationID: "local-tests", home: home)
-        let plain = try XCTUnwrap(try localPlugin.makeProvider([:], context) as? LocalProvider)
-        let simulated = try XCTUnwrap(try localPlugin.makeProvider(["simulated": "true"], context) as? LocalProvider)
+        let plain = try XCTUnwrap(try LocalPlugin.plugin.makeProvider([:], context) as? LocalProvider)
+        let simulated = try XCTUnwrap(try LocalPlugin.plugin.makeProvider(["simulated": "true"], context) as? LocalProvider)
         XCTAssertFalse(plain.simulated)
         XCTAssertTrue(simulated.simulated)
-        XCTAssertEqual(localPlugin.fields.map(\.key), ["simulated"])
-        XCTAssertEqual(localPlugin.fields.filter(\.isPrompted), [], "`dstack local configure` still asks nothing")
+        XCTAssertEqual(LocalPlugin.plugin.fields.map(\.key), ["simulated"])
+        XCTAssertEqual(LocalPlugin.plugin.fields.filter(\.isPrompted), [], "`dstack local configure` still asks nothing")
     }
 
     func testASimulatedProviderPassesTheConformanceKit() async throws {

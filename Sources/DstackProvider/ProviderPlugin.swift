@@ -79,3 +79,11 @@ public struct ProviderRegistry: Sendable {
 
     public var vendors: [String] { plugins.map(\.vendor) }
 }
+
+/// What each folder `Plugins/<Name>` declares so that the registry finds it: in the
+/// module `Dstack<Name>`, `public enum <Name>Plugin: BuiltinProvider` (for example
+/// `DstackAWS.AWSPlugin`). Package.swift's `providers` list names the folder; nothing
+/// else does (CONTRIBUTING.md, "Adding a cloud provider").
+public protocol BuiltinProvider {
+    static var plugin: ProviderPlugin { get }
+}

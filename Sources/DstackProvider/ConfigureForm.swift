@@ -1,3 +1,5 @@
+import Foundation
+
 /// `dstack <vendor> configure`, built from a plugin's fields with no per-vendor code:
 /// which flags it takes, how each prompt reads, and what an answer means.
 public struct ConfigureForm: Sendable {
@@ -130,5 +132,3 @@ public enum ConfigureError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
-
-import Foundation
