@@ -45,11 +45,15 @@ let package = Package(
         // their configure forms. No state, no control plane: plugins and clients link it.
         .target(name: "DstackProvider"),
 
-        // The vendor-neutral core (re-exports DstackWire and DstackProvider).
+        // What a run carries: .dstack/workflows.yaml (Yams), its requirements, and the code
+        // shipped with it. No state: the CLI reads a project with it.
+        .target(name: "DstackProject", dependencies: ["DstackWire", "DstackProvider", .product(name: "Yams", package: "Yams")]),
+
+        // The vendor-neutral core (re-exports DstackWire, DstackProvider and DstackProject).
         .target(
             name: "DstackCore",
             dependencies: [
-                "DstackWire", "DstackProvider", "CSQLite",
+                "DstackWire", "DstackProvider", "DstackProject", "CSQLite",
                 .product(name: "Yams", package: "Yams"),
             ]
         ),

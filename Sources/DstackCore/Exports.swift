@@ -5,3 +5,6 @@
 // The provider model (the CloudProvider seam, plugins, their configure forms) lives in
 // DstackProvider so that plugins and the registry link no state; the core re-exports it.
 @_exported import DstackProvider
+// What a run carries (workflows.yaml, its requirements, the code shipped with it) lives
+// in DstackProject, so that the CLI reads a project without linking the state.
+@_exported import DstackProject

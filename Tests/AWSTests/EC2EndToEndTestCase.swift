@@ -68,6 +68,12 @@ class EC2EndToEndTestCase: XCTestCase {
         server.standardError = log
         try server.run()
         self.server = server
+        // The CLI is the server's client: the commands that follow need it listening.
+        let deadline = Date().addingTimeInterval(60)
+        while BackgroundServer.pid(home: home.appendingPathComponent("dstack")) != server.processIdentifier {
+            guard Date() < deadline, server.isRunning else { throw MotoServerError("the dstack server did not start:\n\(serverOutput)") }
+            Thread.sleep(forTimeInterval: 0.05)
+        }
         return port
     }
 

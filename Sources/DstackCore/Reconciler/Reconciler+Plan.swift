@@ -60,32 +60,50 @@ extension Reconciler {
             let batches = try state.read { try $0.openBatches(vendor: vendor) }
             var target = TerminationTarget()
             var closedBatches = Set<String>()
-            for termination in plan.terminations {
-                if let token = Self.batchToken(fromPlaceholder: termination.instanceID) {
-                    guard !closedBatches.contains(token), let batch = batches.first(where: { $0.token == token }) else { continue }
-                    // A batch cannot shrink slot by slot: give up what it has not brought up yet.
-                    closedBatches.insert(token)
-                    let registered = Set(fleet.filter { $0.registeredAt != nil }.map(\.id))
-                    target.spotRequestIDs += batch.spotRequestIDs
-                    // Its instances are those of its spot requests, or (on a cloud without
-                    // spot requests, such as the local provider) those state recorded for it.
-                    let recorded = Set(fleet.filter { $0.launchToken == token }.map(\.id))
-                    target.instanceIDs += cloud.filter { instance in
-                        !instance.isUnfulfilledRequest && !registered.contains(instance.id)
-                            && ((instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false) || recorded.contains(instance.id))
-                    }.map(\.id)
+            var shrunkBatches: [String: Int] = [:]
+            let registered = Set(fleet.filter { $0.registeredAt != nil }.map(\.id))
+            // Slots of a launch batch whose runners have not registered, by batch.
+            let droppedSlots = Dictionary(grouping: plan.terminations.compactMap { Self.batchToken(fromPlaceholder: $0.instanceID) },
+                                          by: { $0 }).mapValues(\.count)
+            for (token, dropped) in droppedSlots.sorted(by: { $0.key < $1.key }) {
+                guard let batch = batches.first(where: { $0.token == token }) else { continue }
+                // Its pieces are its spot requests' instances and open requests, or (on a
+                // cloud without spot requests, such as the local provider) the instances
+                // state recorded for it.
+                let recorded = Set(fleet.filter { $0.launchToken == token }.map(\.id))
+                let pieces = cloud.filter { instance in
+                    instance.state.isLive && !registered.contains(instance.id)
+                        && ((instance.spotRequestID.map(batch.spotRequestIDs.contains) ?? false) || recorded.contains(instance.id))
+                }
+                if dropped < batch.provisioning, pieces.count == batch.provisioning {
+                    // Each slot is a piece of its own: the batch gives up the newest `dropped`
+                    // (an open request first: it has done no work) and keeps the rest.
+                    let going = pieces.sorted { ($0.launchTime ?? .distantFuture, $0.id) > ($1.launchTime ?? .distantFuture, $1.id) }
+                        .prefix(dropped)
+                    let part = TerminationTarget(instances: Array(going))
+                    target.instanceIDs += part.instanceIDs
+                    target.spotRequestIDs += part.spotRequestIDs
+                    shrunkBatches[token] = dropped
                 } else {
-                    target.instanceIDs.append(termination.instanceID)
-                    if let request = fleet.first(where: { $0.id == termination.instanceID })?.spotRequestID
-                        ?? cloud.first(where: { $0.id == termination.instanceID })?.spotRequestID {
-                        target.spotRequestIDs.append(request)
-                    }
+                    // Not told apart (nothing sent yet, or pieces missing): the batch gives up
+                    // everything it has not brought up.
+                    closedBatches.insert(token)
+                    target.spotRequestIDs += batch.spotRequestIDs
+                    target.instanceIDs += pieces.filter { !$0.isUnfulfilledRequest }.map(\.id)
+                }
+            }
+            for termination in plan.terminations where Self.batchToken(fromPlaceholder: termination.instanceID) == nil {
+                target.instanceIDs.append(termination.instanceID)
+                if let request = fleet.first(where: { $0.id == termination.instanceID })?.spotRequestID
+                    ?? cloud.first(where: { $0.id == termination.instanceID })?.spotRequestID {
+                    target.spotRequestIDs.append(request)
                 }
             }
             // Journal first: a crash after this point leaves instances state no longer
             // knows, which the next pass sweeps.
             try state.write { tx in
                 for token in closedBatches { try tx.closeBatch(token: token) }
+                for (token, slots) in shrunkBatches { try tx.shrinkBatch(token: token, by: slots) }
                 for termination in plan.terminations where Self.batchToken(fromPlaceholder: termination.instanceID) == nil {
                     if let runID = try InstanceShutdown.journal(instanceID: termination.instanceID, why: termination.reason.rawValue,
                                                                 tx: tx, at: clock()) {

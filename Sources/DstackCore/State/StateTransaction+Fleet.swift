@@ -102,6 +102,14 @@ extension StateTransaction {
         try db.query("UPDATE launches SET closed = 1 WHERE token = ?", [.text(token)])
     }
 
+    /// A batch gives up `slots` of its unregistered instances and keeps the rest: it now
+    /// waits for that many fewer runners (and is closed once the rest have registered).
+    public func shrinkBatch(token: String, by slots: Int) throws {
+        try db.query("UPDATE launches SET count = count - ? WHERE token = ? AND count > ?",
+                     [.integer(Int64(slots)), .text(token), .integer(Int64(slots))])
+        try db.query("UPDATE launches SET closed = 1 WHERE token = ? AND registered >= count", [.text(token)])
+    }
+
     /// Records a runner's registration: the instance becomes idle with its token's hash.
     public func registerInstance(id: String, vendor: String, instanceType: String, spotRequestID: String?, batchToken: String,
                                  tokenHash: String, at now: Date = Date()) throws {

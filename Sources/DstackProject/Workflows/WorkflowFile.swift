@@ -1,3 +1,5 @@
+import DstackProvider
+import DstackWire
 import Foundation
 import Yams
 

@@ -1,3 +1,5 @@
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// Runs a helper program (git, tar) to completion and collects what it printed. Both

@@ -1,3 +1,4 @@
+import DstackProvider
 /// What a run needs: an explicit instance type, or minimums the planner matches
 /// against the provider's instance-type facts; and, either way, the root disk its
 /// instance is launched with.

@@ -53,4 +53,6 @@ public enum ByteSize {
     }
 }
 
+import DstackProvider
+import DstackWire
 import Foundation

@@ -1,3 +1,5 @@
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// The code store: `DSTACK_HOME/code/SHA256.tar.gz`, one file per distinct archive.

@@ -92,4 +92,6 @@ private func isASCIILetter(_ scalar: Unicode.Scalar) -> Bool {
     ("a"..."z").contains(scalar) || ("A"..."Z").contains(scalar)
 }
 
+import DstackProvider
+import DstackWire
 import Foundation

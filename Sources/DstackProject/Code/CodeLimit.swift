@@ -22,4 +22,6 @@ public struct CodeTooLarge: Error, Equatable {
     }
 }
 
+import DstackProvider
+import DstackWire
 import Foundation

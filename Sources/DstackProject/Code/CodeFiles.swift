@@ -1,3 +1,5 @@
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// Which files of the working directory go with a run:

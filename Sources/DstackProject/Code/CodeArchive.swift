@@ -1,3 +1,5 @@
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// A deterministic gzipped tar of a file list: the same files with the same contents
