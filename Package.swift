@@ -11,6 +11,7 @@ let package = Package(
     platforms: [.macOS(.v13)],
     products: [
         .executable(name: "dstack", targets: ["dstack"]),
+        .executable(name: "dstack-server", targets: ["dstack-server"]),
         .executable(name: "dstack-runner", targets: ["dstack-runner"]),
         .library(name: "DstackCore", targets: ["DstackCore"]),
         .library(name: "DstackTesting", targets: ["DstackTesting"]),
@@ -82,10 +83,23 @@ let package = Package(
         // dependency, so any test framework can call it).
         .target(name: "DstackTesting", dependencies: ["DstackProvider", "DstackWire"]),
 
+        // What both command-line programs share: argparse-style help, one-line errors, tables.
+        .target(name: "DstackCLIKit", dependencies: [.product(name: "ArgumentParser", package: "swift-argument-parser")]),
+
+        // The CLI: a client of the server's API. It links neither the state (SQLite) nor the
+        // control plane; `dstack server` runs dstack-server, the program next to it.
         .executableTarget(
             name: "dstack",
             dependencies: [
-                "DstackCore", "DstackAPI", "DstackPlugins", "DstackServer",
+                "DstackAPI", "DstackCLIKit", "DstackProject", "DstackProvider", "DstackPlugins",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // The server: the one process that opens the state and calls the cloud.
+        .executableTarget(
+            name: "dstack-server",
+            dependencies: [
+                "DstackCLIKit", "DstackCore", "DstackPlugins", "DstackServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

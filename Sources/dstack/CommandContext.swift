@@ -1,38 +1,22 @@
-import DstackCore
-import DstackPlugins
+import DstackCLIKit
 import Foundation
 
-/// What every command needs: the workspace under $DSTACK_HOME with the built-in providers.
-enum CommandContext {
-    static func workspace() -> Workspace {
-        let environment = ProcessInfo.processInfo.environment
-        return Workspace(home: DstackHome.fromEnvironment(environment), registry: builtinRegistry, environment: environment)
+/// The `dstack-server` program next to this `dstack`: `dstack server [start] ...` runs it
+/// in this process's place (same pid), so the CLI itself links neither the state nor the
+/// cloud providers' control plane.
+enum ServerProgram {
+    static var path: String {
+        let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        return URL(fileURLWithPath: executable).deletingLastPathComponent().appendingPathComponent("dstack-server").path
     }
-}
 
-/// Writes to standard output and flushes, so piped output interleaves with prompts.
-func say(_ line: String) {
-    print(line)
-    fflush(nil) // every stream: `stdout` itself is a global Swift 6 will not touch
-}
-
-func plural(_ count: Int, _ noun: String) -> String {
-    "\(count) \(noun)\(count == 1 ? "" : "s")"
-}
-
-/// Lines up columns for people; `--json` is the format for programs.
-struct TextTable {
-    var header: [String]
-    var rows: [[String]] = []
-
-    func render() -> String {
-        let widths = header.indices.map { column in
-            ([header] + rows).map { $0[column].count }.max() ?? 0
+    static func exec(_ arguments: [String]) -> Never {
+        let path = self.path
+        guard access(path, X_OK) == 0 else {
+            fail("\(path) is missing; dstack server is that program (build it with 'make')", code: 1)
         }
-        return ([header] + rows).map { row in
-            row.enumerated().map { column, cell in
-                column == row.count - 1 ? cell : cell.padding(toLength: widths[column], withPad: " ", startingAt: 0)
-            }.joined(separator: "  ")
-        }.joined(separator: "\n")
+        let argv = ([path] + arguments).map { strdup($0) } + [nil]
+        execv(path, argv)
+        fail("could not run \(path): \(String(cString: strerror(errno)))", code: 1)
     }
 }

@@ -1,5 +1,8 @@
 import ArgumentParser
-import DstackCore
+import DstackCLIKit
+import DstackProject
+import DstackProvider
+import DstackWire
 import DstackPlugins
 
 /// `dstack`: the command tree, as nested types. `dstack <vendor> configure` is not a
@@ -26,17 +29,4 @@ struct Dstack: AsyncParsableCommand {
     // main.swift answers `dstack --version` before parsing.
     @Flag(name: .customLong("version"), help: "Print the version and exit.")
     var version = false
-}
-
-/// A leaf command. main.swift calls `execute()` itself: calling `run()` through an
-/// `AsyncParsableCommand` existential resolved to the synchronous default (which only
-/// prints help) with this toolchain.
-protocol DstackCommand: AsyncParsableCommand {
-    func execute() async throws
-}
-
-extension DstackCommand {
-    mutating func run() async throws {
-        try await execute()
-    }
 }

@@ -1,5 +1,6 @@
 import DstackAPI
 import DstackWire
+import DstackCLIKit
 import Foundation
 #if canImport(Glibc)
 import Glibc

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DstackAPI
-import DstackCore
+import DstackCLIKit
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 extension Dstack {
@@ -215,7 +218,3 @@ enum ShellQuote {
     }
 }
 
-struct CLIError: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
-}

@@ -1,5 +1,6 @@
 import DstackAPI
 import DstackWire
+import DstackCLIKit
 import Foundation
 
 /// Prints a run's status changes and output as they arrive, until it ends or the

@@ -1,5 +1,6 @@
 import DstackAPI
 import DstackWire
+import DstackCLIKit
 import Foundation
 
 /// How the CLI finds its server and its token. In order:

@@ -1,6 +1,7 @@
 import ArgumentParser
 import DstackAPI
 import DstackWire
+import DstackCLIKit
 import Foundation
 
 extension Dstack {

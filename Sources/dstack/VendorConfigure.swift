@@ -1,5 +1,8 @@
 import DstackAPI
-import DstackCore
+import DstackCLIKit
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// `dstack <vendor> configure`: prompts for the plugin's fields (or takes them as flags,

@@ -1,6 +1,9 @@
 import ArgumentParser
 import DstackAPI
-import DstackCore
+import DstackCLIKit
+import DstackProject
+import DstackProvider
+import DstackWire
 import DstackPlugins
 import Foundation
 
@@ -8,20 +11,13 @@ import Foundation
 let arguments = Array(CommandLine.arguments.dropFirst())
 let staticCommands = Set(Dstack.configuration.subcommands.map { $0._commandName } + ["help"])
 
-func fail(_ message: String, code: Int32) -> Never {
-    FileHandle.standardError.write(Data("dstack: \(message)\n".utf8))
-    exit(code)
-}
-
-/// One sentence for each error the core and the providers report.
+/// One sentence for each error the CLI meets: the server's refusals arrive as sentences.
 func sentence(for error: Error) -> String? {
     switch error {
     case let error as ProviderError: return error.userMessage
-    case let error as CustomStringConvertible where error is ConfigError || error is StateError || error is HomeError
-        || error is WorkspaceError || error is ConfigureError || error is LaunchError || error is CLIError
-        || error is WorkflowFileError || error is RunnerDeliveryError || error is APIClientError
-        || error is ClientSettingsError || error is LocalServerStarter.StartFailure: return error.description
-    case let error as HTTPError: return "could not reach the cloud: \(error.description)"
+    case let error as CustomStringConvertible where error is HomeError || error is ConfigureError || error is CLIError
+        || error is WorkflowFileError || error is APIClientError || error is ClientSettingsError
+        || error is LocalServerStarter.StartFailure: return error.description
     default: return nil
     }
 }
@@ -29,6 +25,11 @@ func sentence(for error: Error) -> String? {
 if arguments == ["--version"] {
     print(Dstack.versionLine)
     exit(0)
+}
+
+// `dstack server [start] ...` is the dstack-server program; `dstack server stop` is ours.
+if arguments.first == "server", arguments.dropFirst().first != "stop" {
+    ServerProgram.exec(Array(arguments.dropFirst(arguments.dropFirst().first == "start" ? 2 : 1)))
 }
 
 // `dstack <vendor> configure` comes from the registry, not from a static subcommand.
@@ -40,7 +41,7 @@ if let first = arguments.first, !first.hasPrefix("-"), !staticCommands.contains(
         fail("unknown command '\(first)'; see 'dstack --help'", code: 2)
     }
     guard let plugin = builtinRegistry.plugin(named: first) else {
-        fail(WorkspaceError.unknownVendor(first, known: builtinRegistry.vendors).description, code: 2)
+        fail("unknown vendor '\(first)'; dstack knows \(builtinRegistry.vendors.joined(separator: ", "))", code: 2)
     }
     do {
         try await VendorConfigure(plugin: plugin, arguments: Array(arguments.dropFirst(2))).run()
@@ -51,25 +52,4 @@ if let first = arguments.first, !first.hasPrefix("-"), !staticCommands.contains(
     }
 }
 
-do {
-    var command = try await Dstack.asyncParseAsRoot(arguments)
-    if let leaf = command as? any DstackCommand {
-        try await leaf.execute()
-    } else {
-        try command.run() // a group with no subcommand given: ArgumentParser shows its help
-    }
-} catch {
-    if let message = sentence(for: error) { fail(message, code: 1) }
-    let exitCode = Dstack.exitCode(for: error)
-    if exitCode == .success {
-        print(ArgparseHelp.restyle(Dstack.fullMessage(for: error)))
-        exit(0)
-    }
-    if error is ExitCode { exit(exitCode.rawValue) }
-    let message = ArgparseHelp.unbracket(Dstack.message(for: error))
-    guard exitCode == .validationFailure else {
-        // Not the command line's fault (e.g. the server's port is taken): the operation failed.
-        fail(message.isEmpty ? String(describing: error) : message, code: 1)
-    }
-    fail(message.prefix(1).lowercased() + message.dropFirst() + " (see --help)", code: 2)
-}
+await runCommandLine(Dstack.self, arguments, sentence: sentence(for:))

@@ -14,8 +14,9 @@ final class BackgroundServerTests: CLITestCase {
                   let environ = FileManager.default.contents(atPath: "/proc/\(pid)/environ") else { return false }
             let arguments = cmdline.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
             let variables = environ.split(separator: 0).map { String(decoding: $0, as: UTF8.self) }
-            return arguments.count >= 2 && arguments[0].hasSuffix("dstack") && arguments[1] == "server"
-                && variables.contains("DSTACK_HOME=\(home.path)")
+            let isServer = arguments.first?.hasSuffix("/dstack-server") == true
+                || (arguments.count >= 2 && arguments[0].hasSuffix("dstack") && arguments[1] == "server")
+            return isServer && variables.contains("DSTACK_HOME=\(home.path)")
         }
     }
 
@@ -110,5 +111,17 @@ final class BackgroundServerTests: CLITestCase {
         let port = try LocalPort.free()
         try fails(["ps"], saying: "the dstack server at http://127.0.0.1:\(port) did not answer",
                   environment: ["DSTACK_SERVER_URL": "http://127.0.0.1:\(port)"])
+    }
+}
+
+/// The CLI is only a client: its binary links no SQLite (the state is the server's),
+/// and `dstack server` is the dstack-server program next to it.
+final class CLIBinaryTests: XCTestCase {
+    func testTheCLILinksNoSQLiteAndTheServerDoes() throws {
+        let cli = try runCommand("/usr/bin/ldd", [BuiltProducts.path("dstack")])
+        XCTAssertEqual(cli.status, 0, cli.description)
+        XCTAssertFalse(cli.stdout.contains("libsqlite3"), cli.stdout)
+        let server = try runCommand("/usr/bin/ldd", [BuiltProducts.path("dstack-server")])
+        XCTAssertTrue(server.stdout.contains("libsqlite3"), server.stdout)
     }
 }

@@ -1,3 +1,4 @@
+import DstackCLIKit
 import DstackCore
 import Foundation
 #if canImport(Glibc)

@@ -1,8 +1,10 @@
+import Foundation
+
 /// Reshapes swift-argument-parser's help into the argparse style the seed document
 /// shows (`usage: dstack autoscale allow --max MAX INSTANCE_TYPE`, "positional
 /// arguments:", "optional arguments:"), so the CLI reads like its documentation.
-enum ArgparseHelp {
-    static func restyle(_ help: String) -> String {
+public enum ArgparseHelp {
+    public static func restyle(_ help: String) -> String {
         var sections: [(title: String, lines: [String])] = []
         for line in help.components(separatedBy: "\n") {
             if let title = sectionTitle(line) {
@@ -74,7 +76,7 @@ enum ArgparseHelp {
     }
 
     /// `<MAX>` → `MAX`, `<instance-type>` stays readable as `INSTANCE-TYPE`.
-    static func unbracket(_ line: String) -> String {
+    public static func unbracket(_ line: String) -> String {
         var result = ""
         var inside = false
         var name = ""
