@@ -89,15 +89,15 @@ demo: build
 	bin="$$($(SWIFT) build --show-bin-path)"; \
 	export DSTACK_HOME="$(DEMO_HOME)" DSTACK_RUNNER_PATH="$$bin/dstack-runner" DSTACK_SERVER_URL="http://127.0.0.1:$(DEMO_PORT)"; \
 	say() { echo; echo "\$$ dstack $$*"; "$$bin/dstack" "$$@" || exit 1; }; \
+	echo; echo "\$$ dstack server --port $(DEMO_PORT) --idle-timeout 5s --reconcile-interval 1s &"; \
+	"$$bin/dstack" server --port $(DEMO_PORT) --idle-timeout 5s --reconcile-interval 1s > >(sed 's/^/  [server] /') 2>&1 & \
+	server=$$!; trap 'kill -TERM $$server 2>/dev/null' EXIT; \
+	for i in $$(seq 100); do curl -fs "$$DSTACK_SERVER_URL/api/v1/health" >/dev/null 2>&1 && break; sleep 0.2; done; \
 	say local configure; \
 	say autoscale allow local --max 2; \
 	mkdir -p "$(DEMO_HOME)/project/.dstack" && cd "$(DEMO_HOME)/project"; \
 	printf 'workflows:\n  - name: hello\n    commands:\n      - echo "hello from $$(hostname)"\n      - sleep 2\n    resources:\n      cpu: 1\n' > .dstack/workflows.yaml; \
 	echo; echo "\$$ cat .dstack/workflows.yaml"; cat .dstack/workflows.yaml; \
-	echo; echo "\$$ dstack server --port $(DEMO_PORT) --idle-timeout 5s --reconcile-interval 1s &"; \
-	"$$bin/dstack" server --port $(DEMO_PORT) --idle-timeout 5s --reconcile-interval 1s > >(sed 's/^/  [server] /') 2>&1 & \
-	server=$$!; trap 'kill -TERM $$server 2>/dev/null' EXIT; \
-	for i in $$(seq 50); do curl -fs -X POST "$$DSTACK_SERVER_URL/api/wake" >/dev/null 2>&1 && break; sleep 0.2; done; \
 	for i in 1 2 3 4; do say run --detach hello; done; \
 	for i in $$(seq 150); do \
 	  left=$$("$$bin/dstack" ps --json | grep -o '"status": "[a-z]*"' | grep -cv '"done"'); \
