@@ -93,9 +93,12 @@ final class ProvisioningFailureTests: XCTestCase {
 
     func testInstancesDstackShutsDownItselfAreNotFailedAttempts() async throws {
         _ = try await reconciler.reconcile()
-        let service = AutoscaleService(workspace: workspace)
-        _ = try await service.disable()
-        _ = try service.enable()
+        // `dstack autoscale disable`: the server's next pass shuts everything down.
+        try workspace.state().write { _ = try $0.setEnabled(false) }
+        clock.advance(1)
+        let shutdown = try await reconciler.reconcile()
+        XCTAssertFalse(shutdown.terminated.isEmpty, "disabling shut the launch down")
+        try workspace.state().write { _ = try $0.setEnabled(true) }
         clock.advance(1)
         let report = try await reconciler.reconcile()
         XCTAssertEqual(report.gaveUp, [:])

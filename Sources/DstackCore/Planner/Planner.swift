@@ -141,6 +141,26 @@ public enum Planner {
         }
         for (index, type) in typeNames.enumerated() where idle[type] != nil { idle[type] = idleStacks[index] }
 
+        // 3b. Manual requests, after the runs, each all or nothing within its type's max
+        // (counting what is live and what this plan launches).
+        for request in input.instanceRequests {
+            guard input.enabled else {
+                plan.refusedRequests[request.id] = "autoscaling is disabled; run 'dstack autoscale enable' first"
+                continue
+            }
+            guard let index = typeIndex[request.instanceType] else {
+                plan.refusedRequests[request.id] = "no rule allows \(request.instanceType); run 'dstack autoscale allow \(request.instanceType) --max N' first"
+                continue
+            }
+            guard liveCount[index] + request.count <= limitOf[index] else {
+                plan.refusedRequests[request.id] = "\(request.instanceType) is at its max of \(limitOf[index]) (\(liveCount[index]) running or pending)"
+                continue
+            }
+            liveCount[index] += request.count
+            plan.launches.append(Plan.Launch(instanceType: request.instanceType, count: request.count, forRuns: [],
+                                             forRequest: request.id))
+        }
+
         // 4. Idle instances nobody took, idle past the timeout, go.
         for type in idle.keys.sorted() {
             for instance in idle[type]! where input.now.timeIntervalSince(idleSince(instance)) >= input.idleTimeout {

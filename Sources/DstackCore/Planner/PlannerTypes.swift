@@ -45,6 +45,20 @@ public struct PlannerInstance: Sendable, Equatable {
     }
 }
 
+/// Instances asked for by hand (`dstack instances request`), to warm runners up before
+/// a batch of runs: the planner launches them only within the type's max.
+public struct PlannerInstanceRequest: Sendable, Equatable {
+    public var id: String
+    public var instanceType: String
+    public var count: Int
+
+    public init(id: String, instanceType: String, count: Int) {
+        self.id = id
+        self.instanceType = instanceType
+        self.count = count
+    }
+}
+
 /// Everything the planner decides from. The planner is a pure function of this.
 public struct PlannerInput: Sendable {
     /// Rules: instance type → max. Types not here are not allowed.
@@ -59,10 +73,13 @@ public struct PlannerInput: Sendable {
     public var unavailableTypes: Set<String>
     public var now: Date
     public var idleTimeout: TimeInterval
+    /// Manual launches waiting for a pass, oldest first; placed after the runs.
+    public var instanceRequests: [PlannerInstanceRequest]
 
     public init(rules: [String: Int], enabled: Bool = true, pendingRuns: [PlannerRun] = [], instances: [PlannerInstance] = [],
                 facts: [String: InstanceTypeFacts] = [:], unavailableTypes: Set<String> = [], now: Date = Date(),
-                idleTimeout: TimeInterval = 300) {
+                idleTimeout: TimeInterval = 300, instanceRequests: [PlannerInstanceRequest] = []) {
+        self.instanceRequests = instanceRequests
         self.rules = rules
         self.enabled = enabled
         self.pendingRuns = pendingRuns
@@ -81,11 +98,14 @@ public struct Plan: Sendable, Equatable {
         public var count: Int
         /// The runs this launch is for, in order.
         public var forRuns: [String]
+        /// The manual request this launch carries out, if it is one.
+        public var forRequest: String?
 
-        public init(instanceType: String, count: Int, forRuns: [String]) {
+        public init(instanceType: String, count: Int, forRuns: [String], forRequest: String? = nil) {
             self.instanceType = instanceType
             self.count = count
             self.forRuns = forRuns
+            self.forRequest = forRequest
         }
     }
 
@@ -126,6 +146,8 @@ public struct Plan: Sendable, Equatable {
     public var waiting: [String: String] = [:]
     /// Runs that will take an instance already being provisioned.
     public var claimedProvisioning: [String: String] = [:]
+    /// Manual requests that cannot be carried out, with why (they are refused, not kept).
+    public var refusedRequests: [String: String] = [:]
 
     public init() {}
 

@@ -5,9 +5,9 @@ extension Reconciler {
     /// instances, a placeholder for each instance a batch is still bringing up, and the
     /// facts of each allowed type (asked of the provider once per process).
     func plannerInput(active: ActiveProvider, now: Date, report: inout Report) async throws -> PlannerInput {
-        let (rules, enabled, waiting, fleet, batches) = try workspace.state().read { tx in
+        let (rules, enabled, waiting, fleet, batches, requests) = try workspace.state().read { tx in
             (try tx.rules(), try tx.isEnabled(), try tx.waitingRunRequirements(), try tx.fleet(vendor: active.vendor),
-             try tx.openBatches(vendor: active.vendor))
+             try tx.openBatches(vendor: active.vendor), try tx.pendingInstanceRequests())
         }
         for rule in rules where factsCache[rule.instanceType] == nil {
             report.providerCalls += 1
@@ -36,7 +36,8 @@ extension Reconciler {
             facts: factsCache.filter { fact in rules.contains { $0.instanceType == fact.key } },
             unavailableTypes: Set(unavailableUntil.filter { $0.value > now }.keys),
             now: now,
-            idleTimeout: options.idleTimeout)
+            idleTimeout: options.idleTimeout,
+            instanceRequests: requests.map { PlannerInstanceRequest(id: $0.id, instanceType: $0.instanceType, count: $0.count) })
     }
 
     static func placeholderID(_ batchToken: String, _ slot: Int) -> String { "batch:\(batchToken):\(slot)" }
@@ -120,6 +121,11 @@ extension Reconciler {
             }
         }
 
+        if !plan.refusedRequests.isEmpty {
+            try state.write { tx in
+                for (id, reason) in plan.refusedRequests { try tx.refuseInstanceRequest(id, reason: reason) }
+            }
+        }
         var failedLaunchRuns = Set<String>()
         for launch in plan.launches {
             // Instances that could not reach the server, or get a runner, would boot only
@@ -128,6 +134,7 @@ extension Reconciler {
                 failedLaunchRuns.formUnion(launch.forRuns)
                 try state.write { tx in
                     for runID in launch.forRuns { try tx.setRunReason(runID, status: .pending, reason: problem.description) }
+                    if let request = launch.forRequest { try tx.refuseInstanceRequest(request, reason: problem.description) }
                 }
                 continue
             }
@@ -139,6 +146,9 @@ extension Reconciler {
                 try tx.journalBatch(token: token, vendor: vendor, instanceType: launch.instanceType, count: launch.count,
                                     registrationHash: TokenHash.sha256Hex(registration), diskGB: diskGB, at: now)
                 try tx.recordLaunchPurpose(token: token, runIDs: launch.forRuns, serverURL: options.advertiseURL)
+                // Journaled with the batch: a crash before the provider call leaves the batch
+                // to be resent, and the request is not carried out twice.
+                if let request = launch.forRequest { try tx.markInstanceRequestLaunched(request, launchToken: token) }
             }
             let sent = await send(batchToken: token, instanceType: launch.instanceType, count: launch.count,
                                   registrationToken: registration, active: active, now: now, diskGB: diskGB, report: &report)
@@ -151,6 +161,9 @@ extension Reconciler {
                 try state.write { tx in
                     for runID in launch.forRuns {
                         try tx.setRunReason(runID, status: .pending, reason: "could not launch \(launch.instanceType): \(failure)")
+                    }
+                    if let request = launch.forRequest {
+                        try tx.refuseInstanceRequest(request, reason: "could not launch \(launch.instanceType): \(failure)")
                     }
                 }
             }

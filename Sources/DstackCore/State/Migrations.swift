@@ -118,6 +118,19 @@ enum Migrations {
         """
         CREATE INDEX instances_by_token_hash ON instances(token_hash);
         """,
+        // 8: manual launches (`dstack instances request`) as requests the reconcile pass
+        // carries out within the max, like the launches it makes for runs.
+        """
+        CREATE TABLE instance_requests (
+            id            TEXT PRIMARY KEY,
+            instance_type TEXT NOT NULL,
+            count         INTEGER NOT NULL CHECK (count > 0),
+            status        TEXT NOT NULL CHECK (status IN ('pending', 'launched', 'refused')),
+            reason        TEXT,
+            launch_token  TEXT,
+            created_at    REAL NOT NULL
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -42,7 +42,7 @@ extension ControlPlane {
         var counts: [String: Int] = [:]
         if vendor != nil {
             let active = try workspace.activeProvider()
-            counts = ExcessInstances.liveCounts(try await AutoscaleService(workspace: workspace).listManaged(active))
+            counts = AutoscaleService.liveCounts(try await AutoscaleService(workspace: workspace).listManaged(active))
         }
         return AutoscaleInfo(enabled: enabled, provider: vendor, rules: rules.map {
             RuleStatus(instanceType: $0.instanceType, max: $0.max, instances: counts[$0.instanceType] ?? 0)
@@ -80,6 +80,8 @@ enum APIRequestError: Error, CustomStringConvertible {
     case conflict(String)
     /// The run names a code archive the server does not have: upload it, then submit again.
     case codeMissing(String)
+    /// The cloud failed; the server keeps trying.
+    case unavailable(String)
 
     var status: Int {
         switch self {
@@ -89,12 +91,14 @@ enum APIRequestError: Error, CustomStringConvertible {
         case .notFound: return 404
         case .conflict: return 409
         case .codeMissing: return APIPaths.codeMissingStatus
+        case .unavailable: return 503
         }
     }
 
     var description: String {
         switch self {
-        case .badRequest(let s), .unauthorized(let s), .forbidden(let s), .notFound(let s), .conflict(let s), .codeMissing(let s):
+        case .badRequest(let s), .unauthorized(let s), .forbidden(let s), .notFound(let s), .conflict(let s), .codeMissing(let s),
+             .unavailable(let s):
             return s
         }
     }

@@ -20,20 +20,41 @@ extension ControlPlane {
         })
     }
 
-    /// A manual launch, within the type's rule. It waits for the reconcile pass in flight
-    /// and keeps the next from starting until it is journaled, so the pass counts it and
-    /// the two never add up past a max.
+    /// A manual launch: a request the next reconcile pass carries out within the type's
+    /// max, as it does the launches for runs, so that the two never add up past a max.
+    /// It answers once that pass has launched (or refused) it.
     func requestInstances(_ request: InstanceRequest) async throws -> InstanceRequestReply {
         guard request.count > 0 else { throw APIRequestError.badRequest("count must be 1 or more, got \(request.count)") }
-        let delivery = reconciler.options.delivery
-        let launch = try await reconciler.exclusively {
-            try await InstanceLauncher(workspace: self.workspace, delivery: delivery)
-                .request(instanceType: request.instanceType, count: request.count)
+        guard !request.instanceType.isEmpty, !request.instanceType.contains(where: { $0.isWhitespace || $0.isNewline }) else {
+            throw APIRequestError.badRequest("the instance type must be a non-empty name without spaces")
         }
-        loop.wake()
-        return InstanceRequestReply(instanceType: request.instanceType, count: request.count,
-                                    spotRequestIds: launch.spotRequestIDs,
-                                    instanceIds: launch.instances.filter { !$0.isUnfulfilledRequest }.map(\.id))
+        _ = try workspace.activeProvider() // none configured: say so before anything is stored
+        let id = "req-\(SecureRandom.hex(8))"
+        try await BlockingWork.run { [workspace] in
+            try workspace.state().write { try $0.addInstanceRequest(id: id, instanceType: request.instanceType, count: request.count) }
+        }
+        let pass = await passNow()
+        let (record, instances, spotRequests) = try await BlockingWork.run { [workspace] () -> (InstanceRequestRecord?, [String], [String]) in
+            try workspace.state().read { tx in
+                let record = try tx.instanceRequest(id)
+                guard let token = record?.launchToken else { return (record, [], []) }
+                let vendor = try workspace.activeVendor() ?? ""
+                return (record, try tx.fleet(vendor: vendor).filter { $0.launchToken == token }.map(\.id).sorted(),
+                        try tx.launchSpotRequests(token: token))
+            }
+        }
+        switch record?.status {
+        case .launched?:
+            return InstanceRequestReply(instanceType: request.instanceType, count: request.count,
+                                        spotRequestIds: spotRequests, instanceIds: instances)
+        case .refused?:
+            throw APIRequestError.conflict(record?.reason ?? "the request was refused")
+        default:
+            if case .failure(let error) = pass {
+                throw APIRequestError.unavailable("the launch is not sent yet: \(Self.sentence(error)); the dstack server keeps trying")
+            }
+            throw APIRequestError.unavailable("the launch is not sent yet; the dstack server keeps trying")
+        }
     }
 
     /// Terminates instances by ID; the runs they had go back to the queue.
