@@ -154,3 +154,31 @@ final class APIAccessTests: CLITestCase {
         XCTAssertNil(database.range(of: Data(token.utf8)), "state.db must not hold the plain token")
     }
 }
+
+/// A cloud secret sent to configure never comes back: not in any reply, not in the
+/// server's log, not in an error.
+final class SecretsStayHiddenTests: CLITestCase {
+    func testAConfiguredSecretIsOnlyEverShownMasked() throws {
+        let server = try startServer()
+        let secret = "s3cr3t-" + SecureRandom.hex(12)
+        try ok("aws", "configure", "--no-verify", "--access-key-id", "AKIDHIDDEN", "--secret-access-key", secret, "--region", "us-east-1")
+        let token = (try String(contentsOf: home.appendingPathComponent("admin.token"), encoding: .utf8))
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        var replies: [String] = []
+        for path in [APIPaths.vendors, APIPaths.vendor("aws"), APIPaths.autoscale, APIPaths.instances] {
+            let reply = try CurlHTTPClient().sendBlocking(HTTPRequest(url: server.url + path,
+                                                                      headers: [HTTPHeader("Authorization", "Bearer \(token)")]))
+            replies.append(reply.bodyText)
+        }
+        let masked = String(repeating: "*", count: 16) + String(secret.suffix(4))
+        XCTAssertTrue(replies[1].contains(masked), replies[1])
+        // Reconfiguring shows the mask as the prompt's default and keeps the secret.
+        let again = try ok("aws", "configure", "--no-verify", stdin: "\n\n\n\n")
+        XCTAssertTrue(again.contains("[\(masked)]"), again)
+        let failing = try dstack("autoscale", "allow", "m5.large", "--max", "1") // the cloud cannot be reached
+        for text in replies + [again, failing.stdout, failing.stderr, server.output] {
+            XCTAssertFalse(text.contains(secret), "the secret leaked: \(text)")
+        }
+        XCTAssertTrue(try String(contentsOf: configFile, encoding: .utf8).contains(secret), "the server keeps it")
+    }
+}
