@@ -77,6 +77,21 @@ final class StateStoreTests: XCTestCase {
         }
     }
 
+    func testARunRowWithABadValueIsAnErrorNamingItNeverADefault() throws {
+        let state = try StateStore(home: temp.home)
+        try state.write { try $0.submitRun(id: "run-1", workflow: nil, commands: ["true"], requirements: .init(cpus: 2)) }
+        XCTAssertEqual(try state.read { try $0.run("run-1") }?.requirements.cpus, 2)
+        _ = try sqlite3(temp.home.stateFile.path, #"UPDATE runs SET requirements = '{"cpu": "four"}' WHERE id = 'run-1'"#)
+        XCTAssertThrowsError(try state.read { try $0.run("run-1") }) { error in
+            XCTAssertTrue("\(error)".contains("runs row (run-1) whose requirements"), "\(error)")
+            XCTAssertTrue("\(error)".contains("cpu"), "\(error)")
+        }
+        _ = try sqlite3(temp.home.stateFile.path, #"UPDATE runs SET requirements = '{}', status = 'sleeping' WHERE id = 'run-1'"#)
+        XCTAssertThrowsError(try state.read { try $0.runs() }) { error in
+            XCTAssertTrue("\(error)".contains("status"), "\(error)")
+        }
+    }
+
     func testTheLaunchJournalRecordsIntentThenOutcome() throws {
         let state = try StateStore(home: temp.home)
         try state.write { try $0.journalBatch(token: "t1", vendor: "aws", instanceType: "m5.xlarge", count: 2, registrationHash: "h") }

@@ -62,10 +62,4 @@ extension ResourceRequirements {
         if let diskGB { object["disk_gb"] = .int(Int64(diskGB)) }
         return .object(object)
     }
-
-    init(json: JSONValue) {
-        self.init(instanceType: json["instance_type"]?.stringValue, cpus: json["cpu"]?.intValue.map(Int.init),
-                  memoryMiB: json["memory_mib"]?.intValue.map(Int.init), gpus: json["gpu"]?.intValue.map(Int.init),
-                  diskGB: json["disk_gb"]?.intValue.map(Int.init))
-    }
 }

@@ -85,6 +85,8 @@ public enum StateError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case tooNew(path: String, version: Int, supported: Int)
     case failed(path: String, reason: String)
+    /// A value dstack did not write: never read as a default.
+    case badValue(table: String, row: String, column: String, detail: String)
 
     static func from(_ error: SQLiteError, path: String) -> StateError {
         if error.meansCorrupt { return .corrupt(path: path, reason: error.message) }
@@ -106,6 +108,8 @@ public enum StateError: Error, Equatable, CustomStringConvertible {
             return "the state database \(path) has schema version \(version), newer than this dstack understands (\(supported)); upgrade dstack"
         case .failed(let path, let reason):
             return "the state database \(path) failed: \(reason)"
+        case .badValue(let table, let row, let column, let detail):
+            return "the state database holds a \(table) row (\(row)) whose \(column) dstack cannot read (\(detail)); it was not written by this dstack"
         }
     }
 }

@@ -33,7 +33,7 @@ extension StateTransaction {
         if let exact = try run(idOrPrefix) { return exact }
         let escaped = idOrPrefix.replacingOccurrences(of: "%", with: "").replacingOccurrences(of: "_", with: "")
         let rows = try db.query("SELECT \(Self.runColumns) FROM runs WHERE id LIKE ? LIMIT 2", [.text(escaped + "%")])
-        return rows.count == 1 ? Self.runRecord(rows[0]) : nil
+        return rows.count == 1 ? try Self.runRecord(rows[0]) : nil
     }
 
     /// Every run, newest first; `limit` keeps `dstack ps` fast on a long history.
@@ -87,10 +87,11 @@ extension StateTransaction {
             SELECT id, requirements, stop_requested FROM runs WHERE status IN ('submitted', 'pending', 'provisioning')
             ORDER BY submitted_at, id
             """).map { row in
+            let id = row[0].text ?? ""
             let text = row[1].text ?? "{}"
-            let requirements = decoded[text] ?? (try? JSONValue.parse(text)).map(ResourceRequirements.init(json:)) ?? ResourceRequirements()
+            let requirements = try decoded[text] ?? Self.storedRequirements(text, runID: id)
             decoded[text] = requirements
-            return (row[0].text ?? "", requirements, (row[2].integer ?? 0) != 0)
+            return (id, requirements, (row[2].integer ?? 0) != 0)
         }
     }
 
@@ -157,23 +158,54 @@ extension StateTransaction {
         }
     }
 
-    private static func runRecord(_ row: [SQLiteValue]) -> RunRecord {
-        let commands = (try? JSONValue.parse(row[2].text ?? "[]"))?.arrayValue?.compactMap(\.stringValue) ?? []
-        let requirements = (try? JSONValue.parse(row[3].text ?? "{}")).map(ResourceRequirements.init(json:)) ?? ResourceRequirements()
-        var environment: [String: String] = [:]
-        for (key, value) in (try? JSONValue.parse(row[14].text ?? "{}"))?.objectValue?.entries ?? [] {
-            if let text = value.stringValue { environment[key] = text }
+    /// A row that does not read as a run is an error naming the run and the column,
+    /// never a run with a default in its place.
+    private static func runRecord(_ row: [SQLiteValue]) throws -> RunRecord {
+        guard let id = row[0].text else { throw StateError.badValue(table: "runs", row: "?", column: "id", detail: "missing") }
+        func bad(_ column: String, _ detail: String) -> StateError {
+            StateError.badValue(table: "runs", row: id, column: column, detail: detail)
         }
-        let code = row[15].text.map { ShippedCode(sha256: $0, size: Int(row[16].integer ?? 0)) }
-        return RunRecord(id: row[0].text ?? "", workflow: row[1].text, commands: commands, requirements: requirements,
-                         environment: environment, code: code,
-                         status: RunStatus(rawValue: row[4].text ?? "") ?? .failed, reason: row[5].text, instanceID: row[6].text,
+        func decoded<T: Decodable>(_ type: T.Type, _ index: Int, _ column: String) throws -> T {
+            do {
+                return try JSONValueDecoder().decode(T.self, from: row[index].text ?? "null")
+            } catch {
+                throw bad(column, "\(error)")
+            }
+        }
+        guard let status = RunStatus(rawValue: row[4].text ?? "") else { throw bad("status", "'\(row[4].text ?? "null")' is no run status") }
+        guard let submitted = row[10].real, let updated = row[11].real else { throw bad("submitted_at", "not a time") }
+        let code = try row[15].text.map { sha -> ShippedCode in
+            guard ShippedCode.isValidHash(sha), let size = row[16].integer else { throw bad("code_sha256", "'\(sha)' with no size") }
+            return ShippedCode(sha256: sha, size: Int(size))
+        }
+        return RunRecord(id: id, workflow: row[1].text, commands: try decoded([String].self, 2, "commands"),
+                         requirements: try storedRequirements(row[3].text ?? "null", runID: id),
+                         environment: try decoded([String: String].self, 14, "env"), code: code,
+                         status: status, reason: row[5].text, instanceID: row[6].text,
                          attempt: Int(row[7].integer ?? 0), exitCode: row[8].integer.map(Int.init),
                          stopRequested: (row[9].integer ?? 0) != 0,
-                         submittedAt: Date(timeIntervalSince1970: row[10].real ?? 0),
-                         updatedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
+                         submittedAt: Date(timeIntervalSince1970: submitted),
+                         updatedAt: Date(timeIntervalSince1970: updated),
                          finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text,
                          submittedBy: row[17].text)
+    }
+
+    /// The requirements column, as `ResourceRequirements.json` writes it.
+    static func storedRequirements(_ text: String, runID: String) throws -> ResourceRequirements {
+        struct Stored: Decodable {
+            var instanceType: String?
+            var cpu: Int?
+            var memoryMib: Int?
+            var gpu: Int?
+            var diskGb: Int?
+        }
+        do {
+            let stored = try JSONValueDecoder().decode(Stored.self, from: text)
+            return ResourceRequirements(instanceType: stored.instanceType, cpus: stored.cpu, memoryMiB: stored.memoryMib,
+                                        gpus: stored.gpu, diskGB: stored.diskGb)
+        } catch {
+            throw StateError.badValue(table: "runs", row: runID, column: "requirements", detail: "\(error)")
+        }
     }
 }
 
