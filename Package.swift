@@ -50,12 +50,16 @@ let package = Package(
         // shipped with it. No state: the CLI reads a project with it.
         .target(name: "DstackProject", dependencies: ["DstackWire", "DstackProvider", .product(name: "Yams", package: "Yams")]),
 
-        // The vendor-neutral core (re-exports DstackWire, DstackProvider and DstackProject).
+        // The state: state.db (SQLite, WAL, versioned migrations, transactions) and the API's
+        // users. Only the server links it.
+        .target(name: "DstackState", dependencies: ["DstackWire", "DstackProvider", "DstackProject", "CSQLite"]),
+
+        // The control plane: the planner, the reconciler, the runner API's logic, the
+        // runner's bootstrap (re-exports DstackWire, DstackProvider, DstackProject, DstackState).
         .target(
             name: "DstackCore",
             dependencies: [
-                "DstackWire", "DstackProvider", "DstackProject", "CSQLite",
-                .product(name: "Yams", package: "Yams"),
+                "DstackWire", "DstackProvider", "DstackProject", "DstackState",
             ]
         ),
 

@@ -8,3 +8,6 @@
 // What a run carries (workflows.yaml, its requirements, the code shipped with it) lives
 // in DstackProject, so that the CLI reads a project without linking the state.
 @_exported import DstackProject
+// The state (state.db and the API's users) lives in DstackState; the control plane here
+// (planner, reconciler) works on it.
+@_exported import DstackState

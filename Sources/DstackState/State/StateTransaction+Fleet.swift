@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// An instance as the server tracks it once its runner has registered.

@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// Users and their tokens, as the API server keeps them. A token is 256 random bits,

@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 extension StateTransaction {

@@ -1,4 +1,7 @@
 import CSQLite
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// A thin, synchronous wrapper over one SQLite connection. Not shared between threads.

@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// A launch as the journal records it: intent is written before the provider is

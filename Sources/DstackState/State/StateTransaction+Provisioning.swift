@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// A launch batch that closed before the runner meant for a run registered: one failed

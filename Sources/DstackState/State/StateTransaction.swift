@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// An autoscale rule: dstack may keep up to `max` instances of `instanceType`.

@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// An API user. Only the SHA-256 of the token is stored: a copy of state.db opens no door.

@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// state.db: SQLite in WAL mode. Every change is one `BEGIN IMMEDIATE` transaction, so

@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// A run's lifecycle: submitted → pending → provisioning → running → done, failed,

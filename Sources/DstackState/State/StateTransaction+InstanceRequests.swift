@@ -1,3 +1,6 @@
+import DstackProject
+import DstackProvider
+import DstackWire
 import Foundation
 
 /// A manual launch as state keeps it: waiting for a pass, launched (by which batch), or
