@@ -24,7 +24,8 @@ public struct InstanceLauncher {
         guard let rule else { throw LaunchError.noRule(instanceType) }
         let live = try await AutoscaleService(workspace: workspace).listManaged(active)
             .filter { $0.instanceType == instanceType && $0.state.isLive }.count
-        guard live + count <= rule.max else {
+        // Subtracted, not added: a count near Int.max must be refused, not overflow.
+        guard count <= rule.max - live else {
             throw LaunchError.atMax(instanceType: instanceType, max: rule.max, live: live)
         }
 

@@ -80,6 +80,8 @@ enum APIRequestError: Error, CustomStringConvertible {
     case conflict(String)
     /// The run names a code archive the server does not have: upload it, then submit again.
     case codeMissing(String)
+    /// A body whose Content-Type the route does not take.
+    case unsupportedMediaType(String)
 
     var status: Int {
         switch self {
@@ -89,12 +91,14 @@ enum APIRequestError: Error, CustomStringConvertible {
         case .notFound: return 404
         case .conflict: return 409
         case .codeMissing: return APIPaths.codeMissingStatus
+        case .unsupportedMediaType: return 415
         }
     }
 
     var description: String {
         switch self {
-        case .badRequest(let s), .unauthorized(let s), .forbidden(let s), .notFound(let s), .conflict(let s), .codeMissing(let s):
+        case .badRequest(let s), .unauthorized(let s), .forbidden(let s), .notFound(let s), .conflict(let s), .codeMissing(let s),
+             .unsupportedMediaType(let s):
             return s
         }
     }
