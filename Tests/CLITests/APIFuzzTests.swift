@@ -139,8 +139,8 @@ final class APIFuzzTests: CLITestCase {
     /// As the admin, first every operation gets malformed input only (negative mode): each
     /// is refused with a 4xx and nothing changes. Left out of that run, because they take
     /// no body and any call is a valid one that changes the state by design: clearing the
-    /// rules, disabling and enabling autoscaling, and removing a user (the fuzzer's name
-    /// could be "admin" or "bob").
+    /// rules, disabling and enabling autoscaling, stopping a run (the stateful phase finds
+    /// real run IDs), and removing a user (the fuzzer's name could be "admin" or "bob").
     /// Then the reads get valid input (positive mode, every check), and so do adding users
     /// and allowing types, whose results must be what a valid body may do: a user with a
     /// valid name and role, a rule for a type the account offers. Vendors and manual
@@ -156,6 +156,7 @@ final class APIFuzzTests: CLITestCase {
             "--exclude-name", "DELETE /api/v1/autoscale/rules",
             "--exclude-name", "POST /api/v1/autoscale/disable",
             "--exclude-name", "POST /api/v1/autoscale/enable",
+            "--exclude-name", "POST /api/v1/runs/{run}/stop",
             "--exclude-name", "DELETE /api/v1/users/{name}",
         ])
         assertUnchanged(try state(server), before, "malformed input")
