@@ -50,10 +50,16 @@ apt-deps:
 	$(call apt_install_missing,$(APT_PACKAGES))
 
 # moto's EC2 server is the test cloud; boto3 (which moto brings) checks what it holds.
+# schemathesis fuzzes the server's API against its OpenAPI document (APIFuzzTests).
+SCHEMATHESIS_VERSION := 4.32.5
 pip-deps:
 	@if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto, boto3" 2>/dev/null; then \
 	  echo "Installing moto[server] with pip"; \
 	  python3 -m pip install --quiet 'moto[server]' || exit 1; \
+	fi
+	@if ! command -v schemathesis >/dev/null 2>&1 || [ "$$(schemathesis --version 2>/dev/null)" != "schemathesis, version $(SCHEMATHESIS_VERSION)" ]; then \
+	  echo "Installing schemathesis $(SCHEMATHESIS_VERSION) with pip"; \
+	  python3 -m pip install --quiet 'schemathesis==$(SCHEMATHESIS_VERSION)' || exit 1; \
 	fi
 
 build: apt-deps

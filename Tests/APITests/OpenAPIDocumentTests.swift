@@ -32,7 +32,7 @@ final class OpenAPIDocumentTests: XCTestCase {
         XCTAssertEqual(Set(registered).subtracting(described).sorted(), [], "routes the document does not describe")
         XCTAssertEqual(Set(described).subtracting(registered).sorted(), [], "routes the document names that the server lacks")
         XCTAssertEqual(registered.count, Set(registered).count, "a route registered twice")
-        XCTAssertEqual(document["openapi"]?.stringValue, "3.0.3")
+        XCTAssertEqual(document["openapi"]?.stringValue, "3.1.0")
     }
 
     func testEverySchemaReferenceResolves() throws {

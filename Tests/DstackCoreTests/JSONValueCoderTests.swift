@@ -245,6 +245,19 @@ final class JSONValueCoderTests: XCTestCase {
                        Limits(max: 1, cpuCount: 2))
     }
 
+    func testAStrictDecoderRefusesAnUnknownKeyAndNamesIt() throws {
+        var strict = JSONValueDecoder()
+        strict.rejectsUnknownKeys = true
+        let plan: JSONValue = ["instance_type": "m5", "runs": [["max": 1, "cpu_count": 2, "maxx": 3]]]
+        XCTAssertThrowsError(try strict.decode(Plan.self, from: plan)) { error in
+            XCTAssertEqual((error as? JSONDecodingError)?.description, "runs[0].maxx: not a known field")
+        }
+        // Dictionary keys are data, and null optionals are known keys.
+        struct Maybe: Codable, Equatable { var name: String?; var labels: [String: String] }
+        XCTAssertEqual(try strict.decode(Maybe.self, from: ["name": nil, "labels": ["any_key": "v"]]),
+                       Maybe(name: nil, labels: ["any_key": "v"]))
+    }
+
     func testTextThatIsNotJSONIsADecodingErrorToo() {
         XCTAssertThrowsError(try JSONValueDecoder().decode(Limits.self, from: "{not json")) { error in
             XCTAssertTrue(error is JSONDecodingError)

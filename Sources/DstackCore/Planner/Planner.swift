@@ -152,7 +152,8 @@ public enum Planner {
                 plan.refusedRequests[request.id] = "no rule allows \(request.instanceType); run 'dstack autoscale allow \(request.instanceType) --max N' first"
                 continue
             }
-            guard liveCount[index] + request.count <= limitOf[index] else {
+            // Subtracted, not added: a count near Int.max must not overflow the check.
+            guard request.count <= limitOf[index] - liveCount[index] else {
                 plan.refusedRequests[request.id] = "\(request.instanceType) is at its max of \(limitOf[index]) (\(liveCount[index]) running or pending)"
                 continue
             }

@@ -34,14 +34,30 @@ extension APIRoutes {
     }
 
     func decode<Body: Decodable>(_ type: Body.Type, _ request: Request) async throws -> Body {
+        try Self.requireContentType(request, ["application/json"])
         var request = request
         let buffer = try await request.collectBody(upTo: Self.maxBody)
         do {
-            return try JSONValueDecoder().decode(Body.self, from: String(buffer: buffer))
+            var decoder = JSONValueDecoder()
+            decoder.rejectsUnknownKeys = true
+            return try decoder.decode(Body.self, from: String(buffer: buffer))
         } catch let error as JSONParseError {
             throw APIRequestError.badRequest("the body is not valid JSON (\(error))")
         } catch let error as JSONDecodingError {
             throw APIRequestError.badRequest("malformed request: \(error.description)")
+        }
+    }
+
+    /// A body is read only as what its Content-Type says it is: JSON sent as text/plain
+    /// (or as nothing) is refused, not guessed at. Parameters such as charset are ignored.
+    static func requireContentType(_ request: Request, _ accepted: [String]) throws {
+        let given = request.headers[.contentType] ?? ""
+        let mediaType = given.split(separator: ";", maxSplits: 1).first.map {
+            $0.trimmingCharacters(in: .whitespaces).lowercased()
+        } ?? ""
+        guard accepted.contains(mediaType) else {
+            let said = given.isEmpty ? "no Content-Type" : "Content-Type \(given)"
+            throw APIRequestError.unsupportedMediaType("this route takes a body of Content-Type \(accepted.joined(separator: " or ")), not \(said)")
         }
     }
 
@@ -52,15 +68,26 @@ extension APIRoutes {
         return raw.removingPercentEncoding ?? raw
     }
 
-    static func number(_ text: String?, name: String) throws -> Int? {
+    /// A query value that must be a whole number from 0 to `maximum`; nil when absent.
+    static func number(_ text: String?, name: String, maximum: Int = Int.max) throws -> Int? {
         guard let text else { return nil }
-        guard let value = Int(text), value >= 0 else {
-            throw APIRequestError.badRequest("\(name) must be a whole number of 0 or more, got '\(text)'")
+        guard let value = Int(text), value >= 0, value <= maximum else {
+            let range = maximum == Int.max ? "of 0 or more" : "from 0 to \(maximum)"
+            throw APIRequestError.badRequest("\(name) must be a whole number \(range), got '\(text)'")
         }
         return value
     }
 
-    static func reply<Reply: Encodable>(_ value: Reply, status: HTTPResponse.Status = .ok) -> Response {
+    /// A query value that must be `true` or `false`; false when absent.
+    static func flag(_ text: String?, name: String) throws -> Bool {
+        switch text {
+        case nil, "false": return false
+        case "true": return true
+        case let text?: throw APIRequestError.badRequest("\(name) must be true or false, got '\(text)'")
+        }
+    }
+
+    static func reply<Reply: Encodable>(_ value: Reply, status: HTTPResponse.Status = .ok, headers: HTTPFields = [:]) -> Response {
         let text: String
         do {
             text = try JSONValueEncoder.api.encode(value).serialized()
@@ -68,8 +95,9 @@ extension APIRoutes {
             return Response(status: .internalServerError, headers: [.contentType: "application/json"],
                             body: ResponseBody(byteBuffer: ByteBuffer(string: #"{"error":"the reply could not be encoded"}"#)))
         }
-        return Response(status: status, headers: [.contentType: "application/json"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
+        var fields = headers
+        fields[.contentType] = "application/json"
+        return Response(status: status, headers: fields, body: ResponseBody(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// The status and the one sentence for each error the control plane can meet. A
@@ -95,10 +123,10 @@ extension APIRoutes {
         case let error as ConfigError: return (500, error.description)
         case let error as StateError: return (503, error.description)
         case let error as DstackWire.HTTPError: return (503, "could not reach the cloud: \(error.description)")
+        case let error as HTTPResponseError where error.status == .contentTooLarge:
+            // Hummingbird's NIOTooManyBytesError, from collectBody(upTo:).
+            return (413, "the request body is too large: a route takes at most \(APIRoutes.maxBody >> 20) MiB of JSON, or \(APIRoutes.maxCodeArchive >> 30) GiB of code archive")
         default:
-            if "\(error)".contains("tooLarge") || "\(error)".contains("PayloadTooLarge") {
-                return (413, "the request body is too large")
-            }
             return (500, "internal error: \(error)")
         }
     }

@@ -33,6 +33,8 @@ struct APIRoutes {
         addRuns(to: routes)
         addInstances(to: routes)
         addVendorsAndUsers(to: routes)
+        // Last, so that it sees only the requests no route took.
+        router.add(middleware: UnmatchedAPIRequests(methodsByPath: routes.methodsByPath))
         return routes.registered
     }
 
@@ -65,7 +67,7 @@ struct APIRoutes {
         }
         routes.on(.get, APIPaths.runs) { request, _ in
             await respond(request) { caller in
-                try await control.runs(all: request.uri.queryParameters.get("all") == "true", by: caller)
+                try await control.runs(all: try Self.flag(request.uri.queryParameters.get("all").map { String($0) }, name: "all"), by: caller)
             }
         }
         routes.on(.get, APIPaths.runs + "/:run") { request, context in
@@ -75,7 +77,7 @@ struct APIRoutes {
             await respond(request) { caller in
                 let query = request.uri.queryParameters
                 let after = try Self.number(query.get("after").map { String($0) }, name: "after") ?? 0
-                let wait = try Self.number(query.get("wait").map { String($0) }, name: "wait") ?? 0
+                let wait = try Self.number(query.get("wait").map { String($0) }, name: "wait", maximum: ControlPlane.longestLogWait) ?? 0
                 return try await control.logs(try parameter("run", context), after: after, wait: TimeInterval(wait), by: caller)
             }
         }
@@ -84,6 +86,7 @@ struct APIRoutes {
         }
         routes.on(.put, APIPaths.code + "/:sha256") { request, context in
             await respond(request) { _ in
+                try Self.requireContentType(request, ["application/gzip", "application/octet-stream"])
                 var request = request
                 let buffer = try await request.collectBody(upTo: Self.maxCodeArchive)
                 try await BlockingWork.run { [control] in
@@ -143,6 +146,8 @@ struct APIRoutes {
 final class RouteList: @unchecked Sendable { // used only while routes are added, on one task
     let router: Router<BasicRequestContext>
     private(set) var registered: [String] = []
+    /// The methods of each path, in the order the paths were registered.
+    private(set) var methodsByPath: [(path: String, methods: [HTTPRequest.Method])] = []
 
     init(router: Router<BasicRequestContext>) {
         self.router = router
@@ -151,6 +156,11 @@ final class RouteList: @unchecked Sendable { // used only while routes are added
     func on(_ method: HTTPRequest.Method, _ path: String,
             use handler: @escaping @Sendable (Request, BasicRequestContext) async throws -> Response) {
         registered.append("\(method.rawValue) \(path)")
+        if let index = methodsByPath.firstIndex(where: { $0.path == path }) {
+            methodsByPath[index].methods.append(method)
+        } else {
+            methodsByPath.append((path, [method]))
+        }
         router.on(RouterPath(path), method: method, use: handler)
     }
 }

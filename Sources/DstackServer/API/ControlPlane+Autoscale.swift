@@ -82,6 +82,8 @@ enum APIRequestError: Error, CustomStringConvertible {
     case codeMissing(String)
     /// The cloud failed; the server keeps trying.
     case unavailable(String)
+    /// A body whose Content-Type the route does not take.
+    case unsupportedMediaType(String)
 
     var status: Int {
         switch self {
@@ -92,13 +94,14 @@ enum APIRequestError: Error, CustomStringConvertible {
         case .conflict: return 409
         case .codeMissing: return APIPaths.codeMissingStatus
         case .unavailable: return 503
+        case .unsupportedMediaType: return 415
         }
     }
 
     var description: String {
         switch self {
         case .badRequest(let s), .unauthorized(let s), .forbidden(let s), .notFound(let s), .conflict(let s), .codeMissing(let s),
-             .unavailable(let s):
+             .unavailable(let s), .unsupportedMediaType(let s):
             return s
         }
     }

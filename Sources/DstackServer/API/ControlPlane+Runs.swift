@@ -83,9 +83,12 @@ extension ControlPlane {
 
     /// Log lines after `after`, waiting up to `wait` seconds for one when there are none
     /// and the run has not ended.
+    /// The longest a logs call waits for a line, in seconds (the API refuses more).
+    static let longestLogWait = 30
+
     func logs(_ idOrPrefix: String, after: Int, wait: TimeInterval, by caller: Caller) async throws -> LogPage {
         let id = try await run(idOrPrefix, by: caller).id
-        let deadline = Date().addingTimeInterval(min(max(wait, 0), 30))
+        let deadline = Date().addingTimeInterval(min(max(wait, 0), TimeInterval(Self.longestLogWait)))
         while true {
             let (record, entries) = try await BlockingWork.run { [workspace] in
                 try workspace.state().read { tx in (try tx.run(id), try tx.logs(runID: id, after: after)) }

@@ -5,7 +5,7 @@
 enum OpenAPIDocument {
     static let text = #"""
 {
-  "openapi": "3.0.3",
+  "openapi": "3.1.0",
   "info": {
     "title": "dstack server API",
     "version": "1",
@@ -186,6 +186,26 @@ enum OpenAPIDocument {
           },
           "409": {
             "description": "The request conflicts with the state (no provider configured, a rule or max refuses it).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
             "content": {
               "application/json": {
                 "schema": {
@@ -441,6 +461,26 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           }
         },
         "tags": [
@@ -627,6 +667,26 @@ enum OpenAPIDocument {
           },
           "503": {
             "description": "The cloud failed or throttled; try again.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
             "content": {
               "application/json": {
                 "schema": {
@@ -874,6 +934,26 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           }
         },
         "tags": [
@@ -1026,7 +1106,8 @@ enum OpenAPIDocument {
             "required": false,
             "schema": {
               "type": "integer",
-              "minimum": 0
+              "minimum": 0,
+              "maximum": 9223372036854775807
             }
           },
           {
@@ -1129,6 +1210,12 @@ enum OpenAPIDocument {
                 "type": "string",
                 "format": "binary"
               }
+            },
+            "application/octet-stream": {
+              "schema": {
+                "type": "string",
+                "format": "binary"
+              }
             }
           }
         },
@@ -1148,6 +1235,26 @@ enum OpenAPIDocument {
           },
           "401": {
             "description": "No token, or not a valid one.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
             "content": {
               "application/json": {
                 "schema": {
@@ -1274,6 +1381,26 @@ enum OpenAPIDocument {
                 }
               }
             }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
           }
         },
         "tags": [
@@ -1358,6 +1485,26 @@ enum OpenAPIDocument {
           },
           "503": {
             "description": "The cloud failed or throttled; try again.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "413": {
+            "description": "The body is larger than the route takes (1 MiB of JSON, 2 GiB of code archive).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "415": {
+            "description": "The body's Content-Type is not one the route takes.",
             "content": {
               "application/json": {
                 "schema": {
@@ -1457,8 +1604,7 @@ enum OpenAPIDocument {
         "properties": {
           "name": {
             "type": "string",
-            "minLength": 1,
-            "maxLength": 64
+            "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
           },
           "role": {
             "type": "string",
@@ -1509,15 +1655,19 @@ enum OpenAPIDocument {
             "type": "boolean"
           },
           "default_value": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "help": {
             "type": "string"
           },
           "current": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
@@ -1585,10 +1735,12 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "max": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "instances": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           }
         },
         "additionalProperties": false,
@@ -1605,8 +1757,10 @@ enum OpenAPIDocument {
             "type": "boolean"
           },
           "provider": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "rules": {
             "type": "array",
@@ -1627,7 +1781,8 @@ enum OpenAPIDocument {
         "properties": {
           "max": {
             "type": "integer",
-            "minimum": 0
+            "minimum": 0,
+            "maximum": 9223372036854775807
           }
         },
         "additionalProperties": false,
@@ -1645,8 +1800,10 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "requeued_run": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
@@ -1672,8 +1829,10 @@ enum OpenAPIDocument {
             }
           },
           "pending_reason": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
@@ -1690,10 +1849,12 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "previous_max": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "new_max": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "shutdown": {
             "$ref": "#/components/schemas/ShutdownReport"
@@ -1711,7 +1872,8 @@ enum OpenAPIDocument {
         "type": "object",
         "properties": {
           "removed_rules": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "shutdown": {
             "$ref": "#/components/schemas/ShutdownReport"
@@ -1743,38 +1905,103 @@ enum OpenAPIDocument {
         "type": "object",
         "properties": {
           "instance_type": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "cpu": {
-            "type": "integer",
+            "type": [
+              "integer",
+              "null"
+            ],
             "minimum": 1,
-            "nullable": true
+            "maximum": 9223372036854775807
           },
           "memory_mib": {
-            "type": "integer",
+            "type": [
+              "integer",
+              "null"
+            ],
             "minimum": 1,
-            "nullable": true
+            "maximum": 9223372036854775807
           },
           "gpu": {
-            "type": "integer",
+            "type": [
+              "integer",
+              "null"
+            ],
             "minimum": 0,
-            "nullable": true
+            "maximum": 9223372036854775807
           },
           "disk_gb": {
-            "type": "integer",
+            "type": [
+              "integer",
+              "null"
+            ],
             "minimum": 1,
-            "nullable": true
+            "maximum": 9223372036854775807
           }
         },
-        "additionalProperties": false
+        "additionalProperties": false,
+        "description": "Either an instance type or cpu/memory_mib/gpu, not both (disk_gb goes with either).",
+        "not": {
+          "allOf": [
+            {
+              "properties": {
+                "instance_type": {
+                  "type": "string"
+                }
+              },
+              "required": [
+                "instance_type"
+              ]
+            },
+            {
+              "anyOf": [
+                {
+                  "properties": {
+                    "cpu": {
+                      "type": "integer"
+                    }
+                  },
+                  "required": [
+                    "cpu"
+                  ]
+                },
+                {
+                  "properties": {
+                    "memory_mib": {
+                      "type": "integer"
+                    }
+                  },
+                  "required": [
+                    "memory_mib"
+                  ]
+                },
+                {
+                  "properties": {
+                    "gpu": {
+                      "type": "integer"
+                    }
+                  },
+                  "required": [
+                    "gpu"
+                  ]
+                }
+              ]
+            }
+          ]
+        }
       },
       "RunSubmission": {
         "type": "object",
         "properties": {
           "workflow": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "commands": {
             "type": "array",
@@ -1789,18 +2016,28 @@ enum OpenAPIDocument {
           },
           "environment": {
             "type": "object",
+            "propertyNames": {
+              "type": "string",
+              "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"
+            },
             "additionalProperties": {
               "type": "string"
             }
           },
           "code_sha256": {
-            "type": "string",
-            "pattern": "^[0-9a-f]{64}$",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^[0-9a-f]{64}$"
           },
           "code_size": {
-            "type": "integer",
-            "nullable": true
+            "type": [
+              "integer",
+              "null"
+            ],
+            "minimum": 0,
+            "maximum": 9223372036854775807
           },
           "wait": {
             "type": "boolean"
@@ -1812,7 +2049,34 @@ enum OpenAPIDocument {
           "requirements",
           "environment",
           "wait"
-        ]
+        ],
+        "description": "code_size goes with code_sha256.",
+        "not": {
+          "allOf": [
+            {
+              "properties": {
+                "code_size": {
+                  "type": "integer"
+                }
+              },
+              "required": [
+                "code_size"
+              ]
+            },
+            {
+              "not": {
+                "properties": {
+                  "code_sha256": {
+                    "type": "string"
+                  }
+                },
+                "required": [
+                  "code_sha256"
+                ]
+              }
+            }
+          ]
+        }
       },
       "Run": {
         "type": "object",
@@ -1821,12 +2085,16 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "workflow": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "user": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "status": {
             "type": "string",
@@ -1842,32 +2110,44 @@ enum OpenAPIDocument {
             ]
           },
           "reason": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "stage": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "instance_id": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "attempt": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "exit_code": {
-            "type": "integer",
-            "nullable": true
+            "type": [
+              "integer",
+              "null"
+            ],
+            "maximum": 9223372036854775807
           },
           "submitted_at": {
             "type": "string",
             "format": "date-time"
           },
           "finished_at": {
-            "type": "string",
-            "format": "date-time",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
           }
         },
         "additionalProperties": false,
@@ -1889,10 +2169,12 @@ enum OpenAPIDocument {
         "type": "object",
         "properties": {
           "seq": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "attempt": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "stream": {
             "type": "string",
@@ -1968,22 +2250,30 @@ enum OpenAPIDocument {
             "type": "boolean"
           },
           "launch_time": {
-            "type": "string",
-            "format": "date-time",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
           },
           "spot_request_id": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "run_id": {
-            "type": "string",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ]
           },
           "idle_since": {
-            "type": "string",
-            "format": "date-time",
-            "nullable": true
+            "type": [
+              "string",
+              "null"
+            ],
+            "format": "date-time"
           }
         },
         "additionalProperties": false,
@@ -2027,7 +2317,8 @@ enum OpenAPIDocument {
           },
           "count": {
             "type": "integer",
-            "minimum": 1
+            "minimum": 1,
+            "maximum": 9223372036854775807
           }
         },
         "additionalProperties": false,
@@ -2043,7 +2334,8 @@ enum OpenAPIDocument {
             "type": "string"
           },
           "count": {
-            "type": "integer"
+            "type": "integer",
+            "maximum": 9223372036854775807
           },
           "spot_request_ids": {
             "type": "array",

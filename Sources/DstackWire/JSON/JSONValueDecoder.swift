@@ -3,14 +3,19 @@ import Foundation
 /// Decodes `Decodable` values from a `JSONValue`, strictly: a value of the wrong type, an
 /// integer out of range or with a fraction, an unknown enum value or a missing required
 /// key throws a `JSONDecodingError` whose one sentence names the key path. Optional
-/// properties read `null` and absent keys as nil; unknown keys are ignored.
+/// properties read `null` and absent keys as nil; unknown keys are ignored unless
+/// `rejectsUnknownKeys` is set.
 public struct JSONValueDecoder: Sendable {
     public var keyStrategy: JSONKeyStrategy = .snakeCase
+    /// A key that names no property of the type being decoded is an error (a request
+    /// with a misspelt or extra field is refused, not half read). Off for files and
+    /// replies, which a newer version may extend.
+    public var rejectsUnknownKeys = false
 
     public init() {}
 
     public func decode<T: Decodable>(_ type: T.Type, from value: JSONValue) throws -> T {
-        try DecodingContext(keyStrategy: keyStrategy).decode(T.self, from: value, path: [], codingPath: [])
+        try DecodingContext(keyStrategy: keyStrategy, rejectsUnknownKeys: rejectsUnknownKeys).decode(T.self, from: value, path: [], codingPath: [])
     }
 
     /// Parses `text` with jansson first; text that is not JSON is a `JSONDecodingError` too.
@@ -27,6 +32,7 @@ public struct JSONValueDecoder: Sendable {
 
 struct DecodingContext {
     var keyStrategy: JSONKeyStrategy
+    var rejectsUnknownKeys = false
 
     /// Decodes one value, with the types the wire spells its own way first.
     func decode<T: Decodable>(_ type: T.Type, from value: JSONValue, path: [JSONPathComponent], codingPath: [any CodingKey]) throws -> T {
@@ -166,7 +172,14 @@ struct NodeDecoder: Decoder {
 
     func container<Key: CodingKey>(keyedBy type: Key.Type) throws -> KeyedDecodingContainer<Key> {
         guard case .object(let object) = value else { throw context.mismatch("an object", value, path) }
-        return KeyedDecodingContainer(NodeKeyedDecodingContainer<Key>(object: object, context: context, path: path, codingPath: codingPath))
+        let container = NodeKeyedDecodingContainer<Key>(object: object, context: context, path: path, codingPath: codingPath)
+        if context.rejectsUnknownKeys {
+            let known = Set(container.allKeys.map { context.keyStrategy.wireKey($0.stringValue) })
+            if let unknown = object.keys.first(where: { !known.contains($0) }) {
+                throw JSONDecodingError(path: JSONPathComponent.render(path + [.key(unknown)]), problem: "not a known field")
+            }
+        }
+        return KeyedDecodingContainer(container)
     }
 
     func unkeyedContainer() throws -> any UnkeyedDecodingContainer {
