@@ -6,10 +6,13 @@ import Foundation
 public struct ClientSettings: Codable, Sendable, Equatable {
     public var url: String
     public var token: String
+    /// The SHA-256 pin of the server's self-signed certificate, when it has one.
+    public var pin: String?
 
-    public init(url: String, token: String) {
+    public init(url: String, token: String, pin: String? = nil) {
         self.url = url
         self.token = token
+        self.pin = pin
     }
 
     public static func file(_ home: DstackHome) -> URL { home.url.appendingPathComponent("client.json") }

@@ -84,7 +84,7 @@ public struct DstackHTTPServer {
                 do { try info.write(home) } catch { warn("could not write \(ServerInfo.file(home).path): \(error)") }
                 log("dstack server listening on \(address)")
                 log("instances are given \(delivery.advertiseURL)"
-                    + (delivery.serverPin != nil ? " (self-signed certificate in \(ServerCertificate.directory(home).path), pinned in their user data)" : ""))
+                    + (delivery.serverPin.map { " (self-signed certificate in \(ServerCertificate.directory(home).path), pinned in their user data; CLIs elsewhere: dstack login --pin \($0))" } ?? ""))
             },
             logger: frameworkLogger)
         defer { ServerInfo.remove(home, pid: getpid()) }

@@ -5,7 +5,8 @@ import Foundation
 
 /// How the CLI finds its server and its token. In order:
 /// 1. `$DSTACK_SERVER_URL` (with `$DSTACK_TOKEN`, else the token `dstack login` saved for
-///    that URL, else this home's admin token when that URL is this home's server);
+///    that URL, else this home's admin token when that URL is this home's server; and
+///    `$DSTACK_SERVER_PIN` for a server with a self-signed certificate);
 /// 2. what `dstack login` saved in `DSTACK_HOME/client.json`;
 /// 3. the server of this `DSTACK_HOME`, started in the background when none answers,
 ///    with the admin token it wrote in `DSTACK_HOME/admin.token`.
@@ -20,6 +21,7 @@ enum ServerConnection {
     static func endpoint() async throws -> ServerEndpointSettings {
         let home = self.home
         let envToken = environment["DSTACK_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        let envPin = environment["DSTACK_SERVER_PIN"].flatMap { $0.isEmpty ? nil : $0 }
         let saved = try ClientSettings.load(home)
         if let url = environment["DSTACK_SERVER_URL"].map(trimmed), !url.isEmpty {
             let local = LocalServerRecord.running(home)
@@ -27,10 +29,11 @@ enum ServerConnection {
             let token = envToken ?? (saved.map { trimmed($0.url) == url ? $0.token : nil } ?? nil)
                 ?? (isLocal ? LocalServerRecord.adminToken(home) : nil)
                 ?? LocalServerRecord.adminToken(home)
-            return ServerEndpointSettings(url: url, token: token, pin: isLocal ? local?.pin : nil)
+            let savedPin = saved.flatMap { trimmed($0.url) == url ? $0.pin : nil }
+            return ServerEndpointSettings(url: url, token: token, pin: envPin ?? (isLocal ? local?.pin : nil) ?? savedPin)
         }
         if let saved {
-            return ServerEndpointSettings(url: trimmed(saved.url), token: envToken ?? saved.token)
+            return ServerEndpointSettings(url: trimmed(saved.url), token: envToken ?? saved.token, pin: envPin ?? saved.pin)
         }
         let record = try await LocalServerStarter.ensureRunning(home)
         return ServerEndpointSettings(url: trimmed(record.localURL), token: envToken ?? LocalServerRecord.adminToken(home),

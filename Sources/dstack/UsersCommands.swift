@@ -17,7 +17,7 @@ extension Dstack {
     struct Login: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Use a dstack server elsewhere: save its URL and your token (from 'dstack users add') for this DSTACK_HOME.",
-            usage: "dstack login --url URL --token TOKEN"
+            usage: "dstack login --url URL --token TOKEN [--pin PIN]"
         )
 
         @Option(help: ArgumentHelp("The server's URL, e.g. https://dstack.example.com:3000.", valueName: "URL"))
@@ -26,6 +26,9 @@ extension Dstack {
         @Option(help: ArgumentHelp("Your token, as 'dstack users add' printed it.", valueName: "TOKEN"))
         var token: String
 
+        @Option(help: ArgumentHelp("The server's certificate pin (sha256//...), when it serves a self-signed certificate: 'dstack server' prints it at start.", valueName: "PIN"))
+        var pin: String?
+
         func validate() throws {
             guard url.hasPrefix("http://") || url.hasPrefix("https://"), URL(string: url)?.host != nil else {
                 throw ValidationError("--url must be an http:// or https:// URL, got '\(url)'")
@@ -33,14 +36,17 @@ extension Dstack {
             if token.isEmpty || token.contains(where: { $0.isWhitespace }) {
                 throw ValidationError("--token must be a token without spaces")
             }
+            if let pin, !pin.hasPrefix("sha256//") || pin.count < 20 {
+                throw ValidationError("--pin must be the pin 'dstack server' printed (sha256//...), got '\(pin)'")
+            }
         }
 
         func execute() async throws {
-            let endpoint = ServerEndpointSettings(url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token)
+            let endpoint = ServerEndpointSettings(url: url.hasSuffix("/") ? String(url.dropLast()) : url, token: token, pin: pin)
             // Checked before it is saved: a typo should not become the CLI's setting.
             let me = try await DstackAPIClient(endpoint: endpoint, totalTimeout: 15).get(APIPaths.me, as: UserInfo.self)
             let home = DstackHome.fromEnvironment()
-            try ClientSettings(url: endpoint.url, token: token).save(home)
+            try ClientSettings(url: endpoint.url, token: token, pin: pin).save(home)
             say("Logged in to \(endpoint.url) as \(me.name) (\(me.role.rawValue)); saved in \(ClientSettings.file(home).path).")
         }
     }

@@ -72,6 +72,30 @@ final class ServerTLSTests: CLITestCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: home.appendingPathComponent("tls").path), "no certificate was made")
     }
 
+    func testACLIElsewhereReachesASelfSignedServerThroughThePinItPrints() throws {
+        let port = try LocalPort.free()
+        let url = "https://127.0.0.1:\(port)"
+        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s", "--advertise-url", url], port: port)
+        server = started
+        try eventually("the server to write server.json; output: \(started.output)") {
+            (try? serverInfo())?["server_pin"]?.stringValue != nil
+        }
+        let pin = try XCTUnwrap(try serverInfo()["server_pin"]?.stringValue)
+        try eventually("the server to print its pin") { started.output.contains("dstack login --pin \(pin)") }
+        let token = try XCTUnwrap(try ok("users", "add", "erin").split(separator: "\n").last.map(String.init))
+
+        let laptop = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-laptop-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: laptop) }
+        let elsewhere = ["DSTACK_HOME": laptop.path, "DSTACK_SERVER_URL": ""]
+        let unpinned = try dstack(["login", "--url", url, "--token", token], environment: elsewhere)
+        XCTAssertEqual(unpinned.status, 1, "a self-signed certificate is not trusted without its pin: \(unpinned)")
+        XCTAssertTrue(unpinned.stderr.contains("did not answer"), unpinned.stderr)
+        let pinned = try dstack(["login", "--url", url, "--token", token, "--pin", pin], environment: elsewhere)
+        XCTAssertEqual(pinned.status, 0, "\(pinned)")
+        let ps = try dstack(["ps"], environment: elsewhere)
+        XCTAssertEqual(ps.status, 0, "the saved pin is used: \(ps)")
+    }
+
     func testTLSFlagsAreCheckedBeforeTheServerListens() throws {
         try ok("local", "configure")
         stopBackgroundServer() // the flags of a second server are what this is about
