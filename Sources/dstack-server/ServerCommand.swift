@@ -16,7 +16,9 @@ struct ServerCommand: DstackCommand {
         discussion: """
         Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on \
         SIGINT or SIGTERM. At its first start it creates the admin user and writes its \
-        token to DSTACK_HOME/admin.token (mode 0600), which the CLI on this machine uses.
+        token to DSTACK_HOME/admin.token (mode 0600), which the CLI on this machine uses. \
+        'dstack server stop' stops the server of this DSTACK_HOME; with no server running, \
+        any CLI command starts one in the background.
         """
     )
 
