@@ -28,14 +28,14 @@ func benchmarkAllow(moto: String, dstack: String, runs: Int) throws {
     awsEnvironment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
 
     let allowArguments = ["autoscale", "allow", "m5.xlarge", "--max", "1"]
-    let first = try run(dstack, allowArguments, environment: environment)
+    let first = try timedSpawn(dstack, allowArguments, environment: environment)
     guard first.status == 0 else { throw BenchmarkError("dstack autoscale allow failed: \(first.output)") }
     var allowTimes: [Double] = []
     var awsTimes: [Double] = []
     for index in 0..<(runs + 1) { // the first aws call is a warm-up (page cache, moto's lazy loading)
-        let allow = try run(dstack, allowArguments, environment: environment)
+        let allow = try timedSpawn(dstack, allowArguments, environment: environment)
         guard allow.status == 0 else { throw BenchmarkError("dstack autoscale allow failed: \(allow.output)") }
-        let cli = try run(aws, ["ec2", "describe-instance-types", "--instance-types", "m5.xlarge", "--endpoint-url", moto,
+        let cli = try timedSpawn(aws, ["ec2", "describe-instance-types", "--instance-types", "m5.xlarge", "--endpoint-url", moto,
                                 "--output", "json"], environment: awsEnvironment)
         guard cli.status == 0 else { throw BenchmarkError("aws ec2 describe-instance-types failed: \(cli.output)") }
         if index > 0 {

@@ -37,7 +37,7 @@ func benchmarkRunDetach(runs: Int, dstackOverride: String?) throws {
     var times = Array(repeating: [Double](), count: cases.count)
     for index in 0..<(runs + 1) {
         for (caseIndex, item) in cases.enumerated() {
-            let result = try run(dstack, item.arguments, environment: environment, directory: item.directory)
+            let result = try timedSpawn(dstack, item.arguments, environment: environment, directory: item.directory)
             guard result.status == 0 else { throw BenchmarkError("dstack \(item.arguments.joined(separator: " ")) failed: \(result.output)") }
             if index > 0 { times[caseIndex].append(result.seconds * 1000) }
         }
