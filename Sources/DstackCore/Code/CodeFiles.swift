@@ -42,7 +42,7 @@ public struct CodeFiles: Sendable, Equatable {
 
     /// False only when neither `root` nor a parent holds a `.git` and git's environment
     /// names no repository: then git would say "not a work tree".
-    static func mayBeInGitWorkTree(_ root: String) -> Bool {
+    public static func mayBeInGitWorkTree(_ root: String) -> Bool {
         let environment = ProcessInfo.processInfo.environment
         if environment["GIT_DIR"] != nil || environment["GIT_WORK_TREE"] != nil { return true }
         var directory = URL(fileURLWithPath: root).standardizedFileURL
