@@ -56,7 +56,7 @@ final class StateStoreTests: XCTestCase {
 
     func testAReadGoesOnWhileAWriteIsOpenAndSeesOnlyWhatWasCommitted() throws {
         let state = try StateStore(home: temp.home)
-        try state.write { try $0.setRule("c5.large", max: 1) }
+        _ = try state.write { try $0.setRule("c5.large", max: 1) }
         let seen = LockedRules()
         let done = DispatchSemaphore(value: 0)
         try state.write { tx in
