@@ -114,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "dstack-benchmarks",
             dependencies: [
-                "DstackAWS", "DstackCore", "DstackTesting",
+                "DstackAWS", "DstackCore", "DstackAPI", "DstackTesting",
                 .product(name: "NIOCore", package: "swift-nio"), .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],

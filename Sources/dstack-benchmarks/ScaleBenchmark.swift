@@ -1,20 +1,25 @@
+import DstackAPI
 import DstackCore
 import Foundation
+import NIOCore
+import NIOPosix
 
-// dstack-benchmarks scale [--runners 1000] [--runs 10000] [--runs-per-transaction 1] [--timeout 900] [--dstack PATH]
+// dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
 //
 // One `dstack server` process (the built binary, its own DSTACK_HOME and port) with the
 // local provider in simulated mode (`dstack local configure --simulated true`): its
 // launches start no process, they record the instances and write their user data,
 // and this process plays every instance's runner over the real runner API
-// (SimulatedRunnerFleet). `dstack autoscale allow local --max RUNNERS`.
+// (SimulatedRunnerFleet). The server is started first (it writes the admin token), then
+// `dstack local configure --simulated true` and `dstack autoscale allow local --max RUNNERS`.
 //   1. Warm-up: RUNNERS runs are submitted; the server launches RUNNERS instances, every
 //      runner registers with its launch's registration token and runs one of them. Then
 //      RUNNERS registered runners are long-polling, idle.
-//   2. Burst: RUNS runs are submitted at once, as `dstack run --detach` stores them
-//      today (one state transaction each through `StateTransaction.submitRun`, with a
-//      wake of the server every 100), and the runners work them off: each assignment
-//      is answered with one stdout line (the start report) and exit code 0.
+//   2. Burst: RUNS runs are submitted at once through the API the CLI uses
+//      (`POST /api/v1/runs`, a `RunSubmission` of `true` with the admin token from
+//      DSTACK_HOME/admin.token, IN_FLIGHT requests at a time on as many keep-alive
+//      connections), and the runners work them off: each assignment is answered with
+//      one stdout line (the start report) and exit code 0.
 // Figures: drain time (burst start → the last run's exit acknowledged); per run, from
 // state.db, the "attempt N assigned" entry's time (stamped when the assignment is
 // committed) to the runner's start report (the stdout entry, stamped on arrival), p50
@@ -24,7 +29,7 @@ import Foundation
 struct ScaleResult {
     var runners: Int
     var runs: Int
-    var runsPerTransaction: Int
+    var inFlight: Int
     var warmUpSeconds: Double
     var submitSeconds: Double
     var drainSeconds: Double
@@ -37,7 +42,7 @@ struct ScaleResult {
     var fleetCPUSeconds: Double
 }
 
-func benchmarkScale(runners: Int, runs: Int, runsPerTransaction: Int, timeout: TimeInterval,
+func benchmarkScale(runners: Int, runs: Int, inFlight: Int, timeout: TimeInterval,
                     dstackOverride: String?) async throws -> ScaleResult {
     let dstack = try siblingBinary("dstack", override: dstackOverride)
     let scratch = try scratchDirectory("scale")
@@ -46,20 +51,25 @@ func benchmarkScale(runners: Int, runs: Int, runsPerTransaction: Int, timeout: T
     let serverURL = "http://127.0.0.1:\(port)"
     let home = scratch.appendingPathComponent("home")
     let environment = dstackEnvironment(home: home, extra: ["HOME": scratch.path, "DSTACK_SERVER_URL": serverURL])
-    try mustRun(dstack, ["local", "configure", "--simulated", "true"], environment: environment)
-    try mustRun(dstack, ["autoscale", "allow", "local", "--max", String(runners)], environment: environment)
     let server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--idle-timeout", "30m"],
                            environment: environment, log: scratch.appendingPathComponent("server.log"))
     let fleet = SimulatedRunnerFleet(home: home)
     FileHandle.standardError.write(Data("scale: dstack server pid \(server.pid) on \(serverURL), log \(server.logURL.path)\n".utf8))
+    let submitter = MultiThreadedEventLoopGroup.singleton
     do {
         try waitForServer(serverURL, server: server)
+        try mustRun(dstack, ["local", "configure", "--simulated", "true"], environment: environment)
+        try mustRun(dstack, ["autoscale", "allow", "local", "--max", String(runners)], environment: environment)
+        guard let token = LocalServerRecord.adminToken(DstackHome(url: home)) else {
+            throw BenchmarkError("the server wrote no admin token in \(home.path)")
+        }
+        let api = RunSubmitter(host: "127.0.0.1", port: port, token: token, group: submitter)
         let state = try StateStore(home: DstackHome(url: home))
         fleet.start()
 
         // 1. Warm-up: RUNNERS instances launched, registered, each run once.
         let warmUpStart = monotonicNanoseconds()
-        _ = try await onThread { try submitRuns(count: runners, perTransaction: runners, state: state, serverURL: serverURL) }
+        _ = try await api.submit(count: runners, inFlight: inFlight)
         try await waitFor(timeout: max(300, timeout), "\(runners) runners to register and finish the warm-up runs",
                           server: server, fleet: fleet) {
             fleet.registered >= runners && fleet.finishedCount >= runners
@@ -72,7 +82,7 @@ func benchmarkScale(runners: Int, runs: Int, runsPerTransaction: Int, timeout: T
 
         // 2. The burst.
         let burstStart = monotonicNanoseconds()
-        let ids = try await onThread { try submitRuns(count: runs, perTransaction: runsPerTransaction, state: state, serverURL: serverURL) }
+        let ids = try await api.submit(count: runs, inFlight: inFlight)
         let submitSeconds = Double(monotonicNanoseconds() - burstStart) / 1e9
         try await waitFor(timeout: timeout, "the \(runs) runs to finish", server: server, fleet: fleet) {
             fleet.finishedCount - finishedBefore >= runs
@@ -106,7 +116,7 @@ func benchmarkScale(runners: Int, runs: Int, runsPerTransaction: Int, timeout: T
         if !fleet.errors.isEmpty {
             throw BenchmarkError("the simulated runners failed: \(fleet.errors.prefix(5).joined(separator: "; "))")
         }
-        return ScaleResult(runners: runners, runs: runs, runsPerTransaction: runsPerTransaction, warmUpSeconds: warmUpSeconds, submitSeconds: submitSeconds,
+        return ScaleResult(runners: runners, runs: runs, inFlight: inFlight, warmUpSeconds: warmUpSeconds, submitSeconds: submitSeconds,
                            drainSeconds: drainSeconds, runsDone: done, assignedToStartMs: toStart, assignedToReceivedMs: toReceived,
                            serverCPUSeconds: after.cpuSeconds - before.cpuSeconds, serverPeakRSSMiB: after.peakRSSMiB,
                            serverThreads: after.threads, fleetCPUSeconds: fleetCPU)
@@ -118,32 +128,48 @@ func benchmarkScale(runners: Int, runs: Int, runsPerTransaction: Int, timeout: T
     }
 }
 
-/// Stores `count` runs as `dstack run --detach -- true` does today, through the core's
-/// `submitRun` into the server's state.db, `perTransaction` to a transaction (the CLI:
-/// 1), and wakes the server every 100 runs and at the end. Returns their IDs. (When the
-/// CLI submits through the server's API, this becomes that API call.)
-func submitRuns(count: Int, perTransaction: Int, state: StateStore, serverURL: String) throws -> [String] {
-    let wake = CurlHTTPClient(options: .init(connectTimeout: 2, totalTimeout: 5, proxy: ProxySettings()))
-    let ids = (0..<count).map { _ in "run-\(SecureRandom.hex(6))" }
-    var woken = 0
-    for start in stride(from: 0, to: count, by: perTransaction) {
-        let batch = ids[start..<min(count, start + perTransaction)]
-        try state.write { tx in
-            for id in batch { try tx.submitRun(id: id, workflow: nil, commands: ["true"], requirements: ResourceRequirements()) }
-        }
-        if batch.endIndex - woken >= 100 || batch.endIndex == count {
-            _ = try? wake.sendBlocking(HTTPRequest(method: "POST", url: serverURL + RunnerAPI.wakePath, body: ""))
-            woken = batch.endIndex
-        }
-    }
-    return ids
-}
+/// Submits runs of `true` as the CLI does, through `POST /api/v1/runs` with a bearer
+/// token: `inFlight` requests at a time, each on its own keep-alive connection.
+struct RunSubmitter {
+    var host: String
+    var port: Int
+    var token: String
+    var group: EventLoopGroup
 
-/// Runs blocking work (SQLite, libcurl) on a thread of its own, off the cooperative
-/// pool that the simulated runners need.
-func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread { continuation.resume(with: Result { try body() }) }.start()
+    /// Submits `count` runs; returns the IDs the server gave them.
+    func submit(count: Int, inFlight: Int) async throws -> [String] {
+        let submission = RunSubmission(workflow: nil, commands: ["true"], requirements: RequirementsPayload(), environment: [:],
+                                       codeSha256: nil, codeSize: nil, wait: false)
+        let body = try JSONValueEncoder.api.encode(submission)
+        let next = LockedBox(0)
+        let claim: @Sendable () -> Bool = {
+            next.withValue { value in
+                guard value < count else { return false }
+                value += 1
+                return true
+            }
+        }
+        let (host, port, token, group) = (host, port, token, group)
+        return try await withThrowingTaskGroup(of: [String].self) { tasks in
+            for _ in 0..<min(inFlight, count) {
+                tasks.addTask {
+                    try await ScaleHTTPConnection.with(host: host, port: port, group: group) { connection in
+                        var ids: [String] = []
+                        while claim() {
+                            let reply = try await connection.send(.POST, APIPaths.runs, bearer: token, json: body)
+                            guard reply.status == 201, let id = try JSONValue.parse(reply.body)["id"]?.stringValue else {
+                                throw BenchmarkError("POST \(APIPaths.runs) answered \(reply.status): \(reply.body)")
+                            }
+                            ids.append(id)
+                        }
+                        return ids
+                    }
+                }
+            }
+            var all: [String] = []
+            for try await ids in tasks { all += ids }
+            return all
+        }
     }
 }
 
@@ -169,7 +195,7 @@ func printScale(_ result: ScaleResult) {
                       values.min()!, values.max()!, values.count)
     }
     print("scale: \(result.runners) simulated runners long-polling one dstack server, \(result.runs) runs in one burst "
-          + "(\(result.runsPerTransaction) to a state transaction)")
+          + "(POST /api/v1/runs, \(result.inFlight) in flight)")
     print(String(format: "  warm-up (launch, register, one run each): %.1f s", result.warmUpSeconds))
     print(String(format: "  burst submitted in %.1f s; drained (every run's exit acknowledged) in %.1f s = %.0f runs/s",
                  result.submitSeconds, result.drainSeconds, Double(result.runs) / result.drainSeconds))

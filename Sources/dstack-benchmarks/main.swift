@@ -5,10 +5,10 @@ import Foundation
 // Benchmarks for the AWS provider (build with `-c release`):
 //   dstack-benchmarks sigv4 [SECONDS]
 //       SigV4 signatures per second of a typical EC2 request, on one thread.
-//   dstack-benchmarks allow MOTO_URL DSTACK_BINARY [RUNS]
-//       Wall time of `dstack autoscale allow m5.xlarge --max 1` against the emulator,
-//       next to `aws ec2 describe-instance-types --instance-types m5.xlarge` making the
-//       same EC2 call to the same emulator. Medians of RUNS runs (default 10).
+//   dstack-benchmarks allow MOTO_URL DSTACK_BINARY [RUNS]                    (AllowBenchmark.swift)
+//       Wall time of `dstack autoscale allow m5.xlarge --max 1` (a client of the running
+//       server) next to `aws ec2 describe-instance-types --instance-types m5.xlarge` to
+//       the same emulator. Median and p90 of RUNS runs of each (default 50).
 // Issue 4's benchmarks (each file says exactly what it measures):
 //   dstack-benchmarks planner [REPETITIONS] [INSTANCES] [RUNS,RUNS,...]     (PlannerBenchmark.swift)
 //   dstack-benchmarks reconcile-calls [N,N,...] [PASSES]                      (ReconcileCallsBenchmark.swift)
@@ -18,7 +18,8 @@ import Foundation
 //   dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]              (RunnerColdStartBenchmark.swift)
 //   dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH] (CodeShippingBenchmark.swift)
 // Issue 7's:
-//   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--runs-per-transaction 1] [--timeout 900] [--dstack PATH] (ScaleBenchmark.swift)
+//   dstack-benchmarks run-detach [RUNS] [--dstack PATH]                      (RunDetachBenchmark.swift)
+//   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH] (ScaleBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -87,48 +88,6 @@ func median(_ values: [Double]) -> Double {
     return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
 }
 
-func benchmarkAllow(moto: String, dstack: String, runs: Int) throws {
-    guard let aws = which("aws") else { throw BenchmarkError("the aws CLI is not on PATH") }
-    let home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-bench-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: home) }
-    var environment = ProcessInfo.processInfo.environment
-    environment["DSTACK_HOME"] = home.path
-    environment["AWS_EC2_METADATA_DISABLED"] = "true"
-    for key in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_PROFILE"] { environment[key] = nil }
-    let configure = try run(dstack, ["aws", "configure", "--access-key-id", "AKIDBENCH", "--secret-access-key", "bench-secret",
-                                     "--region", "us-east-1", "--endpoint-url", moto, "--no-verify"], environment: environment)
-    guard configure.status == 0 else { throw BenchmarkError("dstack aws configure failed: \(configure.output)") }
-
-    var awsEnvironment = environment
-    awsEnvironment["AWS_ACCESS_KEY_ID"] = "AKIDBENCH"
-    awsEnvironment["AWS_SECRET_ACCESS_KEY"] = "bench-secret"
-    awsEnvironment["AWS_DEFAULT_REGION"] = "us-east-1"
-    awsEnvironment["AWS_CONFIG_FILE"] = "/dev/null"
-    awsEnvironment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null"
-
-    var allowTimes: [Double] = []
-    var awsTimes: [Double] = []
-    for index in 0..<(runs + 1) { // the first of each is a warm-up (page cache, moto's lazy loading)
-        let allow = try run(dstack, ["autoscale", "allow", "m5.xlarge", "--max", "1"], environment: environment)
-        guard allow.status == 0 else { throw BenchmarkError("dstack autoscale allow failed: \(allow.output)") }
-        let cli = try run(aws, ["ec2", "describe-instance-types", "--instance-types", "m5.xlarge", "--endpoint-url", moto,
-                                "--output", "json"], environment: awsEnvironment)
-        guard cli.status == 0 else { throw BenchmarkError("aws ec2 describe-instance-types failed: \(cli.output)") }
-        if index > 0 {
-            allowTimes.append(allow.seconds)
-            awsTimes.append(cli.seconds)
-        }
-    }
-    _ = try? run(dstack, ["autoscale", "clear"], environment: environment)
-    let a = median(allowTimes), c = median(awsTimes)
-    print(String(format: "dstack autoscale allow m5.xlarge --max 1:               median %.3f s (min %.3f, max %.3f, %d runs)",
-                 a, allowTimes.min()!, allowTimes.max()!, runs))
-    print(String(format: "aws ec2 describe-instance-types --instance-types m5.xlarge: median %.3f s (min %.3f, max %.3f, %d runs)",
-                 c, awsTimes.min()!, awsTimes.max()!, runs))
-    print(String(format: "allow is %.1fx faster than the aws CLI", c / a))
-}
-
 // Sendable because `lock` guards the value: a benchmark task hands its result to the main thread.
 final class LockedBox<T>: @unchecked Sendable {
     private let lock = NSLock()
@@ -138,6 +97,8 @@ final class LockedBox<T>: @unchecked Sendable {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
     }
+    /// Reads and changes the value under the lock in one step.
+    func withValue<R>(_ body: (inout T) -> R) -> R { lock.withLock { body(&stored) } }
 }
 
 struct BenchmarkError: Error, CustomStringConvertible {
@@ -196,15 +157,15 @@ do {
         let runners = option("--runners").flatMap { Int($0) } ?? 1_000
         let runs = option("--runs").flatMap { Int($0) } ?? 10_000
         let timeout = option("--timeout").flatMap { Double($0) } ?? 900
-        let perTransaction = option("--runs-per-transaction").flatMap { Int($0) } ?? 1
-        guard runners > 0, runs > 0, perTransaction > 0 else {
-            throw BenchmarkError("--runners, --runs and --runs-per-transaction must be positive")
+        let inFlight = option("--in-flight").flatMap { Int($0) } ?? 16
+        guard runners > 0, runs > 0, inFlight > 0 else {
+            throw BenchmarkError("--runners, --runs and --in-flight must be positive")
         }
         let done = DispatchSemaphore(value: 0)
         let outcome = LockedBox<Result<ScaleResult, Error>?>(nil)
         // Detached: a plain Task here would inherit the main actor, whose thread waits below.
         Task.detached {
-            do { outcome.value = .success(try await benchmarkScale(runners: runners, runs: runs, runsPerTransaction: perTransaction, timeout: timeout,
+            do { outcome.value = .success(try await benchmarkScale(runners: runners, runs: runs, inFlight: inFlight, timeout: timeout,
                                                                   dstackOverride: option("--dstack"))) }
             catch { outcome.value = .failure(error) }
             done.signal()
@@ -216,7 +177,9 @@ do {
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
-        try benchmarkAllow(moto: arguments[2], dstack: arguments[3], runs: arguments.count > 4 ? Int(arguments[4]) ?? 10 : 10)
+        try benchmarkAllow(moto: arguments[2], dstack: arguments[3], runs: arguments.count > 4 ? Int(arguments[4]) ?? 50 : 50)
+    case "run-detach":
+        try benchmarkRunDetach(runs: positional(0).flatMap { Int($0) } ?? 50, dstackOverride: option("--dstack"))
     default:
         print("""
             usage: dstack-benchmarks sigv4 [SECONDS]
@@ -227,7 +190,8 @@ do {
                    dstack-benchmarks assignment-latency [RUNS] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]
                    dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH]
-                   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--runs-per-transaction 1] [--timeout 900] [--dstack PATH]
+                   dstack-benchmarks run-detach [RUNS] [--dstack PATH]
+                   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
             """)
         exit(2)
     }

@@ -93,6 +93,35 @@ final class CodeShippingTests: XCTestCase {
         XCTAssertEqual(paths(files), [".dstackignore", ".gitignore", "important.log", "main.py", "sub/.gitignore", "sub/code.py"])
     }
 
+    /// A `git` that records each start and says "not a work tree".
+    private func recordingGit() throws -> (path: String, marker: URL) {
+        let marker = temp.url.appendingPathComponent("git-started")
+        let path = temp.url.appendingPathComponent("recording-git").path
+        try "#!/bin/sh\ntouch '\(marker.path)'\nexit 128\n".write(toFile: path, atomically: true, encoding: .utf8)
+        try FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: path)
+        return (path, marker)
+    }
+
+    func testWithNoDotGitHereOrAboveGitIsNotStarted() throws {
+        try XCTSkipIf(CodeFiles.mayBeInGitWorkTree(temp.url.path), "the temporary directory is inside a git work tree")
+        try write("main.py", "x\n")
+        let git = try recordingGit()
+        let files = try CodeFiles.collect(root: root.path, git: git.path)
+        XCTAssertFalse(files.fromGit)
+        XCTAssertEqual(paths(files), ["main.py"])
+        XCTAssertFalse(FileManager.default.fileExists(atPath: git.marker.path), "git was started outside any repository")
+    }
+
+    func testWithADotGitAboveGitIsAsked() throws {
+        try write("sub/main.py", "x\n")
+        try FileManager.default.createDirectory(at: root.appendingPathComponent(".git"), withIntermediateDirectories: true)
+        let git = try recordingGit()
+        let files = try CodeFiles.collect(root: root.appendingPathComponent("sub").path, git: git.path)
+        XCTAssertFalse(files.fromGit) // this git says "not a work tree": the directory is walked
+        XCTAssertEqual(paths(files), ["main.py"])
+        XCTAssertTrue(FileManager.default.fileExists(atPath: git.marker.path), "git was not asked under a .git")
+    }
+
     func testSymlinksAreShippedAsSymlinks() throws {
         try write("real.txt", "target\n")
         try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("link.txt").path, withDestinationPath: "real.txt")

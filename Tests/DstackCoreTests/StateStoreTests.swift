@@ -1,4 +1,5 @@
 import DstackCore
+import Foundation
 import XCTest
 
 final class StateStoreTests: XCTestCase {
@@ -50,6 +51,31 @@ final class StateStoreTests: XCTestCase {
             try tx.setRule("m5.xlarge", max: 5)
             throw Boom()
         })
+        XCTAssertEqual(try state.read { try $0.rules() }, [])
+    }
+
+    func testAReadGoesOnWhileAWriteIsOpenAndSeesOnlyWhatWasCommitted() throws {
+        let state = try StateStore(home: temp.home)
+        _ = try state.write { try $0.setRule("c5.large", max: 1) }
+        let seen = LockedRules()
+        let done = DispatchSemaphore(value: 0)
+        try state.write { tx in
+            try tx.setRule("m5.xlarge", max: 2)
+            // Reads have their own connection: this one must not wait for the write to end.
+            Thread {
+                seen.rules = try? state.read { try $0.rules() }
+                done.signal()
+            }.start()
+            XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the read waited for the open write")
+        }
+        XCTAssertEqual(seen.rules, [AutoscaleRule(instanceType: "c5.large", max: 1)])
+        XCTAssertEqual(try state.read { try $0.rules() },
+                       [AutoscaleRule(instanceType: "c5.large", max: 1), AutoscaleRule(instanceType: "m5.xlarge", max: 2)])
+    }
+
+    func testAWriteInsideAReadIsRefusedAndChangesNothing() throws {
+        let state = try StateStore(home: temp.home)
+        XCTAssertThrowsError(try state.read { try $0.setRule("m5.xlarge", max: 1) })
         XCTAssertEqual(try state.read { try $0.rules() }, [])
     }
 
@@ -119,5 +145,15 @@ final class StateStoreTests: XCTestCase {
         process.waitUntilExit()
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}
+
+/// The rules a background read saw; `lock` guards `stored`.
+private final class LockedRules: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [AutoscaleRule]?
+    var rules: [AutoscaleRule]? {
+        get { lock.withLock { stored } }
+        set { lock.withLock { stored = newValue } }
     }
 }

@@ -42,9 +42,26 @@ public struct CodeFiles: Sendable, Equatable {
 
     // MARK: git
 
+    /// False only when neither `root` nor a parent holds a `.git` and git's environment
+    /// names no repository: then git would say "not a work tree".
+    public static func mayBeInGitWorkTree(_ root: String) -> Bool {
+        let environment = ProcessInfo.processInfo.environment
+        if environment["GIT_DIR"] != nil || environment["GIT_WORK_TREE"] != nil { return true }
+        var directory = URL(fileURLWithPath: root).standardizedFileURL
+        while true {
+            if FileManager.default.fileExists(atPath: directory.appendingPathComponent(".git").path) { return true }
+            let parent = directory.deletingLastPathComponent()
+            if parent.path == directory.path { return false }
+            directory = parent
+        }
+    }
+
     /// Tracked and untracked-but-not-ignored paths under `root`, relative to it; nil
     /// when `root` is not in a git work tree.
     static func gitListing(root: String, git: String) throws -> [String]? {
+        // No `.git` here or above (and no GIT_DIR): not a work tree, known without
+        // starting git, which costs a few milliseconds of every `dstack run`.
+        if !mayBeInGitWorkTree(root) { return nil }
         let inside = try ChildProcess.run(git, ["rev-parse", "--is-inside-work-tree"], in: root)
         guard inside.status == 0, String(decoding: inside.stdout, as: UTF8.self).hasPrefix("true") else { return nil }
         // A directory the enclosing repository ignores (a project under a dotfiles

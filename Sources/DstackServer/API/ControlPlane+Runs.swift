@@ -24,7 +24,7 @@ extension ControlPlane {
         if submission.codeSha256 == nil, submission.codeSize != nil {
             throw APIRequestError.badRequest("code_size was given without code_sha256")
         }
-        if !submission.wait, let reason = try await workspace.reasonNothingFits(requirements) {
+        if !submission.wait, let reason = try await reasonNothingFits(requirements) {
             throw APIRequestError.conflict("\(reason); the run was not submitted (dstack run --wait queues it until a rule allows it)")
         }
         // Checked last, so that a run refused for any other reason costs no upload: the
@@ -48,6 +48,15 @@ extension ControlPlane {
         loop.wake()
         guard let record else { throw APIRequestError.notFound("run \(id) vanished as it was stored") }
         return Self.info(record)
+    }
+
+    /// The core's fit check, with the allowed types described from the offerings cache
+    /// (as `allow` validated them) rather than by the cloud on every submission.
+    func reasonNothingFits(_ requirements: ResourceRequirements) async throws -> String? {
+        guard let active = try? workspace.activeProvider() else { return try await workspace.reasonNothingFits(requirements) }
+        return try await workspace.reasonNothingFits(requirements) { [offerings] type in
+            try await offerings.facts(vendor: active.vendor, instanceType: type, provider: active.provider)
+        }
     }
 
     static func requirements(_ payload: RequirementsPayload) throws -> ResourceRequirements {

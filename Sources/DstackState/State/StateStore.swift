@@ -6,10 +6,14 @@ import Foundation
 /// state.db: SQLite in WAL mode. Every change is one `BEGIN IMMEDIATE` transaction, so
 /// concurrent dstack processes serialise their read-modify-write cycles and never lose
 /// an update. A file that is not a readable database is reported and never touched.
-public final class StateStore: @unchecked Sendable {
+/// Reads go through a second, read-only connection: in WAL mode they run beside the
+/// writer instead of queueing behind it (a server's runners mostly read).
+public final class StateStore: @unchecked Sendable { // `lock` guards `db`, `readLock` guards `reader`
     public let path: String
     private let db: SQLiteDatabase
     private let lock = NSLock()
+    private let reader: SQLiteDatabase
+    private let readLock = NSLock()
 
     public convenience init(home: DstackHome) throws {
         try home.prepare()
@@ -27,6 +31,7 @@ public final class StateStore: @unchecked Sendable {
             try db.execute("PRAGMA journal_mode = WAL")
             try db.execute("PRAGMA foreign_keys = ON")
             try db.execute("PRAGMA synchronous = NORMAL")
+            reader = try SQLiteDatabase(path: path, readOnly: true)
         } catch let error as SQLiteError {
             throw StateError.from(error, path: path)
         }
@@ -35,16 +40,17 @@ public final class StateStore: @unchecked Sendable {
 
     /// A read-only view of state, consistent for the whole closure.
     public func read<T>(_ body: (StateTransaction) throws -> T) throws -> T {
-        try transaction("BEGIN DEFERRED", body)
+        try transaction("BEGIN DEFERRED", on: reader, lock: readLock, body)
     }
 
     /// One atomic change. Other writers wait (up to 15 s) rather than interleave.
     public func write<T>(_ body: (StateTransaction) throws -> T) throws -> T {
-        try transaction("BEGIN IMMEDIATE", body)
+        try transaction("BEGIN IMMEDIATE", on: db, lock: lock, body)
     }
 
-    private func transaction<T>(_ begin: String, _ body: (StateTransaction) throws -> T) throws -> T {
-        // One connection, one transaction at a time: the server calls in from many tasks.
+    private func transaction<T>(_ begin: String, on db: SQLiteDatabase, lock: NSLock,
+                                _ body: (StateTransaction) throws -> T) throws -> T {
+        // One transaction at a time per connection: the server calls in from many tasks.
         lock.lock()
         defer { lock.unlock() }
         do {
