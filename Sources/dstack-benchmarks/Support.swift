@@ -249,8 +249,8 @@ func timedSpawn(_ executable: String, _ arguments: [String], environment: [Strin
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     // The child inherits the working directory (Glibc's addchdir_np is not in Swift's view).
     let previous = FileManager.default.currentDirectoryPath
-    if let directory { FileManager.default.changeCurrentDirectoryPath(directory.path) }
-    defer { if directory != nil { FileManager.default.changeCurrentDirectoryPath(previous) } }
+    if let directory { _ = FileManager.default.changeCurrentDirectoryPath(directory.path) }
+    defer { if directory != nil { _ = FileManager.default.changeCurrentDirectoryPath(previous) } }
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
     defer {
