@@ -11,6 +11,9 @@ public final class Reconciler: @unchecked Sendable {
     public var options: ReconcilerOptions
     /// Called after a run is assigned, so a waiting runner's long poll answers at once.
     public var onAssignment: (@Sendable (_ instanceID: String) -> Void)?
+    /// Each pass's report, told before the next pass may start (the API reads what a
+    /// change's passes did).
+    public var onReport: (@Sendable (Report) -> Void)?
     let clock: @Sendable () -> Date
     private let lock = NSLock()
     var unavailableUntil: [String: Date] = [:]
@@ -53,7 +56,9 @@ public final class Reconciler: @unchecked Sendable {
     public func reconcile() async throws -> Report {
         await gate.acquire()
         defer { Task { await gate.release() } }
-        return try await pass()
+        let report = try await pass()
+        onReport?(report)
+        return report
     }
 
     private let gate = PassGate()

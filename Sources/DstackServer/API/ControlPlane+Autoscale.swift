@@ -23,10 +23,11 @@ extension ControlPlane {
             }
         }
         let before = try fleet()
+        let mark = passes.mark()
         let previous = try await BlockingWork.run { [workspace] in try workspace.state().write { try $0.setRule(instanceType, max: max) } }
         var shutdown = ShutdownReport()
-        if max < previous || (max == 0 && previous > 0) {
-            shutdown = shutdownReport(await passNow(), before: before) { $0.instanceType == instanceType }
+        if max < previous {
+            shutdown = shutdownReport(await passNow(), since: mark, before: before) { $0.instanceType == instanceType }
         } else {
             loop.wake()
         }
@@ -53,8 +54,10 @@ extension ControlPlane {
     func clear() async throws -> ClearReply {
         _ = try workspace.configuration() // a broken configuration changes nothing
         let before = try fleet()
+        let mark = passes.mark()
         let removed = try await BlockingWork.run { [workspace] in try workspace.state().write { try $0.removeAllRules() } }
-        let shutdown = try workspace.activeVendor() == nil ? ShutdownReport() : shutdownReport(await passNow(), before: before) { _ in true }
+        let shutdown = try workspace.activeVendor() == nil ? ShutdownReport()
+            : shutdownReport(await passNow(), since: mark, before: before) { _ in true }
         return ClearReply(removedRules: removed, shutdown: shutdown)
     }
 
@@ -62,12 +65,13 @@ extension ControlPlane {
     func setEnabled(_ enabled: Bool) async throws -> ToggleReply {
         _ = try workspace.configuration()
         let before = try fleet()
+        let mark = passes.mark()
         let changed = try await BlockingWork.run { [workspace] in try workspace.state().write { try $0.setEnabled(enabled) } }
         if try enabled || workspace.activeVendor() == nil {
             loop.wake()
             return ToggleReply(changed: changed, shutdown: ShutdownReport())
         }
-        return ToggleReply(changed: changed, shutdown: shutdownReport(await passNow(), before: before) { _ in true })
+        return ToggleReply(changed: changed, shutdown: shutdownReport(await passNow(), since: mark, before: before) { _ in true })
     }
 }
 

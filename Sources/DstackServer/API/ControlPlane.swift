@@ -13,6 +13,9 @@ final class ControlPlane: Sendable {
     let signal: WakeSignal
     let users: UserDirectory
     let offerings = OfferingsCache()
+    /// Every pass's report, the loop's own included: a change's terminations may be made
+    /// by a loop pass that ran between the change and the pass the API asked for.
+    let passes = PassHistory()
     let log: @Sendable (String) -> Void
 
     init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal,
@@ -23,6 +26,8 @@ final class ControlPlane: Sendable {
         self.signal = signal
         self.log = log
         users = UserDirectory(state: try workspace.state(), home: workspace.home)
+        let passes = self.passes
+        reconciler.onReport = { passes.record($0) }
     }
 
     /// Runs a pass now (after the one in flight, if any) and reports it in the log as
@@ -38,23 +43,22 @@ final class ControlPlane: Sendable {
         return result
     }
 
-    /// The terminations a pass sent, of the instances `matching` picks (by type); or,
-    /// when the pass failed, the instances state still holds that it would have taken.
-    func shutdownReport(_ result: Result<Reconciler.Report, Error>, before: [FleetInstance],
+    /// The terminations the passes since `mark` sent, of the instances `matching` picks;
+    /// and, when the last pass failed, the instances state still holds that it would
+    /// have taken.
+    func shutdownReport(_ result: Result<Reconciler.Report, Error>, since mark: Int, before: [FleetInstance],
                         matching: (FleetInstance) -> Bool) -> ShutdownReport {
         let candidates = before.filter(matching)
-        switch result {
-        case .success(let report):
-            let gone = Set(report.terminated)
-            let shut = candidates.filter { gone.contains($0.id) }.map { instance in
-                ShutDownInstance(id: instance.id, instanceType: instance.instanceType,
-                                 requeuedRun: report.requeued[instance.id])
-            }
-            return ShutdownReport(shutDown: shut)
-        case .failure(let error):
-            let pending = ((try? fleet()) ?? candidates).filter(matching).map(\.id)
-            return ShutdownReport(shutDown: [], pending: pending, pendingReason: Self.sentence(error))
+        let reports = passes.reports(since: mark)
+        let gone = Set(reports.flatMap(\.terminated))
+        var requeued: [String: String] = [:]
+        for report in reports { requeued.merge(report.requeued) { _, last in last } }
+        let shut = candidates.filter { gone.contains($0.id) }.map { instance in
+            ShutDownInstance(id: instance.id, instanceType: instance.instanceType, requeuedRun: requeued[instance.id])
         }
+        guard case .failure(let error) = result else { return ShutdownReport(shutDown: shut) }
+        let pending = ((try? fleet()) ?? candidates).filter(matching).map(\.id).filter { !gone.contains($0) }
+        return ShutdownReport(shutDown: shut, pending: pending, pendingReason: Self.sentence(error))
     }
 
     static func sentence(_ error: Error) -> String {
@@ -89,5 +93,28 @@ final class OfferingsCache: @unchecked Sendable { // `lock` guards `facts`
     /// Settings changed: what the old account said no longer holds.
     func forget() {
         lock.withLock { facts.removeAll() }
+    }
+}
+
+/// The reports of the reconcile passes that succeeded, numbered, the latest few kept.
+final class PassHistory: @unchecked Sendable { // `lock` guards `count` and `kept`
+    private let lock = NSLock()
+    private var count = 0
+    private var kept: [(number: Int, report: Reconciler.Report)] = []
+    private let limit = 64
+
+    /// The number the next pass will get: passes from here on are "since" it.
+    func mark() -> Int { lock.withLock { count } }
+
+    func record(_ report: Reconciler.Report) {
+        lock.withLock {
+            kept.append((count, report))
+            if kept.count > limit { kept.removeFirst(kept.count - limit) }
+            count += 1
+        }
+    }
+
+    func reports(since mark: Int) -> [Reconciler.Report] {
+        lock.withLock { kept.filter { $0.number >= mark }.map(\.report) }
     }
 }
