@@ -27,8 +27,9 @@ enum ServerConnection {
             let local = LocalServerRecord.running(home)
             let isLocal = local.map { trimmed($0.localURL) == url } ?? false
             let token = envToken ?? (saved.map { trimmed($0.url) == url ? $0.token : nil } ?? nil)
-                ?? (isLocal ? LocalServerRecord.adminToken(home) : nil)
-                ?? LocalServerRecord.adminToken(home)
+                // This home's admin token goes only to a server on this machine: never to a
+                // remote URL, which has its own users.
+                ?? (isLocal || Self.isLoopback(url) ? LocalServerRecord.adminToken(home) : nil)
             let savedPin = saved.flatMap { trimmed($0.url) == url ? $0.pin : nil }
             return ServerEndpointSettings(url: url, token: token, pin: envPin ?? (isLocal ? local?.pin : nil) ?? savedPin)
         }
@@ -38,6 +39,12 @@ enum ServerConnection {
         let record = try await LocalServerStarter.ensureRunning(home)
         return ServerEndpointSettings(url: trimmed(record.localURL), token: envToken ?? LocalServerRecord.adminToken(home),
                                       pin: record.pin)
+    }
+
+    /// http(s)://127.x.x.x, localhost or [::1]: a server on this machine.
+    static func isLoopback(_ url: String) -> Bool {
+        guard let host = URL(string: url)?.host?.lowercased() else { return false }
+        return host == "localhost" || host.hasPrefix("127.") || host == "::1" || host == "[::1]"
     }
 
     private static func trimmed(_ url: String) -> String {

@@ -125,3 +125,4 @@ final class CLIBinaryTests: XCTestCase {
         XCTAssertTrue(server.stdout.contains("libsqlite3"), server.stdout)
     }
 }
+
