@@ -63,7 +63,7 @@ public struct DstackHTTPServer {
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)
         RunnerBinaryRoute(service: service, binaries: options.runnerBinaries).add(to: router)
-        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, log: log)
+        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal)
         try control.users.ensureAdmin()
         APIRoutes(control: control).add(to: router)
         let scheme = options.tls == nil ? "http" : "https"

@@ -16,7 +16,7 @@ final class OpenAPIDocumentTests: XCTestCase {
         let signal = WakeSignal()
         let reconciler = Reconciler(workspace: workspace)
         let loop = ReconcileLoop(reconciler: reconciler, signal: signal, interval: 10)
-        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, log: { _ in })
+        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal)
         let registered = APIRoutes(control: control).add(to: Router()).map { route -> String in
             // Hummingbird's ":name" is OpenAPI's "{name}".
             let parts = route.split(separator: " ", maxSplits: 1)

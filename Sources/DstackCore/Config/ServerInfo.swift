@@ -40,13 +40,6 @@ public struct ServerInfo: Sendable, Equatable {
         if (try? read(home))?.pid == pid { unlink(file(home).path) }
     }
 
-    /// The running server's info; nil when there is none, the file is unreadable, or
-    /// the process that wrote it is gone.
-    public static func running(_ home: DstackHome) -> ServerInfo? {
-        guard let info = try? read(home), kill(info.pid, 0) == 0 || errno == EPERM else { return nil }
-        return info
-    }
-
     static func read(_ home: DstackHome) throws -> ServerInfo? {
         guard let data = FileManager.default.contents(atPath: file(home).path) else { return nil }
         let json = try JSONValue.parse(Array(data))

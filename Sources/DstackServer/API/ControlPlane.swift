@@ -16,15 +16,12 @@ final class ControlPlane: Sendable {
     /// Every pass's report, the loop's own included: a change's terminations may be made
     /// by a loop pass that ran between the change and the pass the API asked for.
     let passes = PassHistory()
-    let log: @Sendable (String) -> Void
 
-    init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal,
-         log: @escaping @Sendable (String) -> Void) throws {
+    init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal) throws {
         self.workspace = workspace
         self.reconciler = reconciler
         self.loop = loop
         self.signal = signal
-        self.log = log
         users = UserDirectory(state: try workspace.state(), home: workspace.home)
         let passes = self.passes
         reconciler.onReport = { passes.record($0) }
