@@ -52,15 +52,20 @@ public struct ProviderPlugin: Sendable {
     /// its settings say (`--runner-url`); nil when they say nothing. The core reads no
     /// vendor setting by name: the plugin knows its own.
     public var runnerDownloadURL: @Sendable (ProviderSettings) -> String?
+    /// The vendor's artifact bucket when its settings name one (AWS: `artifact_s3_bucket`),
+    /// else nil: the server then keeps artifacts in its own store under DSTACK_HOME.
+    public var makeArtifactBucket: @Sendable (ProviderSettings, ProviderContext) throws -> (any ArtifactBucket)?
 
     public init(vendor: String, displayName: String, fields: [ConfigField], instancesRunOnThisMachine: Bool = false,
                 runnerDownloadURL: @escaping @Sendable (ProviderSettings) -> String? = { _ in nil },
+                makeArtifactBucket: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> (any ArtifactBucket)? = { _, _ in nil },
                 makeProvider: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider) {
         self.vendor = vendor
         self.displayName = displayName
         self.fields = fields
         self.instancesRunOnThisMachine = instancesRunOnThisMachine
         self.runnerDownloadURL = runnerDownloadURL
+        self.makeArtifactBucket = makeArtifactBucket
         self.makeProvider = makeProvider
     }
 }
