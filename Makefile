@@ -4,7 +4,7 @@ SHELL := /bin/bash
 export PATH := /opt/swift/usr/bin:$(PATH)
 
 # C libraries (and the sqlite3 shell the tests use to read state independently).
-APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev binutils
+APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev libsqlite3-dev sqlite3 libxml2-dev zlib1g-dev binutils
 # What the image end-to-end harness (Tests/ImageE2E) needs on the host: debootstrap to
 # make the instance's root, python3 for its apt proxy, metadata service and init,
 # iproute2 for its network namespace and veth pair (util-linux, tar and mount are essential).

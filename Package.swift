@@ -29,6 +29,7 @@ let package = Package(
         // Native libraries, found with pkg-config; `make` installs the apt packages.
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "CJansson", pkgConfig: "jansson", providers: [.apt(["libjansson-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
         .target(name: "CCurlShim", dependencies: ["CCurl"]),
@@ -48,7 +49,7 @@ let package = Package(
 
         // What a run carries: .dstack/workflows.yaml (Yams), its requirements, and the code
         // shipped with it. No state: the CLI reads a project with it.
-        .target(name: "DstackProject", dependencies: ["DstackWire", "DstackProvider", .product(name: "Yams", package: "Yams")]),
+        .target(name: "DstackProject", dependencies: ["DstackWire", "DstackProvider", "CZlib", .product(name: "Yams", package: "Yams")]),
 
         // The state: state.db (SQLite, WAL, versioned migrations, transactions) and the API's
         // users. Only the server links it.

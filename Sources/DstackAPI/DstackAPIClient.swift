@@ -5,12 +5,21 @@ import Foundation
 /// failure is one `APIClientError` sentence that names the server and what to do.
 public struct DstackAPIClient: Sendable {
     public var endpoint: ServerEndpointSettings
+    /// Where to go when the endpoint refuses the connection: the CLI trusts the local
+    /// server's server.json without a health check of its own (a round trip saved on
+    /// every command), and this finds or starts the server when that record was stale.
+    /// A refused connection means the request was never sent, so sending it again is safe.
+    public var reconnect: (@Sendable () async throws -> ServerEndpointSettings)?
+    private let totalTimeout: TimeInterval
     private let http: CurlHTTPClient
     private let encoder = JSONValueEncoder.api
     private let decoder = JSONValueDecoder()
 
-    public init(endpoint: ServerEndpointSettings, totalTimeout: TimeInterval = 120) {
+    public init(endpoint: ServerEndpointSettings, totalTimeout: TimeInterval = 120,
+                reconnect: (@Sendable () async throws -> ServerEndpointSettings)? = nil) {
         self.endpoint = endpoint
+        self.totalTimeout = totalTimeout
+        self.reconnect = reconnect
         // The server's own certificate may be self-signed: its pin stands in for a CA.
         http = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: totalTimeout, pinnedPublicKey: endpoint.pin))
     }
@@ -49,6 +58,9 @@ public struct DstackAPIClient: Sendable {
         let response: HTTPResponse
         do {
             response = try await http.send(HTTPRequest(method: method, url: url, headers: headers, body: bytes))
+        } catch HTTPError.couldNotConnect(_, _) where reconnect != nil {
+            let again = DstackAPIClient(endpoint: try await reconnect!(), totalTimeout: totalTimeout)
+            return try await again.send(method, path, query: query, body: body, raw: raw, contentType: contentType)
         } catch let error as HTTPError {
             throw APIClientError.unreachable(url: endpoint.url, detail: error.description)
         }

@@ -23,8 +23,12 @@ enum LocalServerStarter {
         // Another CLI may have started it while this one waited for the lock.
         if let record = LocalServerRecord.running(home), await answers(record) { return record }
         if let record = LocalServerRecord.running(home) {
-            // A server of this home is up but not answering yet (still starting): wait for it.
-            return try await waitForServer(home, pid: record.pid)
+            // A server of this home is up but not answering yet (still starting): wait for
+            // it. Should it exit instead (it was stopping, or server.json was stale), this
+            // CLI starts one of its own.
+            do {
+                return try await waitForServer(home, pid: record.pid)
+            } catch is StartFailure {}
         }
         var port = portIsFree(3000) ? 3000 : 0
         for attempt in 0..<2 {

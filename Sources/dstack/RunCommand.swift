@@ -137,7 +137,6 @@ extension Dstack {
             let files = noCode ? nil : try collectCode()
             let client = try await ServerConnection.client()
             let code = try files.map(pack)
-            defer { if let code { try? FileManager.default.removeItem(at: code.scratch) } }
             let submission = RunSubmission(
                 workflow: workflow, commands: commands,
                 requirements: RequirementsPayload(instanceType: requirements.instanceType, cpu: requirements.cpus,
@@ -149,7 +148,7 @@ extension Dstack {
                 run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)
             } catch APIClientError.refused(let status, _) where status == APIPaths.codeMissingStatus && code != nil {
                 // The server has not seen this code yet (identical code is uploaded once).
-                try await client.upload(APIPaths.codeArchive(code!.shipped.sha256), bytes: try code!.bytes(),
+                try await client.upload(APIPaths.codeArchive(code!.shipped.sha256), bytes: code!.bytes,
                                         contentType: "application/gzip")
                 run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)
             }
@@ -180,30 +179,12 @@ extension Dstack.Run {
         return files.files.isEmpty ? nil : files
     }
 
-    /// A packed code archive in a scratch directory, removed when the command ends.
-    struct PackedCode {
-        var shipped: ShippedCode
-        var path: String
-        var scratch: URL
-
-        func bytes() throws -> [UInt8] {
-            guard let data = FileManager.default.contents(atPath: path) else {
-                throw CLIError("cannot read back the packed code archive \(path)")
-            }
-            return Array(data)
-        }
-    }
-
-    /// Packs the files deterministically, so that the same code has the same hash and
-    /// the server, which stores archives by hash, is sent each one once.
-    func pack(_ files: CodeFiles) throws -> PackedCode {
-        let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-code-\(getpid())-\(SecureRandom.hex(4))")
-        let store = CodeStore(home: DstackHome(url: scratch))
+    /// Packs the files deterministically, in memory, so that the same code has the same
+    /// hash and the server, which stores archives by hash, is sent each one once.
+    func pack(_ files: CodeFiles) throws -> PackedCodeArchive {
         do {
-            let shipped = try store.store(files)
-            return PackedCode(shipped: shipped, path: store.path(for: shipped.sha256) ?? "", scratch: scratch)
+            return try PackedCodeArchive(files)
         } catch let error as CodeShippingError {
-            try? FileManager.default.removeItem(at: scratch)
             throw CLIError(error.description)
         }
     }

@@ -15,10 +15,26 @@ enum ServerConnection {
     static var home: DstackHome { DstackHome.fromEnvironment(environment) }
 
     static func client(totalTimeout: TimeInterval = 120) async throws -> DstackAPIClient {
-        DstackAPIClient(endpoint: try await endpoint(), totalTimeout: totalTimeout)
+        if let endpoint = try configuredEndpoint() { return DstackAPIClient(endpoint: endpoint, totalTimeout: totalTimeout) }
+        let home = self.home
+        let envToken = environment["DSTACK_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        // A server.json whose process is alive was written once the server listened:
+        // trusted without a health check of its own. Should it be stale (the server hung
+        // or its pid was reused), the refused connection finds or starts the real one.
+        guard let recorded = LocalServerRecord.running(home) else {
+            let started = try await LocalServerStarter.ensureRunning(home)
+            return DstackAPIClient(endpoint: localEndpoint(started, home: home, token: envToken), totalTimeout: totalTimeout)
+        }
+        return DstackAPIClient(endpoint: localEndpoint(recorded, home: home, token: envToken), totalTimeout: totalTimeout,
+                               reconnect: { localEndpoint(try await LocalServerStarter.ensureRunning(home), home: home, token: envToken) })
     }
 
-    static func endpoint() async throws -> ServerEndpointSettings {
+    private static func localEndpoint(_ record: LocalServerRecord, home: DstackHome, token: String?) -> ServerEndpointSettings {
+        ServerEndpointSettings(url: trimmed(record.localURL), token: token ?? LocalServerRecord.adminToken(home), pin: record.pin)
+    }
+
+    /// The server `DSTACK_SERVER_URL` or `dstack login` names; nil for this home's own.
+    private static func configuredEndpoint() throws -> ServerEndpointSettings? {
         let home = self.home
         let envToken = environment["DSTACK_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         let envPin = environment["DSTACK_SERVER_PIN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -36,9 +52,7 @@ enum ServerConnection {
         if let saved {
             return ServerEndpointSettings(url: trimmed(saved.url), token: envToken ?? saved.token, pin: envPin ?? saved.pin)
         }
-        let record = try await LocalServerStarter.ensureRunning(home)
-        return ServerEndpointSettings(url: trimmed(record.localURL), token: envToken ?? LocalServerRecord.adminToken(home),
-                                      pin: record.pin)
+        return nil
     }
 
     /// http(s)://127.x.x.x, localhost or [::1]: a server on this machine.

@@ -49,6 +49,25 @@ final class BackgroundServerTests: CLITestCase {
         XCTAssertEqual(serverProcesses(for: home), [pid], "exactly one server for the home")
     }
 
+    /// The CLI trusts a server.json whose process lives, without a health check of its own;
+    /// a record that turns out stale (the process is no server, or it is on its way out)
+    /// costs the command nothing but the wait: it starts the home's real server.
+    func testAStaleServerRecordWithALiveProcessStillGetsTheCommandAServer() throws {
+        try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        let impostor = Process()
+        impostor.executableURL = URL(fileURLWithPath: "/bin/sleep")
+        impostor.arguments = ["2"]
+        try impostor.run()
+        defer { impostor.terminate(); impostor.waitUntilExit() }
+        let port = try LocalPort.free()
+        try #"{"pid": \#(impostor.processIdentifier), "local_url": "http://127.0.0.1:\#(port)"}"#
+            .write(to: home.appendingPathComponent("server.json"), atomically: true, encoding: .utf8)
+        XCTAssertTrue(try ok("autoscale", "info").contains("No rules."))
+        let pid = try XCTUnwrap(backgroundServerPID, "a real server was started and recorded")
+        XCTAssertNotEqual(pid, impostor.processIdentifier)
+        XCTAssertEqual(serverProcesses(for: home), [pid])
+    }
+
     func testServerStopStopsTheBackgroundServerCleanly() throws {
         try ok("autoscale", "info")
         let pid = try XCTUnwrap(backgroundServerPID)

@@ -155,6 +155,38 @@ final class CodeShippingTests: XCTestCase {
         XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.directory.path).count, 2)
     }
 
+    func testTheArchiveUnpacksWithTheInstancesTarToTheSameFilesModesAndLinks() throws {
+        let long = String(repeating: "deep-directory/", count: 9) + "past-one-hundred-bytes.txt"
+        try write("run.sh", "#!/bin/sh\necho hi\n")
+        chmod(root.appendingPathComponent("run.sh").path, 0o775)
+        try write(long, "a name GNU tar writes as a ././@LongLink entry\n")
+        try write("empty.txt", "")
+        try write("big.bin", String(repeating: "0123456789abcdef", count: 20_000)) // several 64 KiB reads
+        try FileManager.default.createSymbolicLink(atPath: root.appendingPathComponent("to-long").path, withDestinationPath: long)
+        let files = try CodeFiles.collect(root: root.path, git: nil)
+        let archive = try PackedCodeArchive(files)
+        let packed = temp.url.appendingPathComponent("code.tar.gz")
+        try Data(archive.bytes).write(to: packed)
+        XCTAssertEqual(archive.shipped.sha256, try FileDigest.sha256Hex(path: packed.path))
+
+        let out = temp.url.appendingPathComponent("unpacked")
+        try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+        let unpack = try runCommand("/usr/bin/tar", ["-xzf", packed.path, "-C", out.path])
+        XCTAssertEqual(unpack.status, 0, unpack.description)
+        XCTAssertEqual(unpack.stderr, "", "tar warns about nothing (checksums, headers, trailing garbage)")
+        for file in files.files where file.path != "to-long" {
+            XCTAssertEqual(FileManager.default.contents(atPath: out.appendingPathComponent(file.path).path),
+                           FileManager.default.contents(atPath: root.appendingPathComponent(file.path).path), file.path)
+        }
+        XCTAssertEqual(try FileManager.default.destinationOfSymbolicLink(atPath: out.appendingPathComponent("to-long").path), long)
+        // u+rw, go-w, the executable bits kept: what --mode=u+rw,go-w gave.
+        XCTAssertEqual(temp.mode(of: out.appendingPathComponent("run.sh").path), 0o755)
+        let listing = try runCommand("/usr/bin/tar", ["--numeric-owner", "-tvzf", packed.path])
+        XCTAssertTrue(listing.stdout.contains("0/0"), listing.stdout)
+        XCTAssertTrue(listing.stdout.contains("1970-01-01"), "mtime 0: \(listing.stdout)")
+        XCTAssertEqual(try PackedCodeArchive(files).bytes, archive.bytes, "packing again gives the same bytes")
+    }
+
     func testTheStoreOnlyNamesHashes() {
         let store = CodeStore(home: temp.home)
         XCTAssertNil(store.path(for: "../state.db"))

@@ -20,6 +20,13 @@ public final class RunnerService: @unchecked Sendable {
     public var onEvent: (@Sendable (String) -> Void)?
     /// Set once the server shuts down: assignment polls answer at once instead of waiting.
     private var stopping = false
+    /// A poll counts as a sign of life, but writing it on every poll would put one write
+    /// per poll in the writer's queue, ahead of the writes that start runs. A poll writes
+    /// it only when the last sign of life written for that instance is older than this,
+    /// which the server keeps well under the heartbeat timeout.
+    public var pollHeartbeatInterval: TimeInterval = 5
+    /// When this server last wrote each instance's sign of life (by `lock`).
+    private var heartbeatWritten: [String: Date] = [:]
 
     public init(workspace: Workspace, signal: WakeSignal, wakeReconciler: @escaping @Sendable () -> Void) {
         self.workspace = workspace
@@ -122,7 +129,10 @@ public final class RunnerService: @unchecked Sendable {
 
     /// The run assigned to the instance, if any; waits up to `wait` seconds for one.
     public func assignment(instanceID: String, wait: TimeInterval) async throws -> RunnerAPI.Assignment? {
-        try workspace.state().write { try $0.heartbeat(instanceID: instanceID) } // a poll is a sign of life
+        if pollHeartbeatDue(instanceID) { // a poll is a sign of life
+            try workspace.state().write { try $0.heartbeat(instanceID: instanceID) }
+            noteHeartbeatWritten(instanceID)
+        }
         let deadline = Date().addingTimeInterval(wait)
         while true {
             if let assignment = try currentAssignment(instanceID) { return assignment }
@@ -175,14 +185,31 @@ public final class RunnerService: @unchecked Sendable {
     }
 
     public func appendLog(instanceID: String, runID: String, chunk: RunnerAPI.LogChunk) throws -> RunnerAPI.RunControl {
-        try workspace.state().write { tx in
+        let control: RunnerAPI.RunControl? = try workspace.state().write { tx in
             guard let run = try tx.run(runID) else { throw RunnerServiceError.notFound("no run \(runID)") }
             guard run.instanceID == instanceID, run.attempt == chunk.attempt, run.status == .running else {
-                return RunnerAPI.RunControl(stop: true) // the run was taken from this instance
+                return nil // the run was taken from this instance
             }
             try tx.appendLog(runID: runID, attempt: chunk.attempt, stream: chunk.stream == .stdout ? .stdout : .stderr, text: chunk.text)
             try tx.heartbeat(instanceID: instanceID)
             return RunnerAPI.RunControl(stop: run.stopRequested)
+        }
+        guard let control else { return RunnerAPI.RunControl(stop: true) }
+        noteHeartbeatWritten(instanceID)
+        return control
+    }
+
+    private func pollHeartbeatDue(_ instanceID: String, now: Date = Date()) -> Bool {
+        lock.withLock { heartbeatWritten[instanceID].map { now.timeIntervalSince($0) >= pollHeartbeatInterval } ?? true }
+    }
+
+    private func noteHeartbeatWritten(_ instanceID: String, at now: Date = Date()) {
+        lock.withLock {
+            // Forget instances gone long ago, so the map stays the size of the live fleet.
+            if heartbeatWritten.count > 4096 {
+                heartbeatWritten = heartbeatWritten.filter { now.timeIntervalSince($0.value) < pollHeartbeatInterval }
+            }
+            heartbeatWritten[instanceID] = now
         }
     }
 
@@ -203,12 +230,14 @@ public final class RunnerService: @unchecked Sendable {
     }
 
     public func heartbeat(instanceID: String, beat: RunnerAPI.Heartbeat) throws -> RunnerAPI.RunControl {
-        try workspace.state().write { tx in
+        let control: RunnerAPI.RunControl = try workspace.state().write { tx in
             try tx.heartbeat(instanceID: instanceID)
             guard let runID = beat.runID, let run = try tx.run(runID) else { return RunnerAPI.RunControl(stop: false) }
             let taken = run.instanceID != instanceID || run.status != .running || (beat.attempt.map { $0 != run.attempt } ?? false)
             return RunnerAPI.RunControl(stop: run.stopRequested || taken)
         }
+        noteHeartbeatWritten(instanceID)
+        return control
     }
 }
 

@@ -3,36 +3,38 @@ import DstackWire
 import Foundation
 
 /// A deterministic gzipped tar of a file list: the same files with the same contents
-/// and modes give the same bytes, whenever and wherever they are packed. GNU tar does
-/// the packing (names in byte order, mtime 0, owner and group 0, no names for them;
-/// symlinks stay symlinks) and `gzip -n` the compression (no name or time in its
-/// header). Level 1: code is mostly text, which level 1 still shrinks about 3×, at
-/// several times the speed of the default level.
+/// and modes give the same bytes, whenever and wherever they are packed. Written in
+/// process (TarWriter, GzipWriter): names in byte order, mtime 0, owner and group 0 with
+/// no names, symlinks kept as symlinks, and no name or time in the gzip header.
 enum CodeArchive {
     /// Packs `files` and writes the archive to `fd`, hashing it on the way (the hash
     /// overlaps the compression instead of reading the file again). Returns the hex
     /// SHA-256 and the size.
-    static func write(_ files: CodeFiles, to fd: Int32, tar: String?) throws -> (sha256: String, size: Int) {
-        guard let tar else { throw CodeShippingError.archiving("GNU tar is not installed (apt-get install tar)") }
-        let list = files.files.map { Array($0.path.utf8) + [0] }.flatMap { $0 }
+    static func write(_ files: CodeFiles, to fd: Int32) throws -> (sha256: String, size: Int) {
         let sink = ArchiveSink(fd: fd)
-        let outcome = try ChildProcess.run(tar, [
-            "--create", "--file=-", "--use-compress-program=gzip -n -1",
-            "--format=gnu", "--sort=name", "--mtime=@0", "--owner=0", "--group=0", "--numeric-owner",
-            "--mode=u+rw,go-w",
-            // Positional: they must come before the list they apply to.
-            "--null", "--verbatim-files-from", "--no-recursion", "--files-from=-",
-        ], in: files.root, stdin: list, environment: ["PATH": "/usr/local/bin:/usr/bin:/bin", "LC_ALL": "C"], stdoutSink: { sink.take($0) })
-        guard outcome.status == 0 else {
-            throw CodeShippingError.archiving(outcome.errorText.isEmpty ? "tar exited with \(outcome.status)" : outcome.errorText)
-        }
+        try pack(files) { bytes in bytes.withUnsafeBytes { sink.take($0) } }
         return try sink.finish()
+    }
+
+    /// The archive in memory, for a client that sends it as one body.
+    static func bytes(_ files: CodeFiles) throws -> [UInt8] {
+        var archive: [UInt8] = []
+        try pack(files) { archive += $0 }
+        return archive
+    }
+
+    private static func pack(_ files: CodeFiles, to emit: @escaping ([UInt8]) throws -> Void) throws {
+        let gzip = try GzipWriter(emit: emit)
+        var tar = TarWriter(emit: { try gzip.write($0) })
+        for file in files.files { try tar.add(path: file.path, root: files.root) }
+        try tar.finish()
+        try gzip.finish()
     }
 }
 
-/// Where tar's output goes: hashed and written to the store's file as it arrives.
-// Sendable because `lock` guards every field: tar's output is read on a reader thread,
-// and the result is taken on the caller's after the reader has finished.
+/// Where the archive goes: hashed and written to the store's file as it is made.
+// Sendable because `lock` guards every field (the archive is made on one thread today;
+// the lock keeps it safe should that change).
 private final class ArchiveSink: @unchecked Sendable {
     private let fd: Int32
     private let lock = NSLock()
@@ -63,5 +65,17 @@ private final class ArchiveSink: @unchecked Sendable {
             guard writeError == 0 else { throw CodeShippingError.storing(String(cString: strerror(writeError))) }
             return (digest.finalHex(), size)
         }
+    }
+}
+
+/// A code archive packed in memory: what `dstack run` sends when the server lacks it.
+/// The CLI needs no store of its own (nothing written to disk, nothing to fsync).
+public struct PackedCodeArchive: Sendable {
+    public var bytes: [UInt8]
+    public var shipped: ShippedCode
+
+    public init(_ files: CodeFiles) throws {
+        bytes = try CodeArchive.bytes(files)
+        shipped = ShippedCode(sha256: SHA256Digest.hex(of: bytes), size: bytes.count)
     }
 }

@@ -19,7 +19,7 @@ public struct CodeStore: Sendable {
 
     /// Packs `files` deterministically and stores the archive unless an identical one is
     /// already there. Returns its hash and size.
-    public func store(_ files: CodeFiles, tar: String? = nil) throws -> ShippedCode {
+    public func store(_ files: CodeFiles) throws -> ShippedCode {
         do {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
@@ -33,7 +33,7 @@ public struct CodeStore: Sendable {
         defer { if !keep { unlink(temp) } }
         let packed: (sha256: String, size: Int)
         do {
-            packed = try CodeArchive.write(files, to: fd, tar: tar ?? ChildProcess.which("tar"))
+            packed = try CodeArchive.write(files, to: fd)
         } catch {
             close(fd)
             throw error
