@@ -66,8 +66,12 @@ build: apt-deps
 	$(SWIFT) build
 	@$(MAKE) --no-print-directory runner RUNNER_DEST="$$($(SWIFT) build --show-bin-path)"
 
+# The CLI is linked with the Swift runtime inside (--static-swift-stdlib): a process
+# that starts on every command, and the dynamic loader's symbol lookups across the
+# runtime's libraries were a third of `dstack run --detach` (BENCHMARKS.md).
 release: apt-deps
 	$(SWIFT) build -c release
+	$(SWIFT) build -c release --product dstack --static-swift-stdlib
 	@$(MAKE) --no-print-directory runner RUNNER_DEST="$$($(SWIFT) build -c release --show-bin-path)"
 
 # Builds the static runner and puts it next to the dstack executable in RUNNER_DEST,
