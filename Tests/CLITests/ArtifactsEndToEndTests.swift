@@ -49,7 +49,7 @@ final class ArtifactsEndToEndTests: CLITestCase {
               - mkdir -p checkpoints/epoch-1
               - seq 1 200000 > checkpoints/model.bin
               - echo 'epoch 1' > checkpoints/epoch-1/notes.txt
-              - echo '{"loss": 0.25}' > metrics.json
+              - echo '{"loss":0.25}' > metrics.json
             artifacts:
               - checkpoints
               - path: metrics.json
@@ -78,13 +78,13 @@ final class ArtifactsEndToEndTests: CLITestCase {
                        ["checkpoints/epoch-1/notes.txt", "checkpoints/model.bin", "metrics.json"])
         let summary = try XCTUnwrap(try run(trainID)?["artifacts"])
         XCTAssertEqual(summary["count"]?.intValue, 3)
-        XCTAssertEqual(summary["size"]?.intValue, Int64(sequence(200000).count + "epoch 1\n".utf8.count + "{\"loss\": 0.25}\n".utf8.count))
+        XCTAssertEqual(summary["size"]?.intValue, Int64(sequence(200000).count + "epoch 1\n".utf8.count + "{\"loss\":0.25}\n".utf8.count))
         let table = try ok("ps")
         XCTAssertTrue(table.contains("ARTIFACTS") && table.contains("3 (1.2 MB)"), table)
 
         let evaluate = try dstack("run", "evaluate")
         XCTAssertEqual(evaluate.status, 0, evaluate.description)
-        XCTAssertTrue(evaluate.stdout.contains("model-intact\n{\"loss\": 0.25}\nepoch 1\n"), evaluate.stdout)
+        XCTAssertTrue(evaluate.stdout.contains("model-intact\n{\"loss\":0.25}\nepoch 1\n"), evaluate.stdout)
         XCTAssertTrue(evaluate.stderr.contains("[dstack] deps: 3 file(s)"), evaluate.stderr)
         XCTAssertTrue(evaluate.stderr.contains("from \(trainID)"), evaluate.stderr)
 
@@ -92,7 +92,7 @@ final class ArtifactsEndToEndTests: CLITestCase {
         let download = try dstack("artifacts", "download", trainID, target.path)
         XCTAssertEqual(download.status, 0, download.description)
         XCTAssertEqual(try Data(contentsOf: target.appendingPathComponent("checkpoints/model.bin")), sequence(200000))
-        XCTAssertEqual(try String(contentsOf: target.appendingPathComponent("metrics.json"), encoding: .utf8), "{\"loss\": 0.25}\n")
+        XCTAssertEqual(try String(contentsOf: target.appendingPathComponent("metrics.json"), encoding: .utf8), "{\"loss\":0.25}\n")
         XCTAssertEqual(try String(contentsOf: target.appendingPathComponent("checkpoints/epoch-1/notes.txt"), encoding: .utf8), "epoch 1\n")
         XCTAssertTrue(download.stdout.contains("downloaded checkpoints/model.bin"), download.stdout)
 
