@@ -106,6 +106,18 @@ public enum RunnerAPI {
             artifacts = try container.decodeIfPresent([String].self, forKey: .artifacts) ?? []
             deps = try container.decodeIfPresent([String].self, forKey: .deps) ?? []
         }
+
+        /// A run with no artifacts and no deps goes out exactly as before they existed.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(runID, forKey: .runID)
+            try container.encode(attempt, forKey: .attempt)
+            try container.encode(commands, forKey: .commands)
+            try container.encode(env, forKey: .env)
+            try container.encodeIfPresent(code, forKey: .code)
+            if !artifacts.isEmpty { try container.encode(artifacts, forKey: .artifacts) }
+            if !deps.isEmpty { try container.encode(deps, forKey: .deps) }
+        }
     }
 
     public struct LogChunk: RunnerAPIPayload {
