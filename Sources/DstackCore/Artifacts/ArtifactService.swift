@@ -235,9 +235,8 @@ public final class ArtifactService: Sendable {
     /// complete, each with a URL: presigned for a bucket, else `storeURL(path)`.
     public func downloads(of run: RunRecord, path: String?, storeURL: (String) -> String) throws
         -> [(file: ArtifactFileRecord, url: String)] {
-        if let path, ArtifactPath.problem(path) != nil {
-            throw ArtifactError.badRequest(ArtifactPath.problem(path) ?? "")
-        }
+        // A path that could not be an artifact's names none: 404, as any other absent one.
+        if let path, ArtifactPath.problem(path) != nil { throw ArtifactError.notFound("run \(run.id) has no artifact \(path)") }
         guard let found = try manifest(of: run) else { throw ArtifactError.notFound("run \(run.id) declares no artifacts") }
         let (record, files) = found
         let (state, reason) = ArtifactStatus.describe(record, runStatus: run.status)

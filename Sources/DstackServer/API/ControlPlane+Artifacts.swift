@@ -7,10 +7,14 @@ extension ControlPlane {
     /// that every attempt starts from the same files. Refused in one sentence otherwise.
     func artifactsAndDeps(_ submission: RunSubmission, by caller: Caller) async throws -> (paths: [String], deps: [String]) {
         var paths: [String] = []
+        // The API takes paths as the CLI sends them, normalized (the document's pattern):
+        // `./a`, `a//b` or `a/` are refused rather than read in a second way.
         for path in submission.artifacts {
             if let problem = ArtifactPath.problem(path) { throw APIRequestError.badRequest("artifacts: \(problem)") }
-            let normalized = ArtifactPath.normalized(path)
-            if !paths.contains(normalized) { paths.append(normalized) }
+            guard ArtifactPath.isCanonical(path) else {
+                throw APIRequestError.badRequest("artifacts: '\(path)' is not normalized; send '\(ArtifactPath.normalized(path))'")
+            }
+            if !paths.contains(path) { paths.append(path) }
         }
         var workflows: [String] = []
         var runs: [String] = []

@@ -1352,7 +1352,7 @@ enum OpenAPIDocument {
             }
           },
           "404": {
-            "description": "No such run, or no such artifact.",
+            "description": "No such run, or no artifact under that path (a path that could not be an artifact's is none).",
             "content": {
               "application/json": {
                 "schema": {
@@ -1386,15 +1386,6 @@ enum OpenAPIDocument {
             "required": true,
             "schema": {
               "type": "string"
-            }
-          },
-          {
-            "name": "Range",
-            "in": "header",
-            "required": false,
-            "schema": {
-              "type": "string",
-              "pattern": "^bytes=[0-9]+-$"
             }
           }
         ],
@@ -2339,9 +2330,9 @@ enum OpenAPIDocument {
             "type": "array",
             "items": {
               "type": "string",
-              "minLength": 1
+              "pattern": "^(?:[^/.~\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+)(?:/(?:[^/.\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+))*$"
             },
-            "description": "Paths relative to the run's working directory that the runner uploads after the commands end; no absolute paths, no '..'."
+            "description": "Paths relative to the run's working directory, normalized (no leading '/' or '~', no '.' or '..' segments, no empty ones, no trailing '/'), that the runner uploads after the commands end."
           },
           "deps": {
             "type": "array",
