@@ -114,6 +114,15 @@ final class ArtifactsEndToEndTests: CLITestCase {
         try Data(repeating: 0x58, count: 300_000).write(to: resumed.appendingPathComponent("checkpoints/model.bin.dstack-partial"))
         XCTAssertEqual(try dstack("artifacts", "download", trainID, "--path", "checkpoints", resumed.path).status, 0)
         XCTAssertEqual(try Data(contentsOf: resumed.appendingPathComponent("checkpoints/model.bin")), model)
+
+        // A symlink in DIR is never written through.
+        let trap = scratch("trap")
+        let elsewhere = scratch("elsewhere")
+        try FileManager.default.createDirectory(at: trap, withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(at: elsewhere, withIntermediateDirectories: true)
+        try FileManager.default.createSymbolicLink(at: trap.appendingPathComponent("checkpoints"), withDestinationURL: elsewhere)
+        try fails(["artifacts", "download", trainID, "--path", "checkpoints", trap.path], saying: "is in the way: it is not a directory")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: elsewhere.path), [])
     }
 
     func testPathEscapesAreRefusedAndASymlinkToEtcIsSkipped() throws {

@@ -24,9 +24,12 @@ final class ArtifactBucketFaultTests: XCTestCase {
         var manifest: RunnerAPI.Manifest?
         var singlePut: [UInt8]?
         let partSize: Int
+        /// Every bucket PUT answers 500: a bucket that never recovers.
+        let down: Bool
 
-        init(partSize: Int) throws {
+        init(partSize: Int, down: Bool = false) throws {
             self.partSize = partSize
+            self.down = down
             server = try LocalHTTPServer { [unowned self] request in self.handle(request) }
         }
 
@@ -43,6 +46,7 @@ final class ArtifactBucketFaultTests: XCTestCase {
                     let urls = (1...count).map { RunnerAPI.PartURL(partNumber: $0, url: server.url + "/bucket/part/\($0)?gen=\(plans)") }
                     return json(RunnerAPI.UploadPlan(uploadID: "upload-1", partSize: partSize, parts: urls).json)
                 }
+                if down, path.hasPrefix("/bucket/") { return LocalHTTPServer.Response(status: 500, body: "InternalError") }
                 if path.hasPrefix("/bucket/part/") {
                     let number = Int(path.dropFirst("/bucket/part/".count).prefix { $0 != "?" })!
                     partTries[number, default: 0] += 1
@@ -107,6 +111,26 @@ final class ArtifactBucketFaultTests: XCTestCase {
             XCTAssertEqual(fake.manifest?.complete, true)
             XCTAssertEqual(fake.manifest?.files.map(\.path), ["out/model.bin", "out/small.txt"])
             XCTAssertEqual(fake.manifest?.files.first?.sha256, SHA256Digest.hex(of: big))
+        }
+    }
+
+    func testABucketThatNeverRecoversEndsInAnIncompleteManifestWithTheReason() throws {
+        let fake = try FakeBucket(partSize: 100_000, down: true)
+        defer { fake.server.stop() }
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("bucket-down-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        try Data("checkpoint".utf8).write(to: directory.appendingPathComponent("model.bin"))
+
+        let notes = LineBox()
+        let line = uploader(fake, notes: notes).upload(paths: ["model.bin"], from: directory.path, runID: "run-1", attempt: 1)
+
+        XCTAssertEqual(line, "artifacts: incomplete (1 of 1 files failed to upload; the first: model.bin: the bucket answered 500 (after 10 tries))")
+        XCTAssertTrue(notes.text.contains("artifact 'model.bin' was not uploaded: the bucket answered 500 (after 10 tries)"), notes.text)
+        fake.lock.withLock {
+            XCTAssertEqual(fake.manifest?.complete, false, "the manifest is still written, last")
+            XCTAssertEqual(fake.manifest?.files, [])
+            XCTAssertEqual(fake.manifest?.reason, "1 of 1 files failed to upload; the first: model.bin: the bucket answered 500 (after 10 tries)")
         }
     }
 }
