@@ -15,6 +15,16 @@ public struct RunArtifactsRecord: Sendable, Equatable {
     public var reason: String?
     /// `server` or the bucket's display name, fixed when the first upload begins.
     public var location: String?
+
+    public init(runID: String, paths: [String], deps: [String], attempt: Int?, state: State?, reason: String?, location: String?) {
+        self.runID = runID
+        self.paths = paths
+        self.deps = deps
+        self.attempt = attempt
+        self.state = state
+        self.reason = reason
+        self.location = location
+    }
 }
 
 public struct ArtifactFileRecord: Sendable, Equatable {
@@ -54,6 +64,11 @@ public struct ArtifactUploadRecord: Sendable, Equatable {
 public struct ArtifactCounts: Sendable, Equatable {
     public var count: Int
     public var size: Int
+
+    public init(count: Int, size: Int) {
+        self.count = count
+        self.size = size
+    }
 }
 
 extension StateTransaction {
