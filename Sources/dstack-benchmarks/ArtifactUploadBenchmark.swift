@@ -14,6 +14,7 @@ import Foundation
 //     runner API to DSTACK_HOME/artifacts); with the throughput;
 //   - the runner's peak RSS (VmHWM, which the kernel keeps for the process's life) and
 //     the highest RSS sampled every 20 ms during the upload: the goal is under 64 MB;
+//   - the server's peak RSS before and after (it streams the body to disk);
 //   - the floor, in the same run: `cp` of a file of the same size on the same disk.
 // The integrator adds the S3 comparison (moto, `aws s3 cp`) next to it.
 
@@ -54,6 +55,7 @@ func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOver
         throw BenchmarkError("the local runner's pid is not in \(instances.path)")
     }
     let before = try ProcessStats.of(Int32(pid))
+    let serverBefore = try ProcessStats.of(fixture.server.pid)
 
     let sampling = LockedBox<(running: Bool, highest: Double)>((true, 0))
     let sampler = Thread {
@@ -70,6 +72,7 @@ func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOver
     try waitForDone(id)
     sampling.withValue { $0.running = false }
     let after = try ProcessStats.of(Int32(pid))
+    let serverAfter = try ProcessStats.of(fixture.server.pid)
     let logs = try state.read { try $0.logs(runID: id) }
     guard let written = logs.first(where: { $0.stream == .stdout }).flatMap({ Double($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
           let complete = logs.first(where: { $0.text.contains("artifacts: complete") }) else {
@@ -90,5 +93,7 @@ func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOver
     print(String(format: "  upload (SHA-256 pass + streamed PUT): %.2f s = %.0f MiB/s", upload, mib / upload))
     print(String(format: "  runner peak RSS (VmHWM): %.1f MiB (%.1f MiB before the run); highest sampled RSS during it: %.1f MiB; goal < 64 MB",
                  after.peakRSSMiB, before.peakRSSMiB, sampling.value.highest))
+    print(String(format: "  server peak RSS (VmHWM): %.1f MiB (%.1f MiB before the run): the body is streamed to disk, not held",
+                 serverAfter.peakRSSMiB, serverBefore.peakRSSMiB))
     print(String(format: "  floor: cp of the same size on the same disk: %.2f s = %.0f MiB/s", copy.seconds, mib / copy.seconds))
 }
