@@ -153,7 +153,8 @@ struct ArtifactUploader {
     }
 }
 
-/// Sizes for people: `512 B`, `1.5 KB`, `2.0 GB` (powers of 1024).
+/// Sizes for people: `512 B`, `1.5 KB`, `2.0 GB` (powers of 1024), as `ByteSize.format` writes them
+/// (the runner links no DstackProject).
 public enum ByteCount {
     public static func text(_ bytes: Int) -> String {
         let units = ["B", "KB", "MB", "GB", "TB"]

@@ -1,5 +1,6 @@
 import DstackAPI
 import DstackCLIKit
+import DstackProject
 import DstackWire
 import Foundation
 
@@ -124,7 +125,7 @@ struct ArtifactDownloader {
     }
 
     private func report(_ file: ArtifactDownload, _ what: String) {
-        say("\(what) \(file.path) (\(ByteText.text(file.size)))")
+        say("\(what) \(file.path) (\(ByteSize.format(file.size)))")
     }
 
     private func isRegularFile(_ path: String) -> Bool {
@@ -177,7 +178,7 @@ final class ProgressLine: @unchecked Sendable { // `condition` guards `done`
         let width = 30
         let filled = Int(fraction * Double(width))
         let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
-        let line = "\r[\(bar)] \(String(format: "%3d", Int(fraction * 100)))% \(path) \(ByteText.text(have))/\(ByteText.text(size))\u{1B}[K"
+        let line = "\r[\(bar)] \(String(format: "%3d", Int(fraction * 100)))% \(path) \(ByteSize.format(have))/\(ByteSize.format(size))\u{1B}[K"
         FileHandle.standardOutput.write(Data(line.utf8))
     }
 }

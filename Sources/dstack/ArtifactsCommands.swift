@@ -1,6 +1,7 @@
 import ArgumentParser
 import DstackAPI
 import DstackCLIKit
+import DstackProject
 import DstackWire
 import Foundation
 
@@ -37,11 +38,11 @@ extension Dstack {
                 }
                 let total = list.files.reduce(0) { $0 + $1.size }
                 say("\(list.run): artifacts \(list.state)" + (list.reason.map { " (\($0))" } ?? "")
-                    + ", \(plural(list.files.count, "file")), \(ByteText.text(total))"
+                    + ", \(plural(list.files.count, "file")), \(ByteSize.format(total))"
                     + (list.location.map { $0 == "server" ? " on the server" : " in \($0)" } ?? ""))
                 guard !list.files.isEmpty else { return }
                 var table = TextTable(header: ["PATH", "SIZE", "SHA256"])
-                table.rows = list.files.map { [$0.path, ByteText.text($0.size), $0.sha256] }
+                table.rows = list.files.map { [$0.path, ByteSize.format($0.size), $0.sha256] }
                 say(table.render())
             }
         }
@@ -83,7 +84,7 @@ extension Dstack {
                     try downloader.download(file)
                     bytes += file.size
                 }
-                say("\(downloads.run): \(plural(downloads.files.count, "file")), \(ByteText.text(bytes)) in \(downloader.root)")
+                say("\(downloads.run): \(plural(downloads.files.count, "file")), \(ByteSize.format(bytes)) in \(downloader.root)")
             }
         }
     }
@@ -94,22 +95,8 @@ enum ArtifactColumn {
     static func text(_ summary: ArtifactSummary?) -> String {
         guard let summary else { return "-" }
         switch summary.state {
-        case "complete": return "\(summary.count) (\(ByteText.text(summary.size)))"
+        case "complete": return "\(summary.count) (\(ByteSize.format(summary.size)))"
         default: return summary.state
         }
-    }
-}
-
-/// Sizes for people: `512 B`, `1.5 KB`, `2.0 GB` (powers of 1024).
-enum ByteText {
-    static func text(_ bytes: Int) -> String {
-        let units = ["B", "KB", "MB", "GB", "TB"]
-        var value = Double(bytes)
-        var unit = 0
-        while value >= 1024 && unit < units.count - 1 {
-            value /= 1024
-            unit += 1
-        }
-        return unit == 0 ? "\(bytes) B" : String(format: "%.1f", value) + " " + units[unit]
     }
 }
