@@ -2,6 +2,8 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <unistd.h>
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
 static void global_init(void) { curl_global_init(CURL_GLOBAL_DEFAULT); }
@@ -21,6 +23,51 @@ static size_t append(char *ptr, size_t size, size_t nmemb, void *userdata) {
     memcpy(buffer->data + buffer->length, ptr, n);
     buffer->length += n;
     buffer->data[buffer->length] = 0;
+    return n;
+}
+
+// The state of one streamed transfer: where the body is read from, and where a reply goes.
+typedef struct {
+    CURL *handle;
+    dstack_curl_response *response;
+    int upload_fd;
+    long long upload_offset;
+    long long upload_remaining;
+    int download_fd;
+    int to_file;      // -1 undecided, 0 memory (the reply is not a 2xx), 1 the file
+} stream_state;
+
+static size_t read_from_fd(char *buffer, size_t size, size_t nitems, void *userdata) {
+    stream_state *state = (stream_state *)userdata;
+    size_t wanted = size * nitems;
+    if ((long long)wanted > state->upload_remaining) wanted = (size_t)state->upload_remaining;
+    if (wanted == 0) return 0;
+    ssize_t n;
+    do { n = pread(state->upload_fd, buffer, wanted, state->upload_offset); } while (n < 0 && errno == EINTR);
+    if (n <= 0) return CURL_READFUNC_ABORT; // a file that shrank or cannot be read fails the transfer
+    state->upload_offset += n;
+    state->upload_remaining -= n;
+    return (size_t)n;
+}
+
+static size_t write_to_fd(char *ptr, size_t size, size_t nmemb, void *userdata) {
+    stream_state *state = (stream_state *)userdata;
+    size_t n = size * nmemb;
+    if (state->to_file < 0) {
+        long status = 0;
+        curl_easy_getinfo(state->handle, CURLINFO_RESPONSE_CODE, &status);
+        state->to_file = (status >= 200 && status < 300) ? 1 : 0;
+    }
+    if (!state->to_file) return append(ptr, size, nmemb, &state->response->body);
+    size_t done = 0;
+    while (done < n) {
+        ssize_t w = write(state->download_fd, ptr + done, n - done);
+        if (w < 0) {
+            if (errno == EINTR) continue;
+            return 0; // a full disk aborts the transfer
+        }
+        done += (size_t)w;
+    }
     return n;
 }
 
@@ -59,7 +106,18 @@ CURLcode dstack_curl_perform(CURL *h, const dstack_curl_request *rq, dstack_curl
     if (rq->no_proxy) curl_easy_setopt(h, CURLOPT_NOPROXY, rq->no_proxy);
     if (rq->headers) curl_easy_setopt(h, CURLOPT_HTTPHEADER, rq->headers);
 
-    if (strcmp(rq->method, "GET") == 0) {
+    stream_state stream = { h, rs, rq->upload_fd, rq->upload_offset, rq->upload_length, rq->download_fd, -1 };
+    if (rq->low_speed_time_s > 0) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1024L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, rq->low_speed_time_s);
+    }
+    if (rq->upload_from_fd) {
+        curl_easy_setopt(h, CURLOPT_UPLOAD, 1L); // PUT, with the body from read_from_fd
+        if (strcmp(rq->method, "PUT") != 0) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, rq->method);
+        curl_easy_setopt(h, CURLOPT_INFILESIZE_LARGE, (curl_off_t)rq->upload_length);
+        curl_easy_setopt(h, CURLOPT_READFUNCTION, read_from_fd);
+        curl_easy_setopt(h, CURLOPT_READDATA, &stream);
+    } else if (strcmp(rq->method, "GET") == 0) {
         curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
     } else if (strcmp(rq->method, "HEAD") == 0) {
         curl_easy_setopt(h, CURLOPT_NOBODY, 1L);
@@ -69,8 +127,15 @@ CURLcode dstack_curl_perform(CURL *h, const dstack_curl_request *rq, dstack_curl
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)rq->body_length);
         curl_easy_setopt(h, CURLOPT_COPYPOSTFIELDS, rq->body ? rq->body : "");
     }
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &rs->body);
+    if (rq->download_to_fd) {
+        // No transparent decompression: the bytes written are the bytes the SHA-256 is of.
+        curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, NULL);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, write_to_fd);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &stream);
+    } else {
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, append);
+        curl_easy_setopt(h, CURLOPT_WRITEDATA, &rs->body);
+    }
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, append);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, &rs->headers);
 

@@ -20,6 +20,9 @@ public enum APIPaths {
     public static func run(_ id: String) -> String { runs + "/" + escaped(id) }
     public static func runLogs(_ id: String) -> String { run(id) + "/logs" }
     public static func stopRun(_ id: String) -> String { run(id) + "/stop" }
+    public static func runArtifacts(_ id: String) -> String { run(id) + "/artifacts" }
+    public static func runArtifactDownloads(_ id: String) -> String { run(id) + "/artifacts/downloads" }
+    public static func runArtifactFile(_ id: String) -> String { run(id) + "/artifacts/file" }
     public static let code = prefix + "/code"
     public static func codeArchive(_ sha256: String) -> String { code + "/" + escaped(sha256) }
     public static let instances = prefix + "/instances"

@@ -28,9 +28,13 @@ public struct RunSubmission: Codable, Sendable, Equatable {
     public var codeSize: Int?
     /// Queue the run even when no allowed type can ever fit it.
     public var wait: Bool
+    /// Paths the runner uploads after the commands end (optional in the JSON).
+    public var artifacts: [String]
+    /// Runs whose artifacts the working directory starts with (optional in the JSON).
+    public var deps: [DepPayload]
 
     public init(workflow: String?, commands: [String], requirements: RequirementsPayload, environment: [String: String],
-                codeSha256: String?, codeSize: Int?, wait: Bool) {
+                codeSha256: String?, codeSize: Int?, wait: Bool, artifacts: [String] = [], deps: [DepPayload] = []) {
         self.workflow = workflow
         self.commands = commands
         self.requirements = requirements
@@ -38,6 +42,25 @@ public struct RunSubmission: Codable, Sendable, Equatable {
         self.codeSha256 = codeSha256
         self.codeSize = codeSize
         self.wait = wait
+        self.artifacts = artifacts
+        self.deps = deps
+    }
+
+    private enum CodingKeys: String, CodingKey {
+        case workflow, commands, requirements, environment, codeSha256, codeSize, wait, artifacts, deps
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        workflow = try container.decodeIfPresent(String.self, forKey: .workflow)
+        commands = try container.decode([String].self, forKey: .commands)
+        requirements = try container.decode(RequirementsPayload.self, forKey: .requirements)
+        environment = try container.decode([String: String].self, forKey: .environment)
+        codeSha256 = try container.decodeIfPresent(String.self, forKey: .codeSha256)
+        codeSize = try container.decodeIfPresent(Int.self, forKey: .codeSize)
+        wait = try container.decode(Bool.self, forKey: .wait)
+        artifacts = try container.decodeIfPresent([String].self, forKey: .artifacts) ?? []
+        deps = try container.decodeIfPresent([DepPayload].self, forKey: .deps) ?? []
     }
 }
 
@@ -53,9 +76,13 @@ public struct RunInfo: Codable, Sendable, Equatable {
     public var exitCode: Int?
     public var submittedAt: Date
     public var finishedAt: Date?
+    /// The run's artifacts: how many files, their total size, and whether they are
+    /// complete; null for a run that declares none.
+    public var artifacts: ArtifactSummary?
 
     public init(id: String, workflow: String?, user: String?, status: String, reason: String?, stage: String?,
-                instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?) {
+                instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?,
+                artifacts: ArtifactSummary? = nil) {
         self.id = id
         self.workflow = workflow
         self.user = user
@@ -67,6 +94,7 @@ public struct RunInfo: Codable, Sendable, Equatable {
         self.exitCode = exitCode
         self.submittedAt = submittedAt
         self.finishedAt = finishedAt
+        self.artifacts = artifacts
     }
 
     /// done, failed, stopped or interrupted: it will not change again.

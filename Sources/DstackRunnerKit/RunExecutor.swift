@@ -32,6 +32,8 @@ public final class RunExecutor: @unchecked Sendable {
         baseEnvironment = environment.filter { $0.key != RunnerOptions.registrationTokenVariable }
     }
 
+    private var isStopRequested: Bool { lock.withLock { stopRequested } }
+
     /// The run executing now, for heartbeats.
     public var currentRun: (runID: String, attempt: Int)? { lock.withLock { current } }
 
@@ -72,6 +74,18 @@ public final class RunExecutor: @unchecked Sendable {
                 return 1
             }
         }
+        if !assignment.deps.isEmpty {
+            do {
+                let (count, bytes) = try DepDownloader(transfer: ArtifactTransfer(client: client), lifetime: client.lifetime)
+                    .download(runID: assignment.runID, into: directory)
+                shipper.enqueue(.stderr, Array("[dstack] deps: \(count) file(s), \(ByteCount.text(bytes)) from \(assignment.deps.joined(separator: ", "))\n".utf8))
+            } catch {
+                shipper.enqueue(.stderr, Array("[dstack] \(error)\n".utf8))
+                shipper.finish()
+                log("run \(assignment.runID) attempt \(assignment.attempt): \(error)")
+                return 1
+            }
+        }
         var exitCode = 0
         for (index, command) in assignment.commands.enumerated() {
             exitCode = runCommand(command, in: directory, environment: environment, shipper: shipper) { pid in
@@ -82,6 +96,18 @@ public final class RunExecutor: @unchecked Sendable {
                 }
             }
             if exitCode != 0 || lock.withLock({ stopRequested }) { break }
+        }
+        // Whatever the exit code, but never for a run that was stopped or interrupted.
+        if !assignment.artifacts.isEmpty, !lock.withLock({ stopRequested || shuttingDown }) {
+            let uploader = ArtifactUploader(
+                transfer: ArtifactTransfer(client: client), lifetime: client.lifetime,
+                note: { line in shipper.enqueue(.stderr, Array("[dstack] \(line)\n".utf8)) },
+                stopped: { [weak self] in self?.isStopRequested ?? true })
+            if let line = uploader.upload(paths: assignment.artifacts, from: directory, runID: assignment.runID,
+                                          attempt: assignment.attempt) {
+                shipper.enqueue(.stderr, Array("[dstack] \(line)\n".utf8))
+                log("run \(assignment.runID) attempt \(assignment.attempt): \(line)")
+            }
         }
         shipper.finish()
         log("run \(assignment.runID) attempt \(assignment.attempt) exited with code \(exitCode)")

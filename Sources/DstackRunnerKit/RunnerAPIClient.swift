@@ -9,14 +9,16 @@ public final class RunnerAPIClient: @unchecked Sendable {
     public let serverURL: String
     public let instanceID: String
     public let contact: ContactClock
-    private let log: RunnerLog
-    private let lifetime: Lifetime
+    let log: RunnerLog
+    let lifetime: Lifetime
     /// Long polls need a total timeout beyond the poll wait; other calls are short.
     private let pollHTTP: CurlHTTPClient
-    private let callHTTP: CurlHTTPClient
+    let callHTTP: CurlHTTPClient
     /// Code archives can be large (up to the submitter's --max-code-size) and links slow.
     private let codeHTTP: CurlHTTPClient
     private let pollWait: TimeInterval
+    /// The server certificate's pin, for the artifact transfers' own client.
+    let serverPin: String?
     private let lock = NSLock()
     private var token: String?
 
@@ -28,6 +30,7 @@ public final class RunnerAPIClient: @unchecked Sendable {
         self.contact = contact
         self.log = log
         self.lifetime = lifetime
+        self.serverPin = serverPin
         let proxy = ProxySettings.fromEnvironment(ProcessInfo.processInfo.environment)
         pollHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: pollWait + 15, proxy: proxy,
                                                  pinnedPublicKey: serverPin))
@@ -155,7 +158,7 @@ public final class RunnerAPIClient: @unchecked Sendable {
 
     // MARK: - Plumbing
 
-    private func authorization() -> [HTTPHeader] {
+    func authorization() -> [HTTPHeader] {
         lock.withLock { token.map { [RunnerAPI.authorization($0)] } ?? [] }
     }
 

@@ -63,8 +63,10 @@ public struct DstackHTTPServer {
 
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)
+        let artifacts = ArtifactService(workspace: workspace)
+        RunnerArtifactRoutes(service: service, artifacts: artifacts).add(to: router)
         RunnerBinaryRoute(service: service, binaries: options.runnerBinaries).add(to: router)
-        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal)
+        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, artifacts: artifacts)
         try control.users.ensureAdmin()
         APIRoutes(control: control).add(to: router)
         let scheme = options.tls == nil ? "http" : "https"

@@ -17,6 +17,8 @@ public final class FaultProxy: @unchecked Sendable {
         case dropRequest
         /// Forward, and hold the reply back this long.
         case delay(TimeInterval)
+        /// Forward nothing and answer with this status (a 503 from a struggling server).
+        case status(Int)
     }
 
     /// Decides the fault for a request; `earlier` is how many requests with the same
@@ -68,6 +70,10 @@ public final class FaultProxy: @unchecked Sendable {
             return fault
         }
         if fault == .dropRequest { return LocalHTTPServer.Response(dropConnection: true) }
+        if case .status(let status) = fault {
+            return LocalHTTPServer.Response(status: status, headers: [("Content-Type", "application/json")],
+                                            body: #"{"error":"injected by the fault proxy"}"#)
+        }
         let forwarded = HTTPRequest(
             method: request.method, url: upstream + request.path,
             headers: request.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) }.map { HTTPHeader($0.name, $0.value) },

@@ -214,12 +214,13 @@ struct LocalServerFixture {
         home = scratch.appendingPathComponent("home")
         environment = dstackEnvironment(home: home, extra: ["HOME": scratch.path, "DSTACK_SERVER_URL": serverURL,
                                                             "DSTACK_RUNNER_PATH": runner])
-        try mustRun(dstack, ["local", "configure"], environment: environment)
-        try mustRun(dstack, ["autoscale", "allow", "local", "--max", "1"], environment: environment)
         server = try Child("dstack server", executable: dstack, arguments: ["server", "--port", String(port), "--idle-timeout", "30m"],
                            environment: environment, log: scratch.appendingPathComponent("server.log"))
         do {
             try waitForServer(serverURL, server: server)
+            // The CLI is the server's client: configure once the server answers.
+            try mustRun(dstack, ["local", "configure"], environment: environment)
+            try mustRun(dstack, ["autoscale", "allow", "local", "--max", "1"], environment: environment)
             state = try StateStore(home: DstackHome(url: home))
         } catch {
             server.stop()

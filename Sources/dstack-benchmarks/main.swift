@@ -20,6 +20,8 @@ import Foundation
 // Issue 7's:
 //   dstack-benchmarks run-detach [RUNS] [--dstack PATH]                      (RunDetachBenchmark.swift)
 //   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH] (ScaleBenchmark.swift)
+// Issue 9's:
+//   dstack-benchmarks artifact-upload [--megabytes 1024] [--dstack PATH] [--runner PATH] (ArtifactUploadBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -174,6 +176,9 @@ do {
         let result = try outcome.value!.get()
         printScale(result)
         if result.runsDone != result.runs { exit(1) }
+    case "artifact-upload":
+        try benchmarkArtifactUpload(megabytes: option("--megabytes").flatMap { Int($0) } ?? 1024, dstackOverride: option("--dstack"),
+                                    runnerOverride: option("--runner"))
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
@@ -191,6 +196,7 @@ do {
                    dstack-benchmarks runner-cold-start [BOOTS] [--dstack PATH]
                    dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks run-detach [RUNS] [--dstack PATH]
+                   dstack-benchmarks artifact-upload [--megabytes 1024] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
             """)
         exit(2)

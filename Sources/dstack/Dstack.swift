@@ -11,7 +11,7 @@ struct Dstack: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "dstack",
         abstract: "Run workflows on spot instances in your own cloud.",
-        usage: "dstack [VENDOR configure | autoscale | run | ps | logs | stop | instances | users | login | server] ...",
+        usage: "dstack [VENDOR configure | autoscale | run | ps | logs | stop | artifacts | instances | users | login | server] ...",
         discussion: """
         Configure a cloud vendor with 'dstack VENDOR configure', where VENDOR is one of \
         \(builtinRegistry.vendors.joined(separator: ", ")). Then allow instance types with \
@@ -20,7 +20,7 @@ struct Dstack: AsyncParsableCommand {
         saved, or else the server of $DSTACK_HOME (default ~/.dstack), which the CLI starts \
         in the background when none is running ('dstack server stop' stops it).
         """,
-        subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Instances.self, Users.self, Login.self, Server.self]
+        subcommands: [Autoscale.self, Run.self, Ps.self, Logs.self, Stop.self, Artifacts.self, Instances.self, Users.self, Login.self, Server.self]
     )
 
     static let versionLine = "dstack \(DstackVersion.current)"

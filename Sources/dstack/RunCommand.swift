@@ -12,7 +12,8 @@ extension Dstack {
             abstract: "Submit a run: a workflow from .dstack/workflows.yaml, or a command after --.",
             usage: """
             dstack run [--detach] [--wait] [--instance-type T | --cpu N --memory SIZE --gpu N] [--env KEY=VALUE]... \
-            [--max-code-size SIZE | --no-code] (WORKFLOW | -- CMD ARGS...)
+            [--max-code-size SIZE | --no-code] [--artifact PATH]... [--dep-workflow NAME]... [--dep-run ID]... \
+            (WORKFLOW | -- CMD ARGS...)
             """,
             discussion: """
             Ships the working directory with the run (in a git repository: the tracked files \
@@ -63,6 +64,15 @@ extension Dstack {
         @Option(name: .customLong("file"), help: ArgumentHelp("The workflows file.", valueName: "PATH"))
         var file: String = WorkflowFile.defaultPath
 
+        @Option(name: .customLong("artifact"), help: ArgumentHelp("Upload this path (relative to the working directory) when the commands end (repeatable; added to the workflow's).", valueName: "PATH"))
+        var artifacts: [String] = []
+
+        @Option(name: .customLong("dep-workflow"), help: ArgumentHelp("Start with the artifacts of this workflow's latest successful run (repeatable).", valueName: "NAME"))
+        var depWorkflows: [String] = []
+
+        @Option(name: .customLong("dep-run"), help: ArgumentHelp("Start with the artifacts of this run (repeatable).", valueName: "ID"))
+        var depRuns: [String] = []
+
         func validate() throws {
             if workflow == nil && command.isEmpty {
                 throw ValidationError("give a WORKFLOW name or a command after --")
@@ -72,6 +82,12 @@ extension Dstack {
             }
             _ = try flagRequirements()
             _ = try flagEnvironment()
+            for path in artifacts {
+                if let problem = ArtifactPath.problem(path) { throw ValidationError("--artifact: \(problem)") }
+            }
+            if (depWorkflows + depRuns).contains(where: \.isEmpty) {
+                throw ValidationError("--dep-workflow and --dep-run need a name")
+            }
             _ = try codeLimit()
         }
 
@@ -121,6 +137,8 @@ extension Dstack {
             var commands = [command.map(ShellQuote.quote).joined(separator: " ")]
             var requirements = try flagRequirements() ?? ResourceRequirements()
             var environment: [String: String] = [:]
+            var artifactPaths: [String] = []
+            var deps: [DepPayload] = []
             if let workflow {
                 let file = try WorkflowFile.load(path: self.file)
                 guard let found = file.workflow(named: workflow) else {
@@ -130,7 +148,16 @@ extension Dstack {
                 commands = found.commands
                 requirements = try flagRequirements() ?? found.requirements
                 environment = found.environment
+                artifactPaths = found.artifacts
+                deps = found.deps.map { dep in
+                    switch dep {
+                    case .workflow(let name): return DepPayload(workflow: name)
+                    case .run(let id): return DepPayload(run: id)
+                    }
+                }
             }
+            for path in artifacts.map(ArtifactPath.normalized) where !artifactPaths.contains(path) { artifactPaths.append(path) }
+            deps += depWorkflows.map { DepPayload(workflow: $0) } + depRuns.map { DepPayload(run: $0) }
             environment.merge(try flagEnvironment()) { _, flag in flag }
 
             // Everything that can refuse the run on this side happens before anything is sent.
@@ -142,7 +169,8 @@ extension Dstack {
                 requirements: RequirementsPayload(instanceType: requirements.instanceType, cpu: requirements.cpus,
                                                   memoryMib: requirements.memoryMiB, gpu: requirements.gpus,
                                                   diskGb: requirements.diskGB),
-                environment: environment, codeSha256: code?.shipped.sha256, codeSize: code?.shipped.size, wait: wait)
+                environment: environment, codeSha256: code?.shipped.sha256, codeSize: code?.shipped.size, wait: wait,
+                artifacts: artifactPaths, deps: deps)
             let run: RunInfo
             do {
                 run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)

@@ -9,7 +9,7 @@ import Foundation
 extension Dstack {
     struct Ps: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List runs: ID, workflow, who submitted it, status, instance, age. A user sees their own runs; an admin sees every run.",
+            abstract: "List runs: ID, workflow, who submitted it, status, instance, age, artifacts (count and size). A user sees their own runs; an admin sees every run.",
             usage: "dstack ps [--all] [--json]"
         )
 
@@ -31,10 +31,10 @@ extension Dstack {
                 say("No runs. Submit one with: dstack run WORKFLOW, or dstack run -- CMD ARGS...")
                 return
             }
-            var table = TextTable(header: ["RUN", "WORKFLOW", "USER", "STATUS", "INSTANCE", "AGE", "REASON"])
+            var table = TextTable(header: ["RUN", "WORKFLOW", "USER", "STATUS", "INSTANCE", "AGE", "ARTIFACTS", "REASON"])
             table.rows = runs.map { run in
                 [run.id, run.workflow ?? "-", run.user ?? "-", run.status, run.instanceId ?? "-",
-                 DurationText.format(now.timeIntervalSince(run.submittedAt)), run.reason ?? ""]
+                 DurationText.format(now.timeIntervalSince(run.submittedAt)), ArtifactColumn.text(run.artifacts), run.reason ?? ""]
             }
             say(table.render())
         }

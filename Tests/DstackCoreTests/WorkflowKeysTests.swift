@@ -86,7 +86,7 @@ final class WorkflowKeysTests: XCTestCase {
     }
 
     func testEveryKeyThisDstackDoesNotActOnIsRefused() {
-        for key in ["ports: [8080]", "artifacts: [out]", "deps: [prepare]", "provider: bash", "working_dir: src", "python: 3.10"] {
+        for key in ["ports: [8080]", "cache: [out]", "provider: bash", "working_dir: src", "python: 3.10"] {
             let error = refusal("workflows:\n  - name: w\n    commands: [x]\n    \(key)\n")
             let name = String(key.prefix { $0 != ":" })
             XCTAssertEqual(error?.line, 4, key)

@@ -15,6 +15,13 @@ final class RunnerAPIWireTests: XCTestCase {
             #"{"run_id":"r","attempt":2,"commands":["make","test"],"env":{"A":"1","B":"2"},"code":{"sha256":"ab","size":42}}"#)
         XCTAssertEqual(RunnerAPI.Assignment(runID: "r", attempt: 1, commands: []).json.serialized(),
                        #"{"run_id":"r","attempt":1,"commands":[],"env":{}}"#)
+        XCTAssertEqual(RunnerAPI.Assignment(runID: "r", attempt: 1, commands: [], artifacts: ["out"], deps: ["run-a"]).json.serialized(),
+                       #"{"run_id":"r","attempt":1,"commands":[],"env":{},"artifacts":["out"],"deps":["run-a"]}"#)
+        XCTAssertEqual(RunnerAPI.UploadRequest(attempt: 1, path: "out/a", size: 3, sha256: "ab").json.serialized(),
+                       #"{"attempt":1,"path":"out/a","size":3,"sha256":"ab"}"#)
+        XCTAssertEqual(RunnerAPI.Manifest(attempt: 1, complete: false, reason: "why", files: [.init(path: "a", size: 1, sha256: "ab")])
+                        .json.serialized(),
+                       #"{"attempt":1,"complete":false,"reason":"why","files":[{"path":"a","size":1,"sha256":"ab"}]}"#)
         XCTAssertEqual(RunnerAPI.LogChunk(attempt: 1, stream: .stderr, text: "oops\n").json.serialized(),
                        #"{"attempt":1,"stream":"stderr","text":"oops\n"}"#)
         XCTAssertEqual(RunnerAPI.RunExit(attempt: 1, exitCode: 3).json.serialized(), #"{"attempt":1,"exit_code":3}"#)

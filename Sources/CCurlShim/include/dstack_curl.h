@@ -25,6 +25,15 @@ typedef struct {
     const char *no_proxy;          // NULL or a comma-separated host list
     const char *ca_file;           // NULL: the system bundle
     const char *pinned_public_key; // NULL, or "sha256//BASE64": the server's key must be this one
+    // Streaming (artifacts): a body read from a file and a reply written to one, so that
+    // a file of any size crosses the wire through a small buffer, never whole in memory.
+    int upload_from_fd;            // 1: the body is `upload_length` bytes of `upload_fd` from `upload_offset` (PUT)
+    int upload_fd;
+    long long upload_offset;
+    long long upload_length;
+    int download_to_fd;            // 1: a 2xx reply's body is appended to `download_fd`; other replies stay in memory
+    int download_fd;
+    long low_speed_time_s;         // > 0: abort when under 1 KiB/s for this long (for transfers with no total timeout)
 } dstack_curl_request;
 
 typedef struct {

@@ -153,19 +153,21 @@ public final class RunnerService: @unchecked Sendable {
     private func currentAssignment(_ instanceID: String) throws -> RunnerAPI.Assignment? {
         let state = try workspace.state()
         // A read first: most polls find no work, and need not queue for the write lock.
-        let found: RunRecord? = try state.read { tx in
+        let found: (RunRecord, RunArtifactsRecord?)? = try state.read { tx in
             guard let runID = try tx.fleetInstance(instanceID)?.runID, let run = try tx.run(runID),
                   run.status == .running, run.instanceID == instanceID, !run.stopRequested else { return nil }
-            return run
+            return (run, try tx.runArtifacts(runID))
         }
-        guard let run = found else { return nil }
+        guard let found else { return nil }
+        let (run, artifacts) = found
         if run.stage != RunStage.running {
             try state.write { tx in
                 if try tx.run(run.id)?.attempt == run.attempt { try tx.setRunStage(run.id, RunStage.running) }
             }
         }
         return RunnerAPI.Assignment(runID: run.id, attempt: run.attempt, commands: run.commands, env: run.environment,
-                                    code: run.code.map { RunnerAPI.Assignment.Code(sha256: $0.sha256, size: $0.size) })
+                                    code: run.code.map { RunnerAPI.Assignment.Code(sha256: $0.sha256, size: $0.size) },
+                                    artifacts: artifacts?.paths ?? [], deps: artifacts?.deps ?? [])
     }
 
     /// The file holding a run's code archive, for the instance the run is assigned to

@@ -6,14 +6,28 @@ public struct Workflow: Sendable, Equatable {
     /// Set in every command's environment on the runner.
     public var environment: [String: String]
     public var requirements: ResourceRequirements
+    /// Paths relative to the working directory (checked with `ArtifactPath`) that the
+    /// runner uploads after the commands end.
+    public var artifacts: [String]
+    /// Runs whose artifacts the working directory starts with.
+    public var deps: [WorkflowDep]
 
     public init(name: String, commands: [String], environment: [String: String] = [:],
-                requirements: ResourceRequirements = ResourceRequirements()) {
+                requirements: ResourceRequirements = ResourceRequirements(), artifacts: [String] = [], deps: [WorkflowDep] = []) {
         self.name = name
         self.commands = commands
         self.environment = environment
         self.requirements = requirements
+        self.artifacts = artifacts
+        self.deps = deps
     }
+}
+
+/// A dependency: the latest successful run of a workflow whose artifacts are complete,
+/// or one run by its ID. The server resolves it when the run is submitted.
+public enum WorkflowDep: Sendable, Equatable, Hashable {
+    case workflow(String)
+    case run(String)
 }
 
 /// A problem in a workflows file, with where it is.

@@ -19,6 +19,9 @@ import Yams
 ///       memory: 64GB                  # a bare number is GB
 ///       gpu: 1                        # or {count: 1, name: V100}
 ///       disk: 100                     # the root volume, GB
+///     artifacts: [checkpoints]        # or: - path: checkpoints (relative, never '..')
+///     deps:
+///       - workflow: prepare           # or: - run: RUN_ID
 /// ```
 ///
 /// Every problem is reported with the file, the line and the reason. A key this dstack
@@ -135,11 +138,14 @@ public struct WorkflowFile: Sendable, Equatable {
                 throw fail(resources, "'resources' of '\(name)' gives both an instance_type and cpu/memory/gpu; give one or the other")
             }
         }
-        return Workflow(name: name, commands: commands, environment: environment, requirements: requirements)
+        let artifacts = try mapping["artifacts"].map { try Self.artifacts($0, workflow: name, file: file) } ?? []
+        let deps = try mapping["deps"].map { try Self.deps($0, workflow: name, file: file) } ?? []
+        return Workflow(name: name, commands: commands, environment: environment, requirements: requirements,
+                        artifacts: artifacts, deps: deps)
     }
 
     /// The keys of a workflow this dstack acts on; any other is refused.
-    static let workflowKeys: Set<String> = ["name", "commands", "env", "resources"]
+    static let workflowKeys: Set<String> = ["name", "commands", "env", "resources", "artifacts", "deps"]
 
     static func notSupported(_ keyNode: Node) -> String {
         "'\(keyNode.scalar?.string ?? "?")' is not supported by this dstack"
@@ -176,6 +182,68 @@ public struct WorkflowFile: Sendable, Equatable {
             throw fail(node, "'env' of '\(name)' must be a mapping (KEY: value) or a list of KEY=VALUE strings")
         }
         return environment
+    }
+
+    /// `artifacts:` as a list of paths or of `{path: P}` mappings; each path stays inside
+    /// the working directory (`ArtifactPath`), and a path given twice is given once.
+    private static func artifacts(_ node: Node, workflow name: String, file: String) throws -> [String] {
+        func fail(_ at: Node, _ reason: String) -> WorkflowFileError {
+            WorkflowFileError(file: file, line: at.mark?.line, reason: reason)
+        }
+        guard let sequence = node.sequence else {
+            throw fail(node, "'artifacts' of '\(name)' must be a list of paths (or of 'path: P' mappings)")
+        }
+        var paths: [String] = []
+        for item in sequence {
+            let pathNode: Node
+            if let mapping = item.mapping {
+                for (keyNode, _) in mapping where keyNode.scalar?.string != "path" {
+                    throw fail(keyNode, "artifacts: '\(keyNode.scalar?.string ?? "?")' is not supported by this dstack; an artifact takes only 'path'")
+                }
+                guard let given = mapping["path"] else { throw fail(item, "artifacts: each mapping needs a 'path'") }
+                pathNode = given
+            } else {
+                pathNode = item
+            }
+            guard let path = pathNode.scalar?.string, pathNode.tag.description != Tag.Name.null.rawValue else {
+                throw fail(pathNode, "artifacts: each path must be a string")
+            }
+            if let problem = ArtifactPath.problem(path) { throw fail(pathNode, "artifacts: \(problem)") }
+            let normalized = ArtifactPath.normalized(path)
+            if !paths.contains(normalized) { paths.append(normalized) }
+        }
+        return paths
+    }
+
+    /// `deps:` as a list of `{workflow: NAME}` or `{run: ID}` mappings.
+    private static func deps(_ node: Node, workflow name: String, file: String) throws -> [WorkflowDep] {
+        func fail(_ at: Node, _ reason: String) -> WorkflowFileError {
+            WorkflowFileError(file: file, line: at.mark?.line, reason: reason)
+        }
+        guard let sequence = node.sequence else {
+            throw fail(node, "'deps' of '\(name)' must be a list of 'workflow: NAME' or 'run: ID' mappings")
+        }
+        var deps: [WorkflowDep] = []
+        for item in sequence {
+            guard let mapping = item.mapping, mapping.count == 1, let entry = mapping.first else {
+                throw fail(item, "deps: each entry must be one 'workflow: NAME' or 'run: ID' mapping")
+            }
+            let (keyNode, valueNode) = (entry.key, entry.value)
+            guard let value = valueNode.scalar?.string, !value.isEmpty, valueNode.tag.description != Tag.Name.null.rawValue else {
+                throw fail(valueNode, "deps: '\(keyNode.scalar?.string ?? "?")' needs a name")
+            }
+            let dep: WorkflowDep
+            switch keyNode.scalar?.string {
+            case "workflow":
+                guard value != name else { throw fail(valueNode, "deps: workflow '\(name)' cannot depend on itself") }
+                dep = .workflow(value)
+            case "run": dep = .run(value)
+            default:
+                throw fail(keyNode, "deps: '\(keyNode.scalar?.string ?? "?")' is not supported by this dstack; a dep is 'workflow: NAME' or 'run: ID'")
+            }
+            if !deps.contains(dep) { deps.append(dep) }
+        }
+        return deps
     }
 
     private static func line(of error: YamlError) -> Int? {

@@ -23,7 +23,7 @@ extension APIRoutes {
         }
     }
 
-    private func authenticate(_ request: Request) async throws -> Caller {
+    func authenticate(_ request: Request) async throws -> Caller {
         guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
             throw APIRequestError.unauthorized("a bearer token is required (Authorization: Bearer TOKEN)")
         }
@@ -120,6 +120,7 @@ extension APIRoutes {
         case let error as ConfigureError: return (400, error.description)
         case let error as RunnerDeliveryError: return (409, error.description)
         case let error as CodeShippingError: return (400, error.description)
+        case let error as ArtifactError: return (error.status, error.description)
         case let error as ConfigError: return (500, error.description)
         case let error as StateError: return (503, error.description)
         case let error as DstackWire.HTTPError: return (503, "could not reach the cloud: \(error.description)")

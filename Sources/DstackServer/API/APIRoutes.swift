@@ -31,6 +31,7 @@ struct APIRoutes {
         }
         addAutoscale(to: routes)
         addRuns(to: routes)
+        addArtifacts(to: routes)
         addInstances(to: routes)
         addVendorsAndUsers(to: routes)
         // Last, so that it sees only the requests no route took.
@@ -71,7 +72,9 @@ struct APIRoutes {
             }
         }
         routes.on(.get, APIPaths.runs + "/:run") { request, context in
-            await respond(request) { caller in ControlPlane.info(try await control.run(try parameter("run", context), by: caller)) }
+            await respond(request) { caller in
+                try await control.infoWithArtifacts([try await control.run(try parameter("run", context), by: caller)])[0]
+            }
         }
         routes.on(.get, APIPaths.runs + "/:run/logs") { request, context in
             await respond(request) { caller in

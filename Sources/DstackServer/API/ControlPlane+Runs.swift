@@ -27,6 +27,7 @@ extension ControlPlane {
         if !submission.wait, let reason = try await reasonNothingFits(requirements) {
             throw APIRequestError.conflict("\(reason); the run was not submitted (dstack run --wait queues it until a rule allows it)")
         }
+        let (artifactPaths, deps) = try await artifactsAndDeps(submission, by: caller)
         // Checked last, so that a run refused for any other reason costs no upload: the
         // client uploads the archive only when told it is missing, then submits again.
         var code: ShippedCode? = nil
@@ -42,12 +43,13 @@ extension ControlPlane {
             try workspace.state().write { tx in
                 try tx.submitRun(id: id, workflow: submission.workflow, commands: submission.commands, requirements: requirements,
                                  environment: submission.environment, code: code, submittedBy: caller.name)
+                try tx.setRunArtifacts(runID: id, paths: artifactPaths, deps: deps)
                 return try tx.run(id)
             }
         }
         loop.wake()
         guard let record else { throw APIRequestError.notFound("run \(id) vanished as it was stored") }
-        return Self.info(record)
+        return try await infoWithArtifacts([record])[0]
     }
 
     /// The core's fit check, with the allowed types described from the offerings cache
@@ -74,9 +76,9 @@ extension ControlPlane {
 
     /// The caller's runs (every run for an admin), newest first.
     func runs(all: Bool, by caller: Caller) async throws -> [RunInfo] {
-        try await BlockingWork.run { [workspace] in
+        try await infoWithArtifacts(try await BlockingWork.run { [workspace] in
             try workspace.state().read { try $0.runs(limit: all ? nil : 20, submittedBy: caller.isAdmin ? nil : caller.name) }
-        }.map(Self.info)
+        })
     }
 
     /// A run by ID or unique prefix, if the caller may see it. Another user's run is a

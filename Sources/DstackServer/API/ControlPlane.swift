@@ -16,9 +16,13 @@ final class ControlPlane: Sendable {
     /// Every pass's report, the loop's own included: a change's terminations may be made
     /// by a loop pass that ran between the change and the pass the API asked for.
     let passes = PassHistory()
+    /// Where runs' artifacts are and how to reach them (shared with the runner routes).
+    let artifacts: ArtifactService
 
-    init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal) throws {
+    init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal,
+         artifacts: ArtifactService? = nil) throws {
         self.workspace = workspace
+        self.artifacts = artifacts ?? ArtifactService(workspace: workspace)
         self.reconciler = reconciler
         self.loop = loop
         self.signal = signal

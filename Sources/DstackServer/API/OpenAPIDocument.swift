@@ -906,7 +906,7 @@ enum OpenAPIDocument {
             }
           },
           "409": {
-            "description": "The request conflicts with the state (no provider configured, a rule or max refuses it).",
+            "description": "The request conflicts with the state (no provider configured, a rule or max refuses it, a dep's artifacts are not complete).",
             "content": {
               "application/json": {
                 "schema": {
@@ -947,6 +947,26 @@ enum OpenAPIDocument {
           },
           "415": {
             "description": "The body's Content-Type is not one the route takes.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "A dep names another user's run.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "A dep names no run.",
             "content": {
               "application/json": {
                 "schema": {
@@ -1182,6 +1202,270 @@ enum OpenAPIDocument {
             }
           }
         ]
+      }
+    },
+    "/api/v1/runs/{run}/artifacts": {
+      "get": {
+        "summary": "A run's artifacts: the paths it declared, the manifest (paths, sizes, SHA-256) and whether it is complete, with the reason when not.",
+        "operationId": "runArtifacts",
+        "tags": [
+          "artifacts"
+        ],
+        "parameters": [
+          {
+            "name": "run",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ArtifactList"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The request is malformed; one sentence says why.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No token, or not a valid one.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's user may not do this.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such run, or no such artifact.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/api/v1/runs/{run}/artifacts/downloads": {
+      "get": {
+        "summary": "The files under `path` (all when absent) of a run whose artifacts are complete, each with a URL to fetch it: presigned for a bucket, else this server's `artifacts/file` route (send the token).",
+        "operationId": "runArtifactDownloads",
+        "tags": [
+          "artifacts"
+        ],
+        "parameters": [
+          {
+            "name": "run",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "path",
+            "in": "query",
+            "required": false,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "OK",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/ArtifactDownloads"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The run's artifacts are not complete; the sentence says why.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "400": {
+            "description": "The request is malformed; one sentence says why.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No token, or not a valid one.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's user may not do this.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such run, or no artifact under that path (a path that could not be an artifact's is none).",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
+      }
+    },
+    "/api/v1/runs/{run}/artifacts/file": {
+      "get": {
+        "summary": "One artifact file from the server's own store, streamed. `Range: bytes=N-` resumes a download.",
+        "operationId": "runArtifactFile",
+        "tags": [
+          "artifacts"
+        ],
+        "parameters": [
+          {
+            "name": "run",
+            "in": "path",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          },
+          {
+            "name": "path",
+            "in": "query",
+            "required": true,
+            "schema": {
+              "type": "string"
+            }
+          }
+        ],
+        "responses": {
+          "200": {
+            "description": "The file",
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "206": {
+            "description": "The rest of the file from the range's start",
+            "content": {
+              "application/octet-stream": {
+                "schema": {
+                  "type": "string",
+                  "format": "binary"
+                }
+              }
+            }
+          },
+          "409": {
+            "description": "The run's artifacts are not complete.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "416": {
+            "description": "The range starts at or past the end of the file."
+          },
+          "400": {
+            "description": "The request is malformed; one sentence says why.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "401": {
+            "description": "No token, or not a valid one.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "403": {
+            "description": "The token's user may not do this.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          },
+          "404": {
+            "description": "No such run, or no such artifact.",
+            "content": {
+              "application/json": {
+                "schema": {
+                  "$ref": "#/components/schemas/Error"
+                }
+              }
+            }
+          }
+        }
       }
     },
     "/api/v1/code/{sha256}": {
@@ -2041,6 +2325,21 @@ enum OpenAPIDocument {
           },
           "wait": {
             "type": "boolean"
+          },
+          "artifacts": {
+            "type": "array",
+            "items": {
+              "type": "string",
+              "pattern": "^(?:[^/.~\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+)(?:/(?:[^/.\\u0000][^/\\u0000]*|\\.[^/.\\u0000][^/\\u0000]*|\\.\\.[^/\\u0000]+))*$"
+            },
+            "description": "Paths relative to the run's working directory, normalized (no leading '/' or '~', no '.' or '..' segments, no empty ones, no trailing '/'), that the runner uploads after the commands end."
+          },
+          "deps": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/Dep"
+            },
+            "description": "Runs whose artifacts the working directory starts with."
           }
         },
         "additionalProperties": false,
@@ -2148,6 +2447,17 @@ enum OpenAPIDocument {
               "null"
             ],
             "format": "date-time"
+          },
+          "artifacts": {
+            "oneOf": [
+              {
+                "type": "null"
+              },
+              {
+                "$ref": "#/components/schemas/ArtifactSummary"
+              }
+            ],
+            "description": "null for a run that declares no artifacts."
           }
         },
         "additionalProperties": false,
@@ -2162,7 +2472,8 @@ enum OpenAPIDocument {
           "attempt",
           "exit_code",
           "submitted_at",
-          "finished_at"
+          "finished_at",
+          "artifacts"
         ]
       },
       "LogLine": {
@@ -2388,6 +2699,190 @@ enum OpenAPIDocument {
         "additionalProperties": false,
         "required": [
           "terminated"
+        ]
+      },
+      "Dep": {
+        "type": "object",
+        "properties": {
+          "workflow": {
+            "type": "string",
+            "minLength": 1
+          },
+          "run": {
+            "type": "string",
+            "minLength": 1
+          }
+        },
+        "additionalProperties": false,
+        "description": "The latest successful run of a workflow (with complete artifacts), or one run by ID.",
+        "oneOf": [
+          {
+            "required": [
+              "workflow"
+            ]
+          },
+          {
+            "required": [
+              "run"
+            ]
+          }
+        ]
+      },
+      "ArtifactSummary": {
+        "type": "object",
+        "properties": {
+          "count": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 9223372036854775807
+          },
+          "size": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 9223372036854775807
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "pending",
+              "uploading",
+              "complete",
+              "incomplete"
+            ]
+          },
+          "reason": {
+            "type": [
+              "string",
+              "null"
+            ]
+          }
+        },
+        "additionalProperties": false,
+        "required": [
+          "count",
+          "size",
+          "state",
+          "reason"
+        ]
+      },
+      "ArtifactFile": {
+        "type": "object",
+        "properties": {
+          "path": {
+            "type": "string"
+          },
+          "size": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 9223372036854775807
+          },
+          "sha256": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+          }
+        },
+        "additionalProperties": false,
+        "required": [
+          "path",
+          "size",
+          "sha256"
+        ]
+      },
+      "ArtifactList": {
+        "type": "object",
+        "properties": {
+          "run": {
+            "type": "string"
+          },
+          "declared": {
+            "type": "array",
+            "items": {
+              "type": "string"
+            }
+          },
+          "state": {
+            "type": "string",
+            "enum": [
+              "none",
+              "pending",
+              "uploading",
+              "complete",
+              "incomplete"
+            ]
+          },
+          "reason": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "location": {
+            "type": [
+              "string",
+              "null"
+            ]
+          },
+          "files": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ArtifactFile"
+            }
+          }
+        },
+        "additionalProperties": false,
+        "required": [
+          "run",
+          "declared",
+          "state",
+          "reason",
+          "location",
+          "files"
+        ]
+      },
+      "ArtifactDownload": {
+        "type": "object",
+        "properties": {
+          "path": {
+            "type": "string"
+          },
+          "size": {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": 9223372036854775807
+          },
+          "sha256": {
+            "type": "string",
+            "pattern": "^[0-9a-f]{64}$"
+          },
+          "url": {
+            "type": "string"
+          }
+        },
+        "additionalProperties": false,
+        "required": [
+          "path",
+          "size",
+          "sha256",
+          "url"
+        ]
+      },
+      "ArtifactDownloads": {
+        "type": "object",
+        "properties": {
+          "run": {
+            "type": "string"
+          },
+          "files": {
+            "type": "array",
+            "items": {
+              "$ref": "#/components/schemas/ArtifactDownload"
+            }
+          }
+        },
+        "additionalProperties": false,
+        "required": [
+          "run",
+          "files"
         ]
       }
     }

@@ -131,6 +131,39 @@ enum Migrations {
             created_at    REAL NOT NULL
         );
         """,
+        // 9: artifacts. What each run uploads and the runs it starts from (resolved at
+        // submission); the manifest, written last, with its completeness and reason and
+        // where the files are (`server` or a bucket); the multipart uploads open in a
+        // bucket, so a server restarted mid-upload can still complete or abort them.
+        """
+        CREATE TABLE run_artifacts (
+            run_id   TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+            paths    TEXT NOT NULL DEFAULT '[]',
+            deps     TEXT NOT NULL DEFAULT '[]',
+            attempt  INTEGER,
+            state    TEXT CHECK (state IN ('uploading', 'complete', 'incomplete')),
+            reason   TEXT,
+            location TEXT
+        );
+        CREATE TABLE artifact_files (
+            run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            path   TEXT NOT NULL,
+            size   INTEGER NOT NULL CHECK (size >= 0),
+            sha256 TEXT NOT NULL,
+            PRIMARY KEY (run_id, path)
+        );
+        CREATE TABLE artifact_uploads (
+            run_id     TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+            path       TEXT NOT NULL,
+            attempt    INTEGER NOT NULL,
+            upload_id  TEXT NOT NULL,
+            size       INTEGER NOT NULL,
+            sha256     TEXT NOT NULL,
+            location   TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            PRIMARY KEY (run_id, path)
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -55,6 +55,12 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
 
     /// Sends on the calling thread. For code that is not async (the runner's loops).
     public func sendBlocking(_ request: HTTPRequest) throws -> HTTPResponse {
+        try sendBlocking(request, streaming: nil)
+    }
+
+    /// Sends on the calling thread with `streaming`'s body and reply files (see
+    /// `HTTPStreaming`); `request.body` is ignored when a body file is given.
+    public func sendBlocking(_ request: HTTPRequest, streaming: HTTPStreaming?) throws -> HTTPResponse {
         guard let key = Self.poolKey(request.url) else { throw HTTPError.invalidURL(request.url) }
         let handle = checkout(key)
         var keep = true
@@ -93,6 +99,17 @@ public final class CurlHTTPClient: HTTPTransport, @unchecked Sendable {
                                 rq.no_proxy = noProxyC
                                 rq.ca_file = caC
                                 rq.pinned_public_key = pinC
+                                if let upload = streaming?.upload {
+                                    rq.upload_from_fd = 1
+                                    rq.upload_fd = upload.fd
+                                    rq.upload_offset = upload.offset
+                                    rq.upload_length = upload.length
+                                }
+                                if let fd = streaming?.downloadFD {
+                                    rq.download_to_fd = 1
+                                    rq.download_fd = fd
+                                }
+                                if let stall = streaming?.stallTimeout { rq.low_speed_time_s = Int(stall) }
                                 return dstack_curl_perform(UnsafeMutableRawPointer(handle), &rq, &response)
                               }
                             }

@@ -12,6 +12,7 @@ import Foundation
 /// | `POST /api/runners/{id}/runs/{run}/logs` | bearer | `LogChunk` → `RunControl` |
 /// | `POST /api/runners/{id}/runs/{run}/exit` | bearer | `RunExit` → 204 |
 /// | `POST /api/runners/{id}/heartbeat` | bearer | `Heartbeat` → `RunControl` |
+/// | artifacts (`RunnerAPI+Artifacts.swift`) | bearer | uploads, deps, manifest |
 /// | `POST /api/wake` | none (it only makes the reconcile loop run sooner) | → 204 |
 ///
 /// Errors: 400 malformed body, 401 missing or wrong token, 403 a valid token acting for
@@ -63,6 +64,12 @@ public enum RunnerAPI {
         public var commands: [String]
         public var env: [String: String]
         public var code: Code?
+        /// Paths (relative, checked with `ArtifactPath`) the runner uploads after the
+        /// commands end; empty for a run with none (and from a server from before artifacts).
+        public var artifacts: [String]
+        /// Runs whose artifacts go into the working directory before the first command
+        /// (their files and where to fetch them: `depsPath`).
+        public var deps: [String]
 
         /// The run's code archive, fetched from `codePath`: a gzipped tar whose SHA-256
         /// (lowercase hex) the runner checks before unpacking it.
@@ -76,15 +83,18 @@ public enum RunnerAPI {
             }
         }
 
-        public init(runID: String, attempt: Int, commands: [String], env: [String: String] = [:], code: Code? = nil) {
+        public init(runID: String, attempt: Int, commands: [String], env: [String: String] = [:], code: Code? = nil,
+                    artifacts: [String] = [], deps: [String] = []) {
             self.runID = runID
             self.attempt = attempt
             self.commands = commands
             self.env = env
             self.code = code
+            self.artifacts = artifacts
+            self.deps = deps
         }
 
-        private enum CodingKeys: String, CodingKey { case runID, attempt, commands, env, code }
+        private enum CodingKeys: String, CodingKey { case runID, attempt, commands, env, code, artifacts, deps }
 
         public init(from decoder: any Decoder) throws {
             let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -93,6 +103,20 @@ public enum RunnerAPI {
             commands = try container.decode([String].self, forKey: .commands)
             env = try container.decodeIfPresent([String: String].self, forKey: .env) ?? [:]
             code = try container.decodeIfPresent(Code.self, forKey: .code)
+            artifacts = try container.decodeIfPresent([String].self, forKey: .artifacts) ?? []
+            deps = try container.decodeIfPresent([String].self, forKey: .deps) ?? []
+        }
+
+        /// A run with no artifacts and no deps goes out exactly as before they existed.
+        public func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(runID, forKey: .runID)
+            try container.encode(attempt, forKey: .attempt)
+            try container.encode(commands, forKey: .commands)
+            try container.encode(env, forKey: .env)
+            try container.encodeIfPresent(code, forKey: .code)
+            if !artifacts.isEmpty { try container.encode(artifacts, forKey: .artifacts) }
+            if !deps.isEmpty { try container.encode(deps, forKey: .deps) }
         }
     }
 
