@@ -57,9 +57,11 @@ public struct ConfigureForm: Sendable {
     public var commandName: String { "dstack \(vendor) configure" }
 
     /// `AWS Access Key ID [****************ABCD]: `; optional fields with no value show `[None]`.
-    public func prompt(for field: ConfigField, current: String?) -> String {
-        if let current, !current.isEmpty {
-            return "\(field.label) [\(field.isSecret ? SecretMask.mask(current) : current)]: "
+    /// `fallback` is what the provider would find by itself when nothing is saved (the
+    /// environment's key): shown the same way, though Enter saves nothing.
+    public func prompt(for field: ConfigField, current: String?, fallback: String? = nil) -> String {
+        for shown in [current, fallback] {
+            if let shown, !shown.isEmpty { return "\(field.label) [\(field.isSecret ? SecretMask.mask(shown) : shown)]: " }
         }
         if let defaultValue = field.defaultValue { return "\(field.label) [\(defaultValue)]: " }
         if field.isOptional { return "\(field.label) [None]: " }

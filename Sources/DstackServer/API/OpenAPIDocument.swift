@@ -1668,6 +1668,12 @@ enum OpenAPIDocument {
               "string",
               "null"
             ]
+          },
+          "fallback": {
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
