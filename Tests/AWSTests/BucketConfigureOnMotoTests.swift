@@ -17,7 +17,7 @@ final class BucketConfigureOnMotoTests: XCTestCase {
 
     func testConfigureRefusesABadBucketInOneSentenceAndSavesAGoodOne() throws {
         // 2 users × 3 calls, then 2 buckets.
-        moto = try MotoServer(environment: ["INITIAL_NO_AUTH_ACTION_COUNT": "8"])
+        moto = try MotoServer(environment: try MotoS3Fixes.environment().merging(["INITIAL_NO_AUTH_ACTION_COUNT": "8"]) { _, new in new })
         let buckets = [S3BucketOnMotoTests.bucket, S3BucketOnMotoTests.missingBucket, S3BucketOnMotoTests.europeanBucket]
         let full = try makeMotoUser(moto, name: "dstack-full", policy: S3BucketOnMotoTests.policy(buckets: buckets))
         let ec2Only = try makeMotoUser(moto, name: "dstack-ec2", policy: S3BucketOnMotoTests.policy(buckets: []))
