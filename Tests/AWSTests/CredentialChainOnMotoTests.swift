@@ -100,7 +100,9 @@ final class CredentialChainOnMotoTests: XCTestCase {
     /// saved; verification, allow and a launch then work through the server's chain.
     private func configureWithEnterAndLaunch(shownKey: String, credentials: (id: String, secret: String),
                                              file: StaticString = #filePath, line: UInt = #line) throws {
-        let configure = try dstack.dstack("aws", "configure", "--endpoint-url", moto.url, input: "\n\nus-east-1\n\n")
+        // A runner URL, since no runner for EC2's architecture need be built here (none boots).
+        let configure = try dstack.dstack("aws", "configure", "--endpoint-url", moto.url,
+                                          "--runner-url", "https://dstack.invalid/dstack-runner", input: "\n\nus-east-1\n\n")
         XCTAssertEqual(configure.status, 0, configure.stderr, file: file, line: line)
         XCTAssertTrue(configure.stdout.contains(shownKey), "expected \(shownKey) in: \(configure.stdout)", file: file, line: line)
         XCTAssertTrue(configure.stdout.contains("AWS Secret Access Key ["), configure.stdout, file: file, line: line)
