@@ -15,7 +15,7 @@ public enum AWSPlugin: BuiltinProvider {
             ConfigField(label: "Region name", key: "region",
                         help: "The AWS region to run instances in, e.g. us-east-1."),
             ConfigField(label: "Artifact S3 bucket", key: "artifact_s3_bucket", isOptional: true,
-                        help: "An S3 bucket for workflow artifacts."),
+                        help: "An S3 bucket for workflow artifacts, checked with HeadBucket (see the README's IAM statement for it)."),
             ConfigField(label: "EC2 endpoint URL", key: "endpoint_url", isOptional: true, isPrompted: false,
                         help: "A different EC2 endpoint (an emulator, a VPC endpoint); AWS_ENDPOINT_URL_EC2 and AWS_ENDPOINT_URL win over it."),
             ConfigField(label: "S3 endpoint URL", key: "s3_endpoint_url", isOptional: true, isPrompted: false,
@@ -40,6 +40,12 @@ public enum AWSPlugin: BuiltinProvider {
             guard let found = chain.staticCredentials() else { return [:] }
             return ["access_key_id": found.accessKeyID, "secret_access_key": found.secretAccessKey]
         },
+        configureNotes: [
+            "With no keys (Enter at both key prompts), the dstack server finds credentials itself at run time, as the AWS CLI does:",
+            "AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, then the AWS_PROFILE (or default) profile, then the EC2 instance role (IMDSv2).",
+            "That is the server's environment, not this shell's: a background server started by dstack inherits the environment",
+            "of the command that started it; run 'dstack server stop' after changing AWS_* variables for it to see them.",
+        ],
         makeProvider: { settings, context in
             try AWSProvider(settings: settings, context: context)
         }

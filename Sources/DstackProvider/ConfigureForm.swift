@@ -6,11 +6,13 @@ public struct ConfigureForm: Sendable {
     public var vendor: String
     public var displayName: String
     public var fields: [ConfigField]
+    public var notes: [String]
 
     public init(plugin: ProviderPlugin) {
         self.vendor = plugin.vendor
         self.displayName = plugin.displayName
         self.fields = plugin.fields
+        self.notes = plugin.configureNotes
     }
 
     public struct Arguments: Equatable {
@@ -96,6 +98,7 @@ public struct ConfigureForm: Sendable {
         lines.append("Saves the \(displayName) settings to $DSTACK_HOME/config.json and makes \(displayName) the active provider.")
         lines.append("Prompts for each setting not given as a flag; Enter keeps the value shown in brackets.")
         lines.append("The settings are verified with a read-only call first; nothing is saved when that fails.")
+        if !notes.isEmpty { lines += [""] + notes }
         lines.append("")
         lines.append("optional arguments:")
         let rows = fields.map { field -> (String, String) in

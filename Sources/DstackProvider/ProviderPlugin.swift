@@ -59,11 +59,15 @@ public struct ProviderPlugin: Sendable {
     /// environment and files (AWS: the keys of AWS_ACCESS_KEY_ID or the AWS_PROFILE
     /// profile). Shown at the prompt, masked when secret; never saved.
     public var environmentFallbacks: @Sendable (ProviderContext) -> ProviderSettings
+    /// Lines `dstack <vendor> configure --help` adds after its own description (AWS: where
+    /// credentials come from when no key is saved, and whose environment that is).
+    public var configureNotes: [String]
 
     public init(vendor: String, displayName: String, fields: [ConfigField], instancesRunOnThisMachine: Bool = false,
                 runnerDownloadURL: @escaping @Sendable (ProviderSettings) -> String? = { _ in nil },
                 makeArtifactBucket: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> (any ArtifactBucket)? = { _, _ in nil },
                 environmentFallbacks: @escaping @Sendable (ProviderContext) -> ProviderSettings = { _ in [:] },
+                configureNotes: [String] = [],
                 makeProvider: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider) {
         self.vendor = vendor
         self.displayName = displayName
@@ -72,6 +76,7 @@ public struct ProviderPlugin: Sendable {
         self.runnerDownloadURL = runnerDownloadURL
         self.makeArtifactBucket = makeArtifactBucket
         self.environmentFallbacks = environmentFallbacks
+        self.configureNotes = configureNotes
         self.makeProvider = makeProvider
     }
 }
