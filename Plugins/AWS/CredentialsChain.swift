@@ -117,12 +117,17 @@ actor CredentialsCache {
             return cached
         }
         if let pending { return try await pending.value }
-        let task = Task { try await chain.resolve() }
+        let (chain, latest) = (self.chain, self.latest)
+        // Recorded inside the task: a caller that joined `pending` must find them in `latest`.
+        let task = Task {
+            let fresh = try await chain.resolve()
+            latest.set(fresh)
+            return fresh
+        }
         pending = task
         defer { pending = nil }
         let fresh = try await task.value
         cached = fresh
-        latest.set(fresh)
         return fresh
     }
 

@@ -1,5 +1,6 @@
 @testable import DstackAWS
 import DstackCore
+import DstackTesting
 import XCTest
 
 /// How the artifact bucket is named, addressed and configured, without a network.
@@ -65,6 +66,27 @@ final class S3AddressingTests: XCTestCase {
         XCTAssertTrue(url.absoluteString.contains("X-Amz-Expires=900&"), url.absoluteString)
         XCTAssertFalse(url.absoluteString.contains("env-secret-value"))
         XCTAssertThrowsError(try bucket.presignedUploadPart(key: "k", uploadID: "u", partNumber: 10_001, expiresIn: 60))
+    }
+
+    func testWithOnlyAnInstanceRoleTheURLsAreSignedWithItsTemporaryKeyAndToken() async throws {
+        let metadata = try LocalHTTPServer { request in
+            switch (request.method, request.path) {
+            case ("PUT", "/latest/api/token"): return .init(body: "t")
+            case ("GET", "/latest/meta-data/iam/security-credentials/"): return .init(body: "role")
+            case ("GET", "/latest/meta-data/iam/security-credentials/role"):
+                return .init(body: #"{"AccessKeyId": "ASIAROLE", "SecretAccessKey": "role-secret", "Token": "role/token", "Expiration": "2099-01-01T00:00:00Z"}"#)
+            default: return .init(status: 404)
+            }
+        }
+        defer { metadata.stop() }
+        let context = ProviderContext(installationID: "t", home: FileManager.default.temporaryDirectory,
+                                      environment: ["HOME": "/nonexistent", "AWS_EC2_METADATA_SERVICE_ENDPOINT": metadata.url])
+        let bucket = try XCTUnwrap(S3ArtifactBucket.fromSettings(["region": "us-east-1", "artifact_s3_bucket": "b-1"], context: context))
+        // What the server's first async call on the bucket (check, a multipart create) does.
+        _ = try await bucket.client.credentials.current()
+        let url = try bucket.presignedGet(key: "k", expiresIn: 60).absoluteString
+        XCTAssertTrue(url.contains("X-Amz-Credential=ASIAROLE%2F"), url)
+        XCTAssertTrue(url.contains("X-Amz-Security-Token=role%2Ftoken&"), url)
     }
 
     // MARK: Keys are optional at configure
