@@ -1,3 +1,4 @@
+import DstackProvider
 import Foundation
 
 /// An access key, with the session token and expiry that temporary credentials carry.
@@ -28,5 +29,23 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
     func expires(within margin: TimeInterval, of now: Date) -> Bool {
         guard let expiration else { return false }
         return expiration.timeIntervalSince(now) < margin
+    }
+}
+
+/// The saved keys go in pairs: a key ID without its secret (or the reverse) would
+/// silently fall through to the environment's credentials, so it is refused instead.
+enum AWSCredentialSettings {
+    static func check(_ settings: [String: String]) throws {
+        func isSet(_ key: String) -> Bool { !(settings[key]?.trimmingCharacters(in: .whitespaces).isEmpty ?? true) }
+        switch (isSet("access_key_id"), isSet("secret_access_key")) {
+        case (true, false):
+            throw ProviderError.invalidConfiguration(
+                detail: "an AWS Access Key ID is saved without its Secret Access Key; give both, or neither to use the credential chain")
+        case (false, true):
+            throw ProviderError.invalidConfiguration(
+                detail: "an AWS Secret Access Key is saved without its Access Key ID; give both, or neither to use the credential chain")
+        default:
+            return
+        }
     }
 }

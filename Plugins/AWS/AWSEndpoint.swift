@@ -46,7 +46,7 @@ public struct AWSEndpoint: Sendable, Equatable {
         return AWSEndpoint(region: region, url: "https://ec2.\(region).\(suffix)/", source: "default")
     }
 
-    private static func validated(_ raw: String, source: String) throws -> String {
+    static func validated(_ raw: String, source: String) throws -> String {
         guard let components = URLComponents(string: raw), let scheme = components.scheme?.lowercased(),
               scheme == "https" || scheme == "http", let host = components.host, !host.isEmpty,
               components.query == nil else {

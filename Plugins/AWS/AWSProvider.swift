@@ -40,6 +40,7 @@ public final class AWSProvider: CloudProvider, Sendable {
         let environment = context.environment
         let files = AWSConfigFiles.load(environment: environment)
         let endpoint = try AWSEndpoint.resolve(settings: raw, environment: environment, files: files)
+        try AWSCredentialSettings.check(raw)
         let chain = CredentialsChain(settings: raw, environment: environment, files: files,
                                      imds: IMDSCredentials.fromEnvironment(environment, transport: options.metadataTransport))
         settings = try AWSSettings(settings: raw, installationID: context.installationID)

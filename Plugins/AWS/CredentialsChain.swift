@@ -18,8 +18,10 @@ struct CredentialsChain: Sendable {
         if let imds {
             return try await imds.fetch()
         }
+        let profile = AWSConfigFiles.profileName(environment: environment)
         throw ProviderError.invalidConfiguration(
-            detail: "no AWS credentials: run `dstack aws configure`, set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or configure a profile")
+            detail: "no AWS credentials: none saved, and none in the dstack server's environment (AWS_ACCESS_KEY_ID), "
+                + "its profile '\(profile)' or an instance role; give keys to `dstack aws configure`, or start the server with them")
     }
 
     /// The first three links: everything that needs no network.
@@ -96,7 +98,10 @@ struct IMDSCredentials: Sendable {
 
 /// Resolves credentials once and again only when temporary ones near their expiry.
 actor CredentialsCache {
-    private let chain: CredentialsChain
+    let chain: CredentialsChain
+    /// The last credentials resolved, for callers that cannot await: presigning a URL is
+    /// synchronous (`ArtifactBucket`), and needs no network once the key is known.
+    nonisolated let latest = LatestCredentials()
     private let now: @Sendable () -> Date
     private var cached: AWSCredentials?
     private var pending: Task<AWSCredentials, Error>?
@@ -107,9 +112,18 @@ actor CredentialsCache {
     }
 
     func current() async throws -> AWSCredentials {
-        if let cached, !cached.expires(within: 300, of: now()) { return cached }
+        if let cached, !cached.expires(within: 300, of: now()) {
+            latest.set(cached)
+            return cached
+        }
         if let pending { return try await pending.value }
-        let task = Task { try await chain.resolve() }
+        let (chain, latest) = (self.chain, self.latest)
+        // Recorded inside the task: a caller that joined `pending` must find them in `latest`.
+        let task = Task {
+            let fresh = try await chain.resolve()
+            latest.set(fresh)
+            return fresh
+        }
         pending = task
         defer { pending = nil }
         let fresh = try await task.value
@@ -119,4 +133,26 @@ actor CredentialsCache {
 
     /// Forgets the credentials (after EC2 says they expired).
     func invalidate() { cached = nil }
+}
+
+/// The credentials `CredentialsCache` resolved last.
+final class LatestCredentials: @unchecked Sendable { // `lock` guards `value`
+    private let lock = NSLock()
+    private var value: AWSCredentials?
+
+    func set(_ credentials: AWSCredentials) { lock.withLock { value = credentials } }
+    func get() -> AWSCredentials? { lock.withLock { value } }
+}
+
+extension CredentialsCache {
+    /// Credentials without awaiting: the last ones resolved while still valid for
+    /// `margin` seconds, else those of the chain's first three links (no network). An
+    /// instance role's are fetched in the background and this throws until they are in.
+    nonisolated func currentWithoutWaiting(now: Date, margin: TimeInterval) throws -> AWSCredentials {
+        if let known = latest.get(), !known.expires(within: margin, of: now) { return known }
+        if let fixed = chain.staticCredentials() { return fixed }
+        Task { _ = try? await self.current() }
+        throw ProviderError.invalidCredentials(
+            detail: "the instance role's credentials are still being fetched from the metadata service; try again in a moment")
+    }
 }

@@ -81,9 +81,12 @@ public struct VendorField: Codable, Sendable, Equatable {
     public var help: String
     /// What is saved now; a secret comes back masked, never whole.
     public var current: String?
+    /// What the server would use when nothing is saved, from its own environment or
+    /// profile (AWS keys); masked like `current`. Never saved by an Enter.
+    public var fallback: String?
 
     public init(key: String, label: String, secret: Bool, optional: Bool, prompted: Bool, defaultValue: String?,
-                help: String, current: String?) {
+                help: String, current: String?, fallback: String? = nil) {
         self.key = key
         self.label = label
         self.secret = secret
@@ -92,6 +95,7 @@ public struct VendorField: Codable, Sendable, Equatable {
         self.defaultValue = defaultValue
         self.help = help
         self.current = current
+        self.fallback = fallback
     }
 }
 

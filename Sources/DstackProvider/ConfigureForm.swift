@@ -6,11 +6,13 @@ public struct ConfigureForm: Sendable {
     public var vendor: String
     public var displayName: String
     public var fields: [ConfigField]
+    public var notes: [String]
 
     public init(plugin: ProviderPlugin) {
         self.vendor = plugin.vendor
         self.displayName = plugin.displayName
         self.fields = plugin.fields
+        self.notes = plugin.configureNotes
     }
 
     public struct Arguments: Equatable {
@@ -57,9 +59,11 @@ public struct ConfigureForm: Sendable {
     public var commandName: String { "dstack \(vendor) configure" }
 
     /// `AWS Access Key ID [****************ABCD]: `; optional fields with no value show `[None]`.
-    public func prompt(for field: ConfigField, current: String?) -> String {
-        if let current, !current.isEmpty {
-            return "\(field.label) [\(field.isSecret ? SecretMask.mask(current) : current)]: "
+    /// `fallback` is what the provider would find by itself when nothing is saved (the
+    /// environment's key): shown the same way, though Enter saves nothing.
+    public func prompt(for field: ConfigField, current: String?, fallback: String? = nil) -> String {
+        for shown in [current, fallback] {
+            if let shown, !shown.isEmpty { return "\(field.label) [\(field.isSecret ? SecretMask.mask(shown) : shown)]: " }
         }
         if let defaultValue = field.defaultValue { return "\(field.label) [\(defaultValue)]: " }
         if field.isOptional { return "\(field.label) [None]: " }
@@ -94,6 +98,7 @@ public struct ConfigureForm: Sendable {
         lines.append("Saves the \(displayName) settings to $DSTACK_HOME/config.json and makes \(displayName) the active provider.")
         lines.append("Prompts for each setting not given as a flag; Enter keeps the value shown in brackets.")
         lines.append("The settings are verified with a read-only call first; nothing is saved when that fails.")
+        if !notes.isEmpty { lines += [""] + notes }
         lines.append("")
         lines.append("optional arguments:")
         let rows = fields.map { field -> (String, String) in

@@ -55,10 +55,19 @@ public struct ProviderPlugin: Sendable {
     /// The vendor's artifact bucket when its settings name one (AWS: `artifact_s3_bucket`),
     /// else nil: the server then keeps artifacts in its own store under DSTACK_HOME.
     public var makeArtifactBucket: @Sendable (ProviderSettings, ProviderContext) throws -> (any ArtifactBucket)?
+    /// What the provider would use for settings left unsaved, found in the server's own
+    /// environment and files (AWS: the keys of AWS_ACCESS_KEY_ID or the AWS_PROFILE
+    /// profile). Shown at the prompt, masked when secret; never saved.
+    public var environmentFallbacks: @Sendable (ProviderContext) -> ProviderSettings
+    /// Lines `dstack <vendor> configure --help` adds after its own description (AWS: where
+    /// credentials come from when no key is saved, and whose environment that is).
+    public var configureNotes: [String]
 
     public init(vendor: String, displayName: String, fields: [ConfigField], instancesRunOnThisMachine: Bool = false,
                 runnerDownloadURL: @escaping @Sendable (ProviderSettings) -> String? = { _ in nil },
                 makeArtifactBucket: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> (any ArtifactBucket)? = { _, _ in nil },
+                environmentFallbacks: @escaping @Sendable (ProviderContext) -> ProviderSettings = { _ in [:] },
+                configureNotes: [String] = [],
                 makeProvider: @escaping @Sendable (ProviderSettings, ProviderContext) throws -> any CloudProvider) {
         self.vendor = vendor
         self.displayName = displayName
@@ -66,6 +75,8 @@ public struct ProviderPlugin: Sendable {
         self.instancesRunOnThisMachine = instancesRunOnThisMachine
         self.runnerDownloadURL = runnerDownloadURL
         self.makeArtifactBucket = makeArtifactBucket
+        self.environmentFallbacks = environmentFallbacks
+        self.configureNotes = configureNotes
         self.makeProvider = makeProvider
     }
 }

@@ -23,11 +23,15 @@ struct VendorConfigure {
         let client = try await ServerConnection.client()
         let saved = try await client.get(APIPaths.vendor(plugin.vendor), as: VendorDescription.self)
         var current: [String: String] = [:]
-        for field in saved.fields { if let value = field.current { current[field.key] = value } }
+        var fallbacks: [String: String] = [:]
+        for field in saved.fields {
+            if let value = field.current { current[field.key] = value }
+            if let value = field.fallback { fallbacks[field.key] = value }
+        }
         var changes = parsed.values
 
         for field in plugin.fields where field.isPrompted && parsed.values[field.key] == nil {
-            print(form.prompt(for: field, current: current[field.key]), terminator: "")
+            print(form.prompt(for: field, current: current[field.key], fallback: fallbacks[field.key]), terminator: "")
             fflush(nil) // every stream: `stdout` itself is a global Swift 6 will not touch
             guard let answer = readLine(strippingNewline: true) else {
                 print("")

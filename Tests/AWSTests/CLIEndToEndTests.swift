@@ -147,7 +147,7 @@ final class CLIEndToEndTests: XCTestCase {
         // Configure, answering the four prompts on standard input.
         let configure = try dstack("aws", "configure", "--endpoint-url", moto.url, input: "\(accessKey)\n\(secret)\nus-east-1\n\n")
         XCTAssertEqual(configure.status, 0, configure.stderr)
-        for prompt in ["AWS Access Key ID", "AWS Secret Access Key", "Region name", "Artifact S3 bucket [None]"] {
+        for prompt in ["AWS Access Key ID [None]", "AWS Secret Access Key [None]", "Region name", "Artifact S3 bucket [None]"] {
             XCTAssertTrue(configure.stdout.contains(prompt + ": "), "missing prompt \(prompt): \(configure.stdout)")
         }
         XCTAssertFalse(configure.stdout.contains(secret))

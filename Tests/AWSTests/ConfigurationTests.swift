@@ -139,9 +139,11 @@ final class ConfigurationTests: XCTestCase {
         let form = ConfigureForm(plugin: AWSPlugin.plugin)
         XCTAssertEqual(form.prompt(for: prompted[0], current: "AKIAIOSFODNN7EXAMPLE"), "AWS Access Key ID [****************MPLE]: ")
         XCTAssertEqual(form.prompt(for: prompted[3], current: nil), "Artifact S3 bucket [None]: ")
-        XCTAssertEqual(prompted.map(\.isOptional), [false, false, false, true])
+        // The keys may stay empty (the server's credential chain then applies); the region may not.
+        XCTAssertEqual(prompted.map(\.isOptional), [true, true, false, true])
+        XCTAssertEqual(form.prompt(for: prompted[0], current: nil), "AWS Access Key ID [None]: ")
         let flags = AWSPlugin.plugin.fields.filter { !$0.isPrompted }
-        XCTAssertEqual(flags.map(\.flagName), ["endpoint-url", "ami-id", "max-price", "runner-url", "ingress-rules"])
+        XCTAssertEqual(flags.map(\.flagName), ["endpoint-url", "s3-endpoint-url", "ami-id", "max-price", "runner-url", "ingress-rules"])
         XCTAssertTrue(flags.allSatisfy(\.isOptional))
     }
 

@@ -6,9 +6,10 @@ extension ControlPlane {
     /// Each vendor's configure form with what is saved now; secrets only masked.
     func vendors() throws -> [VendorDescription] {
         let configuration = try workspace.configuration()
+        let context = try workspace.context()
         return workspace.registry.plugins.map { plugin in
             Self.describe(plugin, saved: configuration.providers[plugin.vendor] ?? [:],
-                          active: configuration.activeVendor == plugin.vendor)
+                          active: configuration.activeVendor == plugin.vendor, fallbacks: plugin.environmentFallbacks(context))
         }
     }
 
@@ -18,7 +19,8 @@ extension ControlPlane {
         }
         let configuration = try workspace.configuration()
         return Self.describe(plugin, saved: configuration.providers[plugin.vendor] ?? [:],
-                             active: configuration.activeVendor == plugin.vendor)
+                             active: configuration.activeVendor == plugin.vendor,
+                             fallbacks: plugin.environmentFallbacks(try workspace.context()))
     }
 
     /// Merges new values into the saved settings, checks them with the provider (unless
@@ -35,22 +37,29 @@ extension ControlPlane {
         let current = configuration.providers[plugin.vendor] ?? [:]
         let finished = try ConfigureForm(plugin: plugin).finish(current.merging(request.settings) { _, new in new })
         if request.verify {
-            let provider = try plugin.makeProvider(finished, try workspace.context())
+            let context = try workspace.context()
+            let provider = try plugin.makeProvider(finished, context)
             try await provider.verifyConfiguration()
+            // The bucket the settings name, if any, must exist, be reachable and be in the region.
+            if let bucket = try plugin.makeArtifactBucket(finished, context) {
+                try await bucket.check()
+            }
         }
         configuration.providers[plugin.vendor] = finished
         configuration.activeVendor = plugin.vendor
         try workspace.configStore.save(configuration)
         offerings.forget()
         loop.wake()
-        return Self.describe(plugin, saved: finished, active: true)
+        return Self.describe(plugin, saved: finished, active: true, fallbacks: plugin.environmentFallbacks(try workspace.context()))
     }
 
-    static func describe(_ plugin: ProviderPlugin, saved: ProviderSettings, active: Bool) -> VendorDescription {
+    static func describe(_ plugin: ProviderPlugin, saved: ProviderSettings, active: Bool,
+                         fallbacks: ProviderSettings = [:]) -> VendorDescription {
         VendorDescription(vendor: plugin.vendor, displayName: plugin.displayName, active: active, fields: plugin.fields.map { field in
             VendorField(key: field.key, label: field.label, secret: field.isSecret, optional: field.isOptional,
                         prompted: field.isPrompted, defaultValue: field.defaultValue, help: field.help,
-                        current: saved[field.key].map { field.isSecret ? SecretMask.mask($0) : $0 })
+                        current: saved[field.key].map { field.isSecret ? SecretMask.mask($0) : $0 },
+                        fallback: fallbacks[field.key].map { field.isSecret ? SecretMask.mask($0) : $0 })
         })
     }
 }

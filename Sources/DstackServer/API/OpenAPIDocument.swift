@@ -1952,6 +1952,12 @@ enum OpenAPIDocument {
               "string",
               "null"
             ]
+          },
+          "fallback": {
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
