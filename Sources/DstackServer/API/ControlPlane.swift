@@ -16,6 +16,8 @@ final class ControlPlane: Sendable {
     /// Every pass's report, the loop's own included: a change's terminations may be made
     /// by a loop pass that ran between the change and the pass the API asked for.
     let passes = PassHistory()
+    /// Metrics, the cloud's last list and the timeline (Metrics/, Web/).
+    let observers: ServerObservers
 
     init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal) throws {
         self.workspace = workspace
@@ -23,8 +25,10 @@ final class ControlPlane: Sendable {
         self.loop = loop
         self.signal = signal
         users = UserDirectory(state: try workspace.state(), home: workspace.home)
+        observers = ServerObservers(workspace: workspace)
         let passes = self.passes
         reconciler.onReport = { passes.record($0) }
+        observers.attach(reconciler: reconciler, workspace: workspace)
     }
 
     /// Runs a pass now (after the one in flight, if any) and reports it in the log as
@@ -85,6 +89,11 @@ final class OfferingsCache: @unchecked Sendable { // `lock` guards `facts`
         let fresh = try await provider.validateInstanceType(instanceType)
         lock.withLock { facts[key] = (fresh, now) }
         return fresh
+    }
+
+    /// What the cache holds for a type, without asking the cloud (the page's prices).
+    func known(vendor: String, instanceType: String) -> InstanceTypeFacts? {
+        lock.withLock { facts[vendor + "\u{0}" + instanceType]?.0 }
     }
 
     /// Settings changed: what the old account said no longer holds.
