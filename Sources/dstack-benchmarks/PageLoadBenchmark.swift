@@ -106,6 +106,12 @@ try:
             const page = nav.transferSize + resources.filter((r) => /\\/app\\.(js|css)$/.test(r.name)).reduce((s, r) => s + r.transferSize, 0);
             return [nav.transferSize + resources.reduce((s, r) => s + r.transferSize, 0), page];""")
         rows = driver.execute_script("return document.querySelectorAll('#runs-table tbody tr').length;")
+        if mark > 1000:  # say where a slow load spent its time
+            detail = driver.execute_script("""
+                return performance.getEntries().map((e) => e.entryType + ' ' + e.name.replace(location.origin, '') + ' start '
+                  + Math.round(e.startTime) + ' took ' + Math.round(e.duration)
+                  + (e.requestStart ? ' (request sent at ' + Math.round(e.requestStart) + ', first byte ' + Math.round(e.responseStart) + ')' : ''));""")
+            print(f"  load {index} took {mark:.0f} ms: " + "; ".join(detail))
         if index > 0:
             times.append(mark)
             sizes.append(total)
@@ -116,6 +122,7 @@ try:
           f"min {times[0]:.0f}, max {times[-1]:.0f}")
     print(f"  transferred: {max(sizes) / 1024:.1f} KB in all (HTML, script, style and the API's JSON); "
           f"the page's own files {max(page_sizes) / 1024:.1f} KB")
+    print("  each load (ms): " + " ".join(f"{t:.0f}" for t in times))
     print("  goal < 300 ms: " + ("met" if statistics.median(times) < 300 else "MISSED"))
     print("  goal < 100 KB: " + ("met" if max(sizes) < 100 * 1024 else "MISSED"))
 finally:

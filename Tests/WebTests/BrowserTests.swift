@@ -49,7 +49,7 @@ final class BrowserTests: XCTestCase {
             "an admin sees every user's runs",
             "the timeline shows launches",
             "an admin changes a max behind a confirmation",
-            "no errors in the browser's console",
+            "no script errors or policy violations in the browser's console",
         ] {
             XCTAssertTrue(result.stdout.contains("ok: \(check)\n"), "not checked: \(check)\n\(result.stdout)")
         }

@@ -41,7 +41,7 @@ extension WebPage {
       <table id="runs-table">
         <caption class="visually-hidden">Runs, newest first</caption>
         <thead><tr><th scope="col">ID</th><th scope="col">Workflow</th><th scope="col">User</th><th scope="col">Status</th>
-          <th scope="col">Why waiting</th><th scope="col">Attempts</th><th scope="col">Duration</th><th scope="col">Cost</th></tr></thead>
+          <th scope="col">Why waiting</th><th scope="col" class="num">Attempts</th><th scope="col" class="num">Duration</th><th scope="col" class="num">Cost</th></tr></thead>
         <tbody></tbody>
       </table>
     </div>
@@ -55,7 +55,7 @@ extension WebPage {
     <div class="table-wrap">
       <table id="instances-table">
         <thead><tr><th scope="col">ID</th><th scope="col">Type</th><th scope="col">Zone</th><th scope="col">State</th>
-          <th scope="col">Run</th><th scope="col">Idle</th><th scope="col">Uptime</th><th scope="col">Cost so far</th></tr></thead>
+          <th scope="col">Run</th><th scope="col" class="num">Idle</th><th scope="col" class="num">Uptime</th><th scope="col" class="num">Cost so far</th></tr></thead>
         <tbody></tbody>
       </table>
     </div>
@@ -68,8 +68,8 @@ extension WebPage {
     <p id="rules-admin" hidden><button id="toggle-autoscaling" type="button"></button></p>
     <div class="table-wrap">
       <table id="rules-table">
-        <thead><tr><th scope="col">Type</th><th scope="col">Max</th><th scope="col">Instances now</th>
-          <th scope="col">Spot price</th><th scope="col">Spend</th><th scope="col" class="admin-only">Change</th></tr></thead>
+        <thead><tr><th scope="col">Type</th><th scope="col" class="num">Max</th><th scope="col" class="num">Instances now</th>
+          <th scope="col" class="num">Spot price</th><th scope="col" class="num">Spend</th><th scope="col" class="admin-only">Change</th></tr></thead>
         <tbody></tbody>
       </table>
     </div>

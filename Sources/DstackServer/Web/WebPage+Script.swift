@@ -12,7 +12,7 @@ let changes = null;
 let logGeneration = 0;
 let refreshTimer = null;
 /// The first screen shows the newest runs; "Show every run" lifts the limit.
-const firstRuns = 200;
+const firstRuns = 100;
 let everyRun = false;
 
 function el(tag, text, className) {
@@ -189,7 +189,7 @@ async function renderRun(id) {
   const run = await api("GET", "/api/v1/runs/" + encodeURIComponent(id));
   $("run-title").textContent = run.id;
   const facts = [["Workflow", run.workflow || "(command)"], ["User", run.user || ""], ["Status", run.status],
-    ["Why", run.reason || run.stage || ""], ["Instance", run.instance_id || "\u2014"], ["Attempts", run.attempt],
+    ["Why", run.reason || run.stage || "\u2014"], ["Instance", run.instance_id || "\u2014"], ["Attempts", run.attempt],
     ["Exit code", run.exit_code === null || run.exit_code === undefined ? "\u2014" : run.exit_code],
     ["Duration", duration(seconds(run.submitted_at, run.finished_at))]];
   const dl = $("run-facts");
@@ -334,6 +334,10 @@ async function start() {
   $("toggle-autoscaling").addEventListener("click", toggleAutoscaling);
   $("runs-all").addEventListener("click", () => { everyRun = true; render(false); });
   window.addEventListener("hashchange", () => render(true));
+  // A stream left open by a page the browser keeps (reloads, back and forward) would hold
+  // one of the six connections a browser gives an HTTP/1.1 origin until the server ends it.
+  window.addEventListener("pagehide", () => { if (changes) { changes.close(); changes = null; } logGeneration++; });
+  window.addEventListener("pageshow", (event) => { if (event.persisted && me) { listen(); render(false); } });
   try {
     const response = await fetch("/api/v1/me", { credentials: "same-origin", cache: "no-store" });
     if (response.ok) signedIn(await response.json()); else signedOut();

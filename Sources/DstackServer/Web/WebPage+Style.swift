@@ -33,7 +33,7 @@ th, td { text-align: left; padding: 6px 10px; border-bottom: 1px solid var(--lin
 th { background: var(--band); font-weight: 600; position: sticky; top: 0; }
 tbody tr:last-child td { border-bottom: none; }
 td.wrap { white-space: normal; min-width: 16em; max-width: 32em; overflow-wrap: anywhere; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .status-done { color: var(--ok); } .status-failed, .status-interrupted { color: var(--bad); }
 .status-running { color: var(--accent); } .status-submitted, .status-pending, .status-provisioning { color: var(--wait); }
 .facts { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; margin: 0; }
@@ -54,7 +54,7 @@ dialog menu { display: flex; gap: 8px; justify-content: flex-end; padding: 0; ma
 @media (max-width: 600px) {
   body { font-size: 14px; }
   header { padding: 8px 10px; } main { padding: 8px 10px 24px; }
-  .who { margin-left: 0; flex-basis: 100%; order: 3; }
+  nav { order: 3; flex-basis: 100%; }
   th, td { padding: 5px 7px; }
   .timeline li { grid-template-columns: 1fr; gap: 0; }
 }
