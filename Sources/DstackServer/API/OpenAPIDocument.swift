@@ -1722,7 +1722,8 @@ enum OpenAPIDocument {
             "description": "Only events with a smaller ID (paging back).",
             "schema": {
               "type": "integer",
-              "minimum": 0
+              "minimum": 0,
+              "maximum": 9223372036854775807
             }
           },
           {
