@@ -9,6 +9,8 @@ APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev l
 # make the instance's root, python3 for its apt proxy, metadata service and init,
 # iproute2 for its network namespace and veth pair (util-linux, tar and mount are essential).
 E2E_IMAGE_APT_PACKAGES := debootstrap python3 iproute2
+# The web page's tests and benchmark drive Debian's headless Chromium through its driver.
+WEB_TEST_APT_PACKAGES := chromium chromium-driver
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # The runner that dstack server hands to instances: release, Swift runtime linked
@@ -24,7 +26,7 @@ all: build
 deps: test-apt-deps pip-deps
 
 test-apt-deps:
-	$(call apt_install_missing,$(APT_PACKAGES) $(E2E_IMAGE_APT_PACKAGES))
+	$(call apt_install_missing,$(APT_PACKAGES) $(E2E_IMAGE_APT_PACKAGES) $(WEB_TEST_APT_PACKAGES))
 
 # Installs the missing ones of the Debian packages given, with apt-get when run as
 # root (one `apt-get update` first); otherwise prints the exact command to run and stops.
@@ -51,8 +53,13 @@ apt-deps:
 
 # moto's EC2 server is the test cloud; boto3 (which moto brings) checks what it holds.
 # schemathesis fuzzes the server's API against its OpenAPI document (APIFuzzTests).
+# selenium drives headless Chromium (WebTests); prometheus_client parses /metrics.
 SCHEMATHESIS_VERSION := 4.32.5
 pip-deps:
+	@if ! python3 -c "import selenium, prometheus_client" 2>/dev/null; then \
+	  echo "Installing selenium and prometheus_client with pip (the web page's tests)"; \
+	  python3 -m pip install --quiet selenium prometheus_client || exit 1; \
+	fi
 	@if ! command -v moto_server >/dev/null 2>&1 || ! python3 -c "import moto, boto3" 2>/dev/null; then \
 	  echo "Installing moto[server] with pip"; \
 	  python3 -m pip install --quiet 'moto[server]' || exit 1; \

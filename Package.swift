@@ -24,6 +24,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Already in the graph through Hummingbird; the scale benchmark's HTTP client uses it directly.
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
+        // GET /metrics in Prometheus's text format (the server's counters, gauges and histograms).
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // Native libraries, found with pkg-config; `make` installs the apt packages.
@@ -73,6 +75,7 @@ let package = Package(
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ]
         ),
 
@@ -131,6 +134,10 @@ let package = Package(
         .testTarget(name: "APITests", dependencies: ["DstackServer", "DstackAPI", "DstackCore", "DstackLocal", "DstackTesting",
                                                      .product(name: "Hummingbird", package: "hummingbird")]),
         .testTarget(name: "RunnerTests", dependencies: ["DstackRunnerKit", "DstackCore", "DstackTesting"]),
+        // The web page in headless Chromium (Selenium) and /metrics (prometheus_client's parser),
+        // against a real server on the local provider.
+        .testTarget(name: "WebTests", dependencies: ["DstackTesting", "DstackWire"],
+                    exclude: ["parse_metrics.py", "browser_check.py"]),
         // The registry, and each provider's plugin checks (Tests/PluginsTests/<Name>PluginChecks.swift).
         .testTarget(name: "PluginsTests", dependencies: ["DstackPlugins", "DstackTesting"] + providers.map { .target(name: "Dstack\($0)") }),
     ] + providers.map { name in

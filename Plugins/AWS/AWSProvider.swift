@@ -48,7 +48,7 @@ public final class AWSProvider: CloudProvider, Sendable {
         let transport = options.transport ?? CurlHTTPClient(options: .init(proxy: .fromEnvironment(environment)))
         client = EC2Client(endpoint: endpoint, credentials: CredentialsCache(chain: chain, now: options.now),
                            transport: transport, retry: options.retry, bucket: options.bucket ?? TokenBucket(),
-                           now: options.now)
+                           now: options.now, observer: context.callObserver)
     }
 
     public var region: String { client.endpoint.region }

@@ -15,9 +15,12 @@ public final class EC2Client: Sendable {
     let retry: RetryPolicy
     let bucket: TokenBucket
     let now: @Sendable () -> Date
+    /// Told of each request and throttled retry (the server's metrics).
+    let observer: (any CloudCallObserver)?
 
     init(endpoint: AWSEndpoint, credentials: CredentialsCache, transport: any HTTPTransport,
-         retry: RetryPolicy, bucket: TokenBucket, now: @escaping @Sendable () -> Date) {
+         retry: RetryPolicy, bucket: TokenBucket, now: @escaping @Sendable () -> Date,
+         observer: (any CloudCallObserver)? = nil) {
         self.endpoint = endpoint
         self.signer = SigV4Signer(region: endpoint.region, service: "ec2")
         self.credentials = credentials
@@ -25,6 +28,7 @@ public final class EC2Client: Sendable {
         self.retry = retry
         self.bucket = bucket
         self.now = now
+        self.observer = observer
     }
 
     /// `Action=…&Version=2016-11-15&…` as application/x-www-form-urlencoded: unreserved
@@ -62,6 +66,7 @@ public final class EC2Client: Sendable {
             do {
                 response = try await transport.send(request)
             } catch let error as HTTPError {
+                observer?.cloudAPICall(action: action, errorCode: "transport")
                 if isLast { throw ProviderError.transport(detail: "\(action): \(error) (after \(attempt) attempts)") }
                 await retry.sleep(retry.delay(beforeRetry: attempt - 1))
                 continue
@@ -69,6 +74,8 @@ public final class EC2Client: Sendable {
                 throw ProviderError.transport(detail: "\(action): \(error)")
             }
 
+            let reply = (200..<300).contains(response.status) ? nil : EC2ErrorReply.parse(status: response.status, body: response.body)
+            observer?.cloudAPICall(action: action, errorCode: (200..<300).contains(response.status) ? nil : reply?.code ?? "HTTP \(response.status)")
             if (200..<300).contains(response.status) {
                 do {
                     return try EC2XML.parse(response.body)
@@ -77,8 +84,9 @@ public final class EC2Client: Sendable {
                 }
             }
 
-            guard let reply = EC2ErrorReply.parse(status: response.status, body: response.body) else {
+            guard let reply else {
                 if response.status >= 500 || response.status == 429 {
+                    if response.status == 429, !isLast { observer?.throttlingRetry(action: action) }
                     if isLast {
                         throw ProviderError.transport(detail: "\(action): HTTP \(response.status) from EC2 (after \(attempt) attempts)")
                     }
@@ -92,6 +100,7 @@ public final class EC2Client: Sendable {
                 continue
             }
             if reply.isRetryable && !isLast {
+                if reply.isThrottling { observer?.throttlingRetry(action: action) }
                 await retry.sleep(retry.delay(beforeRetry: attempt - 1))
                 continue
             }

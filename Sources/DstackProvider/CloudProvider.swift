@@ -38,10 +38,14 @@ public struct ProviderContext: Sendable {
     public var home: URL
     /// The process environment, injected so tests can control it.
     public var environment: [String: String]
+    /// Told of each request to the cloud's API (the server's metrics); nil: nobody asks.
+    public var callObserver: (any CloudCallObserver)?
 
-    public init(installationID: String, home: URL, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(installationID: String, home: URL, environment: [String: String] = ProcessInfo.processInfo.environment,
+                callObserver: (any CloudCallObserver)? = nil) {
         self.installationID = installationID
         self.home = home
         self.environment = environment
+        self.callObserver = callObserver
     }
 }

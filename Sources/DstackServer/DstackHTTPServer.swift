@@ -21,6 +21,8 @@ public struct DstackHTTPServer {
         public var tls: ServerCertificate?
         /// The runners this server hands out to the instances it launches.
         public var runnerBinaries = RunnerBinaries()
+        /// `GET /metrics` without a token (`--metrics-public`).
+        public var metricsPublic = false
 
         public init() {}
     }
@@ -68,7 +70,8 @@ public struct DstackHTTPServer {
         RunnerBinaryRoute(service: service, binaries: options.runnerBinaries).add(to: router)
         let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, artifacts: artifacts)
         try control.users.ensureAdmin()
-        APIRoutes(control: control).add(to: router)
+        control.observers.attach(runnerService: service)
+        APIRoutes(control: control, web: WebOptions(metricsPublic: options.metricsPublic, secureCookie: options.tls != nil)).add(to: router)
         let scheme = options.tls == nil ? "http" : "https"
         let address = "\(scheme)://\(options.host):\(options.port)"
         let server: HTTPServerBuilder = try options.tls.map { try .tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) } ?? .http1()

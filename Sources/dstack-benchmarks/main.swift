@@ -22,6 +22,8 @@ import Foundation
 //   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH] (ScaleBenchmark.swift)
 // Issue 9's:
 //   dstack-benchmarks artifact-upload [--megabytes 1024] [--dstack PATH] [--runner PATH] (ArtifactUploadBenchmark.swift)
+// Issue 11's:
+//   dstack-benchmarks page-load [LOADS] [--dstack PATH]                      (PageLoadBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -185,6 +187,8 @@ do {
         try benchmarkAllow(moto: arguments[2], dstack: arguments[3], runs: arguments.count > 4 ? Int(arguments[4]) ?? 50 : 50)
     case "run-detach":
         try benchmarkRunDetach(runs: positional(0).flatMap { Int($0) } ?? 50, dstackOverride: option("--dstack"))
+    case "page-load":
+        try benchmarkPageLoad(loads: positional(0).flatMap { Int($0) } ?? 20, dstackOverride: option("--dstack"))
     default:
         print("""
             usage: dstack-benchmarks sigv4 [SECONDS]
@@ -197,6 +201,7 @@ do {
                    dstack-benchmarks code-shipping [RUNS] [--megabytes N] [--files N] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks run-detach [RUNS] [--dstack PATH]
                    dstack-benchmarks artifact-upload [--megabytes 1024] [--dstack PATH] [--runner PATH]
+                   dstack-benchmarks page-load [LOADS] [--dstack PATH]
                    dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
             """)
         exit(2)

@@ -11,7 +11,7 @@ struct ServerCommand: DstackCommand {
     static let configuration = CommandConfiguration(
         commandName: "dstack server",
         abstract: "Run the dstack server in the foreground: the API the CLI uses, the reconcile loop, the runner API, and the runner binary for instances.",
-        usage: "dstack server [--host HOST] [--port PORT] [--advertise-url URL] [--tls-cert FILE --tls-key FILE] [--insecure-http] "
+        usage: "dstack server [--host HOST] [--port PORT] [--advertise-url URL] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--metrics-public] "
             + "[--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N]",
         discussion: """
         Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on \
@@ -71,6 +71,10 @@ struct ServerCommand: DstackCommand {
           help: "Launch cloud instances even with a loopback --advertise-url: only for runners started on this machine, as tests do.")
     var allowLoopbackAdvertise = false
 
+    @Flag(name: .customLong("metrics-public"),
+          help: "Serve GET /metrics without a token (by default it needs an admin's), for a Prometheus that holds none.")
+    var metricsPublic = false
+
     func validate() throws {
         _ = try options()
     }
@@ -106,7 +110,8 @@ struct ServerCommand: DstackCommand {
         return DstackHTTPServerOptionsBuilder(host: host, port: port, idleTimeout: idle, interval: interval,
                                               maxRetries: retries, sweepGrace: sweep, provisioningTimeout: provisioning,
                                               maxProvisioningAttempts: attempts,
-                                              endpoint: endpoint, allowLoopbackAdvertise: allowLoopbackAdvertise)
+                                              endpoint: endpoint, allowLoopbackAdvertise: allowLoopbackAdvertise,
+                                              metricsPublic: metricsPublic)
     }
 
     func execute() async throws {
@@ -140,6 +145,7 @@ struct DstackHTTPServerOptionsBuilder {
     var maxProvisioningAttempts: Int
     var endpoint: ServerEndpoint
     var allowLoopbackAdvertise: Bool
+    var metricsPublic = false
 
     /// Makes (or checks) the certificate and reads the runner binaries next to this
     /// executable: what the instances will be handed.
@@ -148,6 +154,7 @@ struct DstackHTTPServerOptionsBuilder {
         options.host = host
         options.port = port
         options.reconcileInterval = interval
+        options.metricsPublic = metricsPublic
         options.reconciler.idleTimeout = idleTimeout
         options.reconciler.maxRetries = maxRetries
         options.reconciler.sweepGrace = sweepGrace

@@ -12,6 +12,14 @@ public final class Workspace: @unchecked Sendable {
     /// The provider made from the settings it was made from: a long-running server keeps
     /// one provider (and its caches and connections) until the settings change.
     private var madeProvider: (vendor: String, settings: ProviderSettings, provider: any CloudProvider)?
+    private var observer: (any CloudCallObserver)?
+
+    /// Told of every cloud call of the providers made from now on (the server's metrics):
+    /// each of the seam's operations, and each API request the provider reports.
+    public var callObserver: (any CloudCallObserver)? {
+        get { lock.withLock { observer } }
+        set { lock.withLock { observer = newValue; madeProvider = nil } }
+    }
 
     public init(home: DstackHome, registry: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
         self.home = home
@@ -36,7 +44,8 @@ public final class Workspace: @unchecked Sendable {
     }
 
     public func context() throws -> ProviderContext {
-        ProviderContext(installationID: try state().read { try $0.installationID() }, home: home.url, environment: environment)
+        ProviderContext(installationID: try state().read { try $0.installationID() }, home: home.url, environment: environment,
+                        callObserver: callObserver)
     }
 
     /// Makes the named vendor's provider from settings (saved ones unless given).
@@ -47,7 +56,8 @@ public final class Workspace: @unchecked Sendable {
         if let made = lock.withLock({ madeProvider }), made.vendor == plugin.vendor, made.settings == wanted {
             return made.provider
         }
-        let provider = try plugin.makeProvider(wanted, try context())
+        let made = try plugin.makeProvider(wanted, try context())
+        let provider: any CloudProvider = callObserver.map { ObservedCloudProvider(made, observer: $0) } ?? made
         lock.withLock { madeProvider = (plugin.vendor, wanted, provider) }
         return provider
     }

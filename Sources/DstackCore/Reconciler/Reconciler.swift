@@ -14,6 +14,12 @@ public final class Reconciler: @unchecked Sendable {
     /// Each pass's report, told before the next pass may start (the API reads what a
     /// change's passes did).
     public var onReport: (@Sendable (Report) -> Void)?
+    /// Each pass's duration in seconds and outcome, failed passes included (the server's
+    /// metrics and timeline).
+    public var onPassTimed: (@Sendable (TimeInterval, Result<Report, Error>) -> Void)?
+    /// The cloud's list as each pass read it (the server's metrics and web page show the
+    /// fleet from it rather than asking the cloud again).
+    public var onCloudList: (@Sendable ([ManagedInstance]) -> Void)?
     let clock: @Sendable () -> Date
     private let lock = NSLock()
     var unavailableUntil: [String: Date] = [:]
@@ -56,8 +62,20 @@ public final class Reconciler: @unchecked Sendable {
     public func reconcile() async throws -> Report {
         await gate.acquire()
         defer { Task { await gate.release() } }
-        let report = try await pass()
+        let started = ContinuousClock.now
+        func seconds() -> TimeInterval {
+            let elapsed = ContinuousClock.now - started
+            return TimeInterval(elapsed.components.seconds) + TimeInterval(elapsed.components.attoseconds) / 1e18
+        }
+        let report: Report
+        do {
+            report = try await pass()
+        } catch {
+            onPassTimed?(seconds(), .failure(error))
+            throw error
+        }
         onReport?(report)
+        onPassTimed?(seconds(), .success(report))
         return report
     }
 
@@ -91,6 +109,7 @@ public final class Reconciler: @unchecked Sendable {
         let known = try state.read { try $0.knownResources(vendor: vendor) }
         report.providerCalls += 1
         let cloud = try await active.provider.list(known: known)
+        onCloudList?(cloud)
 
         try await settleWithCloud(cloud, active: active, now: now, report: &report)
         try stopRequestedRuns(now: now)

@@ -18,6 +18,8 @@ public final class RunnerService: @unchecked Sendable {
     /// One line per event worth a line in the server's log (a runner registered, a run
     /// ended), naming the instance and run it is about.
     public var onEvent: (@Sendable (String) -> Void)?
+    /// A runner registered: its instance came up for its launch (the timeline's fulfilment).
+    public var onRegistered: (@Sendable (_ instanceID: String, _ instanceType: String, _ launchToken: String) -> Void)?
     /// Set once the server shuts down: assignment polls answer at once instead of waiting.
     private var stopping = false
     /// A poll counts as a sign of life, but writing it on every poll would put one write
@@ -68,6 +70,7 @@ public final class RunnerService: @unchecked Sendable {
                                     tokenHash: TokenHash.sha256Hex(token))
         }
         onEvent?("runner on \(instance.id) registered (\(batch.instanceType), launch \(batch.token))")
+        onRegistered?(instance.id, batch.instanceType, batch.token)
         wakeReconciler()
         return RunnerAPI.RegisterReply(token: token, instanceID: instance.id)
     }

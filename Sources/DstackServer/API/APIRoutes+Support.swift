@@ -24,10 +24,8 @@ extension APIRoutes {
     }
 
     func authenticate(_ request: Request) async throws -> Caller {
-        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "), header.count > 7 else {
-            throw APIRequestError.unauthorized("a bearer token is required (Authorization: Bearer TOKEN)")
-        }
-        let token = String(header.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        // The bearer header, or the web page's session cookie (Web/SessionCookie.swift).
+        let token = try SessionCookie.credential(of: request)
         let user = try await BlockingWork.run { [control] in try control.users.user(token: token) }
         guard let user else { throw APIRequestError.unauthorized("the token is not valid") }
         return Caller(name: user.name, isAdmin: user.role == "admin")

@@ -8,6 +8,8 @@ import Hummingbird
 /// one sentence, never a default), calls the ControlPlane, and encodes the reply.
 struct APIRoutes {
     let control: ControlPlane
+    /// The page and /metrics (Web/APIRoutes+Web.swift).
+    var web = WebOptions()
     static let maxBody = 1 << 20
     static let maxCodeArchive = 2 << 30
 
@@ -34,6 +36,7 @@ struct APIRoutes {
         addArtifacts(to: routes)
         addInstances(to: routes)
         addVendorsAndUsers(to: routes)
+        addWeb(to: routes)
         // Last, so that it sees only the requests no route took.
         router.add(middleware: UnmatchedAPIRequests(methodsByPath: routes.methodsByPath))
         return routes.registered
@@ -68,7 +71,10 @@ struct APIRoutes {
         }
         routes.on(.get, APIPaths.runs) { request, _ in
             await respond(request) { caller in
-                try await control.runs(all: try Self.flag(request.uri.queryParameters.get("all").map { String($0) }, name: "all"), by: caller)
+                let limit = try Self.number(request.uri.queryParameters.get("limit").map { String($0) }, name: "limit", maximum: 100_000)
+                if limit == 0 { throw APIRequestError.badRequest("limit must be a whole number from 1 to 100000, got '0'") }
+                return try await control.runs(all: try Self.flag(request.uri.queryParameters.get("all").map { String($0) }, name: "all"),
+                                              limit: limit, by: caller)
             }
         }
         routes.on(.get, APIPaths.runs + "/:run") { request, context in

@@ -75,9 +75,9 @@ extension ControlPlane {
     }
 
     /// The caller's runs (every run for an admin), newest first.
-    func runs(all: Bool, by caller: Caller) async throws -> [RunInfo] {
+    func runs(all: Bool, limit: Int? = nil, by caller: Caller) async throws -> [RunInfo] {
         try await infoWithArtifacts(try await BlockingWork.run { [workspace] in
-            try workspace.state().read { try $0.runs(limit: all ? nil : 20, submittedBy: caller.isAdmin ? nil : caller.name) }
+            try workspace.state().read { try $0.runs(limit: limit ?? (all ? nil : 20), submittedBy: caller.isAdmin ? nil : caller.name) }
         })
     }
 

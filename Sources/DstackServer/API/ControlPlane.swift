@@ -18,6 +18,8 @@ final class ControlPlane: Sendable {
     let passes = PassHistory()
     /// Where runs' artifacts are and how to reach them (shared with the runner routes).
     let artifacts: ArtifactService
+    /// Metrics, the cloud's last list and the timeline (Metrics/, Web/).
+    let observers: ServerObservers
 
     init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal,
          artifacts: ArtifactService? = nil) throws {
@@ -27,8 +29,10 @@ final class ControlPlane: Sendable {
         self.loop = loop
         self.signal = signal
         users = UserDirectory(state: try workspace.state(), home: workspace.home)
+        observers = ServerObservers(workspace: workspace)
         let passes = self.passes
         reconciler.onReport = { passes.record($0) }
+        observers.attach(reconciler: reconciler, workspace: workspace)
     }
 
     /// Runs a pass now (after the one in flight, if any) and reports it in the log as
@@ -89,6 +93,11 @@ final class OfferingsCache: @unchecked Sendable { // `lock` guards `facts`
         let fresh = try await provider.validateInstanceType(instanceType)
         lock.withLock { facts[key] = (fresh, now) }
         return fresh
+    }
+
+    /// What the cache holds for a type, without asking the cloud (the page's prices).
+    func known(vendor: String, instanceType: String) -> InstanceTypeFacts? {
+        lock.withLock { facts[vendor + "\u{0}" + instanceType]?.0 }
     }
 
     /// Settings changed: what the old account said no longer holds.

@@ -19,7 +19,7 @@ struct UnmatchedAPIRequests: RouterMiddleware {
             return try await next(request, context)
         } catch let error as HTTPError where error.status == .notFound {
             let path = request.uri.path
-            guard path == APIPaths.prefix || path.hasPrefix(APIPaths.prefix + "/") else { throw error }
+            guard path == APIPaths.prefix || path.hasPrefix(APIPaths.prefix + "/") || path == APIPaths.metrics else { throw error }
             let served = methods(servedAt: path)
             if served.isEmpty {
                 return APIRoutes.reply(APIErrorReply(error: "the API has no route \(path); \(APIPaths.openAPI) lists them"),

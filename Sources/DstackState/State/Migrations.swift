@@ -164,6 +164,17 @@ enum Migrations {
             PRIMARY KEY (run_id, path)
         );
         """,
+        // 10: the fleet's timeline (launches, fulfilments, interruptions, terminations,
+        // sweeps, cloud failures), which the web page shows; the newest are read first.
+        """
+        CREATE TABLE events (
+            id       INTEGER PRIMARY KEY AUTOINCREMENT,
+            at       REAL NOT NULL,
+            kind     TEXT NOT NULL,
+            subject  TEXT NOT NULL DEFAULT '',
+            detail   TEXT NOT NULL DEFAULT ''
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }

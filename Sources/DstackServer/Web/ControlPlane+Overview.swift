@@ -1,0 +1,82 @@
+import DstackAPI
+import DstackCore
+import Foundation
+
+/// What the page and `/metrics` read: state and the cloud's list as the last reconcile
+/// pass saw it, with prices from the offerings cache. None of it calls the cloud, so a
+/// page open in many browsers or a scraper every few seconds costs the account nothing.
+extension ControlPlane {
+    func overview(now: Date = Date()) async throws -> OverviewReply {
+        let vendor = try workspace.activeVendor()
+        let (rules, enabled, fleet) = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in
+                (try tx.rules(), try tx.isEnabled(), try vendor.map { try tx.fleet(vendor: $0) } ?? [])
+            }
+        }
+        let known = Dictionary(fleet.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+        let listed = observers.cloudList.read()
+        // Before the first pass has listed the cloud, the fleet state knows is what there is.
+        let cloud = listed?.instances ?? fleet.map {
+            ManagedInstance(id: $0.id, instanceType: $0.instanceType, state: .pending, launchTime: $0.registeredAt ?? $0.recordedAt,
+                            spotRequestID: $0.spotRequestID)
+        }
+        let price: (String) -> Double? = { [offerings] type in
+            vendor.flatMap { offerings.known(vendor: $0, instanceType: type)?.spotPricePerHour }
+        }
+        let instances = cloud.filter { $0.state != .terminated }
+            .sorted { ($0.launchTime ?? .distantFuture, $0.id) < ($1.launchTime ?? .distantFuture, $1.id) }
+            .map { instance -> InstanceOverview in
+                let state = instance.isUnfulfilledRequest ? "requested" : instance.state.rawValue
+                let uptime = instance.launchTime.map { max(0, now.timeIntervalSince($0)) }
+                let cost = instance.state.isLive && !instance.isUnfulfilledRequest
+                    ? price(instance.instanceType).flatMap { perHour in uptime.map { $0 / 3600 * perHour } } : nil
+                return InstanceOverview(id: instance.id, instanceType: instance.instanceType,
+                                        zone: instance.extras["availability_zone"], state: state,
+                                        runId: known[instance.id]?.runID, launchTime: instance.launchTime,
+                                        idleSince: known[instance.id]?.idleSince, costDollars: cost)
+            }
+        let counts = AutoscaleService.liveCounts(cloud)
+        let ruleOverviews = rules.map { rule -> RuleOverview in
+            let perHour = price(rule.instanceType)
+            let spend = perHour.map { _ in
+                instances.filter { $0.instanceType == rule.instanceType }.compactMap(\.costDollars).reduce(0, +)
+            }
+            return RuleOverview(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0,
+                                pricePerHour: perHour, spendDollars: spend)
+        }
+        return OverviewReply(provider: vendor, enabled: enabled, listedAt: listed?.at, now: now, rules: ruleOverviews,
+                             instances: instances)
+    }
+
+    /// The gauges of `/metrics`, from the same sources as the overview.
+    func metricsReading(now: Date = Date()) async throws -> ServerMetrics.Reading {
+        let (counts, oldest) = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in (try tx.runCountsByStatus(), try tx.oldestWaitingSubmission()) }
+        }
+        var reading = ServerMetrics.Reading()
+        for status in RunStatus.allCases { reading.runsByStatus[status.rawValue] = counts[status.rawValue] ?? 0 }
+        reading.queueAgeSeconds = oldest.map { max(0, now.timeIntervalSince($0)) } ?? 0
+        let overview = try await overview(now: now)
+        for instance in overview.instances {
+            reading.instances[[instance.instanceType, instance.zone ?? "unknown", instance.state], default: 0] += 1
+            if let cost = instance.costDollars {
+                reading.spendDollars = (reading.spendDollars ?? 0) + cost
+                reading.instancesPriced += 1
+            }
+        }
+        return reading
+    }
+
+    func events(before: Int?, limit: Int) async throws -> EventsReply {
+        let records = try await BlockingWork.run { [workspace] in try workspace.state().read { try $0.events(before: before, limit: limit) } }
+        return EventsReply(events: records.map {
+            EventInfo(id: $0.id, at: $0.at, kind: $0.kind, subject: $0.subject, detail: $0.detail)
+        })
+    }
+
+    /// Changes whenever what the page shows does (state, the timeline, the cloud's list).
+    func changeMark() async throws -> String {
+        let mark = try await BlockingWork.run { [workspace] in try workspace.state().read { try $0.changeMark() } }
+        return mark + "|" + String(observers.cloudList.changeVersion)
+    }
+}

@@ -1,0 +1,44 @@
+@testable import DstackServer
+import DstackCore
+import Foundation
+import XCTest
+
+/// The timeline records what a pass's report says it did, one event per action, naming
+/// the launch, instance or run it is about.
+final class FleetTimelineTests: XCTestCase {
+    func testEachActionOfAPassBecomesOneEvent() {
+        var report = Reconciler.Report()
+        report.launched = ["m5.large": 2]
+        report.launchedFor = ["launch-1": ["run-a", "run-b"]]
+        report.launchedTypes = ["launch-1": "m5.large"]
+        report.terminated = ["i-1"]
+        report.requeued = ["i-1": "run-c"]
+        report.swept = ["i-9"]
+        report.retried = ["run-c"]
+        report.gaveUp = ["launch-0": "its runners did not register within 15m"]
+        report.failedRuns = ["run-d": "no runner registered"]
+        let at = Date(timeIntervalSince1970: 1_000)
+
+        let events = FleetTimeline.events(from: report, at: at)
+
+        XCTAssertEqual(events.map { "\($0.kind) \($0.subject): \($0.detail)" }, [
+            "launch launch-1: requested 2 m5.large for run-a, run-b",
+            "termination i-1: terminated; its run run-c went back to the queue",
+            "sweep i-9: listed as ours but unknown to state: terminated",
+            "requeue run-c: back in the queue: it lost its instance",
+            "gave_up launch-0: its runners did not register within 15m",
+            "run_failed run-d: no runner registered",
+        ])
+        XCTAssertTrue(events.allSatisfy { $0.at == at })
+    }
+
+    func testAQuietPassRecordsNothing() {
+        XCTAssertEqual(FleetTimeline.events(from: Reconciler.Report(), at: Date()), [])
+    }
+
+    func testALaunchResentAfterARestartIsRecordedByType() {
+        var report = Reconciler.Report()
+        report.launched = ["local": 1]
+        XCTAssertEqual(FleetTimeline.events(from: report, at: Date()).map(\.detail), ["requested 1 local"])
+    }
+}
