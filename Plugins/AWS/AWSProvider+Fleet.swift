@@ -43,9 +43,12 @@ extension AWSProvider {
         var requestOfInstance: [String: String] = [:]
         for request in requests.values { if let id = request.instanceID { requestOfInstance[id] = request.id } }
         var listed = instances.values.map { instance in
-            ManagedInstance(id: instance.id, instanceType: instance.instanceType, state: instance.state,
-                            launchTime: instance.launchTime,
-                            spotRequestID: instance.spotRequestID ?? requestOfInstance[instance.id], extras: instance.extras)
+            let requestID = instance.spotRequestID ?? requestOfInstance[instance.id]
+            let status = requestID.flatMap { requests[$0]?.statusCode }
+            return ManagedInstance(id: instance.id, instanceType: instance.instanceType, state: instance.state,
+                                   launchTime: instance.launchTime, spotRequestID: requestID, spotRequestStatus: status,
+                                   extras: instance.extras, availabilityZone: instance.extras["availability_zone"],
+                                   interruptionSignal: EC2SpotSignals.signal(requestStatus: status, stateReason: instance.stateReason))
         }
         for request in requests.values {
             if let instanceID = request.instanceID {

@@ -35,6 +35,8 @@ struct EC2Instance: Sendable, Equatable {
     var groupIDs: [String]
     var httpTokens: String?
     var extras: [String: String]
+    /// `stateReason/code`, such as `Server.SpotInstanceTermination`.
+    var stateReason: String?
 
     init(_ item: XMLElementNode) {
         id = item.string("instanceId") ?? ""
@@ -44,6 +46,7 @@ struct EC2Instance: Sendable, Equatable {
         spotRequestID = item.string("spotInstanceRequestId").flatMap { $0.isEmpty ? nil : $0 }
         groupIDs = item.items("groupSet").compactMap { $0.string("groupId") }
         httpTokens = item.string("metadataOptions", "httpTokens")
+        stateReason = item.string("stateReason", "code")
         var extras: [String: String] = [:]
         extras["availability_zone"] = item.string("placement", "availabilityZone")
         extras["private_ip"] = item.string("privateIpAddress")

@@ -127,8 +127,12 @@ public struct RuleStatus: Codable, Sendable, Equatable {
     public var instanceType: String
     public var max: Int
     public var instances: Int
+    /// What an instance of this type does on a rebalance recommendation: ignore, drain
+    /// or replace; absent from a server from before it.
+    public var onRebalance: String?
 
-    public init(instanceType: String, max: Int, instances: Int) {
+    public init(instanceType: String, max: Int, instances: Int, onRebalance: String? = nil) {
+        self.onRebalance = onRebalance
         self.instanceType = instanceType
         self.max = max
         self.instances = instances
@@ -149,9 +153,12 @@ public struct AutoscaleInfo: Codable, Sendable, Equatable {
 
 public struct AllowRequest: Codable, Sendable, Equatable {
     public var max: Int
+    /// ignore, drain or replace; absent: the rule keeps its policy (a new rule: ignore).
+    public var onRebalance: String?
 
-    public init(max: Int) {
+    public init(max: Int, onRebalance: String? = nil) {
         self.max = max
+        self.onRebalance = onRebalance
     }
 }
 

@@ -28,9 +28,12 @@ public struct RunSubmission: Codable, Sendable, Equatable {
     public var codeSize: Int?
     /// Queue the run even when no allowed type can ever fit it.
     public var wait: Bool
+    /// The workflow's `retry:`; absent: retry interruptions only.
+    public var retry: RetryPayload?
 
     public init(workflow: String?, commands: [String], requirements: RequirementsPayload, environment: [String: String],
-                codeSha256: String?, codeSize: Int?, wait: Bool) {
+                codeSha256: String?, codeSize: Int?, wait: Bool, retry: RetryPayload? = nil) {
+        self.retry = retry
         self.workflow = workflow
         self.commands = commands
         self.requirements = requirements
@@ -53,9 +56,16 @@ public struct RunInfo: Codable, Sendable, Equatable {
     public var exitCode: Int?
     public var submittedAt: Date
     public var finishedAt: Date?
+    /// Attempts lost to the cloud taking the instance back, and the signal of the last
+    /// one; absent from a server from before them.
+    public var interruptions: Int?
+    public var interruptedBy: String?
 
     public init(id: String, workflow: String?, user: String?, status: String, reason: String?, stage: String?,
-                instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?) {
+                instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?,
+                interruptions: Int? = nil, interruptedBy: String? = nil) {
+        self.interruptions = interruptions
+        self.interruptedBy = interruptedBy
         self.id = id
         self.workflow = workflow
         self.user = user
@@ -106,5 +116,17 @@ public struct StopReply: Codable, Sendable, Equatable {
     public init(run: RunInfo, alreadyFinished: Bool) {
         self.run = run
         self.alreadyFinished = alreadyFinished
+    }
+}
+
+/// A workflow's `retry:`: `on_events` (interruption, no-capacity, error) and `duration`
+/// in seconds (absent: no limit but the server's --max-retries).
+public struct RetryPayload: Codable, Sendable, Equatable {
+    public var onEvents: [String]
+    public var duration: Int?
+
+    public init(onEvents: [String], duration: Int?) {
+        self.onEvents = onEvents
+        self.duration = duration
     }
 }

@@ -69,10 +69,19 @@ public struct ManagedInstance: Sendable, Equatable {
     public var spotRequestStatus: String?
     /// Provider-specific facts (private IP, availability zone, ...), for display only.
     public var extras: [String: String]
+    /// The availability zone (or the cloud's word for it) the instance or request is in:
+    /// the core cools a zone that interrupted an instance.
+    public var availabilityZone: String?
+    /// The cloud's own sign that it is taking the instance back (a spot interruption),
+    /// in words that name the signal: `spot request status instance-terminated-by-price`,
+    /// `state reason Server.SpotInstanceTermination`. nil: no such sign.
+    public var interruptionSignal: String?
 
     public init(id: String, instanceType: String, state: InstanceState, launchTime: Date? = nil,
                 spotRequestID: String? = nil, isUnfulfilledRequest: Bool = false, spotRequestStatus: String? = nil,
-                extras: [String: String] = [:]) {
+                extras: [String: String] = [:], availabilityZone: String? = nil, interruptionSignal: String? = nil) {
+        self.availabilityZone = availabilityZone
+        self.interruptionSignal = interruptionSignal
         self.id = id
         self.instanceType = instanceType
         self.state = state

@@ -59,6 +59,7 @@ public struct DstackHTTPServer {
         }
         let service = RunnerService(workspace: workspace, signal: signal, wakeReconciler: { loop.wake() })
         service.onEvent = log
+        service.maxRetries = options.reconciler.maxRetries
 
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)

@@ -121,6 +121,7 @@ extension Dstack {
             var commands = [command.map(ShellQuote.quote).joined(separator: " ")]
             var requirements = try flagRequirements() ?? ResourceRequirements()
             var environment: [String: String] = [:]
+            var retry: RetryPayload? = nil
             if let workflow {
                 let file = try WorkflowFile.load(path: self.file)
                 guard let found = file.workflow(named: workflow) else {
@@ -130,6 +131,7 @@ extension Dstack {
                 commands = found.commands
                 requirements = try flagRequirements() ?? found.requirements
                 environment = found.environment
+                retry = found.retry.map { RetryPayload(onEvents: $0.onEvents.map(\.rawValue), duration: $0.duration.map { Int($0) }) }
             }
             environment.merge(try flagEnvironment()) { _, flag in flag }
 
@@ -143,7 +145,8 @@ extension Dstack {
                 requirements: RequirementsPayload(instanceType: requirements.instanceType, cpu: requirements.cpus,
                                                   memoryMib: requirements.memoryMiB, gpu: requirements.gpus,
                                                   diskGb: requirements.diskGB),
-                environment: environment, codeSha256: code?.shipped.sha256, codeSize: code?.shipped.size, wait: wait)
+                environment: environment, codeSha256: code?.shipped.sha256, codeSize: code?.shipped.size, wait: wait,
+                retry: retry)
             let run: RunInfo
             do {
                 run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)

@@ -158,7 +158,7 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertNotEqual(bogus.status, 0)
         XCTAssertTrue(bogus.stderr.contains("m5.bogus"), bogus.stderr)
         XCTAssertEqual(try info(), try JSONValue.parse(
-            #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 2, "instances": 0}]}"#))
+            #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 2, "instances": 0, "on_rebalance": "ignore"}]}"#))
 
         // Request two instances and see them listed, here and in the emulator.
         let request = try dstack("instances", "request", "m5.xlarge", "--count", "2")
@@ -196,6 +196,6 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertEqual(try info()["enabled"], .bool(false))
         XCTAssertEqual(try dstack("autoscale", "enable").status, 0)
         XCTAssertEqual(try info(), try JSONValue.parse(
-            #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 3, "instances": 0}]}"#))
+            #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 3, "instances": 0, "on_rebalance": "ignore"}]}"#))
     }
 }

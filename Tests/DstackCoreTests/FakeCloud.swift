@@ -97,6 +97,16 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
         lock.withLock { instances[id]?.state = .terminated }
     }
 
+    /// The cloud's list shows the instance being taken back (as EC2's spot request
+    /// status or state reason does), the instance still running.
+    func signalInterruption(_ id: String, _ signal: String) {
+        lock.withLock { instances[id]?.interruptionSignal = signal }
+    }
+
+    func setZone(_ id: String, _ zone: String) {
+        lock.withLock { instances[id]?.availabilityZone = zone }
+    }
+
     var liveInstances: [ManagedInstance] { lock.withLock { instances.values.filter { $0.state.isLive } } }
 
     func resetCalls() { lock.withLock { calls = [] } }

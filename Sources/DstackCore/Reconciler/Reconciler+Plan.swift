@@ -17,8 +17,7 @@ extension Reconciler {
         }
         var instances: [PlannerInstance] = []
         for instance in fleet where instance.registeredAt != nil {
-            let phase: PlannerInstance.Phase = instance.runID.map { .busy(runID: $0) }
-                ?? .idle(since: instance.idleSince ?? instance.registeredAt ?? now)
+            guard let phase = Self.plannerPhase(of: instance, now: now) else { continue }
             instances.append(PlannerInstance(id: instance.id, instanceType: instance.instanceType, phase: phase,
                                              launchedAt: instance.recordedAt, diskGB: instance.diskGB))
         }
@@ -34,7 +33,7 @@ extension Reconciler {
             pendingRuns: waiting.filter { !$0.stopRequested }.map { PlannerRun(id: $0.id, requirements: $0.requirements) },
             instances: instances,
             facts: factsCache.filter { fact in rules.contains { $0.instanceType == fact.key } },
-            unavailableTypes: Set(unavailableUntil.filter { $0.value > now }.keys),
+            unavailableTypes: Set(unavailableUntil.filter { $0.value > now }.keys).union(try hardCooledTypes(now: now)),
             now: now,
             idleTimeout: options.idleTimeout,
             instanceRequests: requests.map { PlannerInstanceRequest(id: $0.id, instanceType: $0.instanceType, count: $0.count) })
@@ -158,8 +157,11 @@ extension Reconciler {
             }
             if let failure = sent {
                 failedLaunchRuns.formUnion(launch.forRuns)
+                let noCapacity = (unavailableUntil[launch.instanceType] ?? .distantPast) > now
                 try state.write { tx in
                     for runID in launch.forRuns {
+                        if noCapacity, try failWithoutCapacity(runID, instanceType: launch.instanceType, failure: failure, tx: tx, now: now,
+                                                               report: &report) { continue }
                         try tx.setRunReason(runID, status: .pending, reason: "could not launch \(launch.instanceType): \(failure)")
                     }
                     if let request = launch.forRequest {

@@ -49,6 +49,8 @@ public final class Reconciler: @unchecked Sendable {
         public var gaveUp: [String: String] = [:]
         /// Runs that failed this pass because their launches kept failing, with the reason.
         public var failedRuns: [String: String] = [:]
+        /// Instances the cloud's list showed being taken back this pass, with the signal.
+        public var interrupted: [String: String] = [:]
         public init() {}
     }
 
@@ -92,7 +94,9 @@ public final class Reconciler: @unchecked Sendable {
         report.providerCalls += 1
         let cloud = try await active.provider.list(known: known)
 
+        try noteSpotSignals(cloud, active: active, now: now, report: &report)
         try await settleWithCloud(cloud, active: active, now: now, report: &report)
+        try await finishInterruptedAndDrained(cloud, active: active, now: now, report: &report)
         try stopRequestedRuns(now: now)
 
         let input = try await plannerInput(active: active, now: now, report: &report)

@@ -20,6 +20,8 @@ public final class RunnerService: @unchecked Sendable {
     public var onEvent: (@Sendable (String) -> Void)?
     /// Set once the server shuts down: assignment polls answer at once instead of waiting.
     private var stopping = false
+    /// The server's `--max-retries`, for runs an interruption notice sends back to the queue.
+    public var maxRetries: Int = 2
 
     public init(workspace: Workspace, signal: WakeSignal, wakeReconciler: @escaping @Sendable () -> Void) {
         self.workspace = workspace
@@ -59,6 +61,7 @@ public final class RunnerService: @unchecked Sendable {
             try tx.registerInstance(id: instance.id, vendor: vendor, instanceType: batch.instanceType,
                                     spotRequestID: instance.spotRequestID, batchToken: batch.token,
                                     tokenHash: TokenHash.sha256Hex(token))
+            if let zone = instance.availabilityZone { try tx.setInstanceZone(instance.id, zone: zone) }
         }
         onEvent?("runner on \(instance.id) registered (\(batch.instanceType), launch \(batch.token))")
         wakeReconciler()
@@ -193,6 +196,11 @@ public final class RunnerService: @unchecked Sendable {
             let status: RunStatus = run.stopRequested ? .stopped : (exit.exitCode == 0 ? .done : .failed)
             try tx.appendLog(runID: runID, attempt: exit.attempt, stream: .system,
                              text: "[dstack] attempt \(exit.attempt) exited with code \(exit.exitCode)\n")
+            if status == .failed, try tx.retryFailedRun(runID, exitCode: exit.exitCode, maxRetries: maxRetries) {
+                try tx.release(instanceID: instanceID)
+                onEvent?("run \(runID) attempt \(exit.attempt) on \(instanceID) failed (exit code \(exit.exitCode)); retrying, as its policy says")
+                return
+            }
             try tx.setRunStatus(runID, status, reason: status == .stopped ? "stopped by the user" : nil,
                                 instanceID: instanceID, exitCode: exit.exitCode)
             try tx.release(instanceID: instanceID)

@@ -6,9 +6,12 @@ public struct Workflow: Sendable, Equatable {
     /// Set in every command's environment on the runner.
     public var environment: [String: String]
     public var requirements: ResourceRequirements
+    /// Its `retry:`; nil: the default (RunRetryPolicy.default).
+    public var retry: RunRetryPolicy? = nil
 
     public init(name: String, commands: [String], environment: [String: String] = [:],
-                requirements: ResourceRequirements = ResourceRequirements()) {
+                requirements: ResourceRequirements = ResourceRequirements(), retry: RunRetryPolicy? = nil) {
+        self.retry = retry
         self.name = name
         self.commands = commands
         self.environment = environment

@@ -135,11 +135,12 @@ public struct WorkflowFile: Sendable, Equatable {
                 throw fail(resources, "'resources' of '\(name)' gives both an instance_type and cpu/memory/gpu; give one or the other")
             }
         }
-        return Workflow(name: name, commands: commands, environment: environment, requirements: requirements)
+        let retry = try mapping["retry"].map { try RunRetryPolicy.parse($0, workflow: name, fail: { fail($0, $1) }) }
+        return Workflow(name: name, commands: commands, environment: environment, requirements: requirements, retry: retry)
     }
 
     /// The keys of a workflow this dstack acts on; any other is refused.
-    static let workflowKeys: Set<String> = ["name", "commands", "env", "resources"]
+    static let workflowKeys: Set<String> = Set(["name", "commands", "env", "resources"]).union(["retry"])
 
     static func notSupported(_ keyNode: Node) -> String {
         "'\(keyNode.scalar?.string ?? "?")' is not supported by this dstack"

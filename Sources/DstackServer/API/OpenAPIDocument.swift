@@ -1741,6 +1741,19 @@ enum OpenAPIDocument {
           "instances": {
             "type": "integer",
             "maximum": 9223372036854775807
+          },
+          "on_rebalance": {
+            "description": "What an instance of this type does on a rebalance recommendation.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "ignore",
+              "drain",
+              "replace",
+              null
+            ]
           }
         },
         "additionalProperties": false,
@@ -1783,6 +1796,19 @@ enum OpenAPIDocument {
             "type": "integer",
             "minimum": 0,
             "maximum": 9223372036854775807
+          },
+          "on_rebalance": {
+            "description": "ignore (the default), drain (the instance takes no new runs and goes once idle) or replace (as drain, and a replacement starts now); absent: the rule keeps its policy.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "ignore",
+              "drain",
+              "replace",
+              null
+            ]
           }
         },
         "additionalProperties": false,
@@ -2041,6 +2067,39 @@ enum OpenAPIDocument {
           },
           "wait": {
             "type": "boolean"
+          },
+          "retry": {
+            "description": "The workflow's retry policy; absent or null: retry interruptions only (up to the server's --max-retries) and wait for capacity.",
+            "type": [
+              "object",
+              "null"
+            ],
+            "properties": {
+              "on_events": {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "enum": [
+                    "interruption",
+                    "no-capacity",
+                    "error"
+                  ]
+                }
+              },
+              "duration": {
+                "description": "Seconds after submission after which nothing is retried.",
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "minimum": 1,
+                "maximum": 9223372036854775807
+              }
+            },
+            "additionalProperties": false,
+            "required": [
+              "on_events"
+            ]
           }
         },
         "additionalProperties": false,
@@ -2148,6 +2207,21 @@ enum OpenAPIDocument {
               "null"
             ],
             "format": "date-time"
+          },
+          "interruptions": {
+            "description": "Attempts lost to the cloud taking the instance back (spot interruptions).",
+            "type": [
+              "integer",
+              "null"
+            ],
+            "maximum": 9223372036854775807
+          },
+          "interrupted_by": {
+            "description": "The signal of the last interruption: 'spot interruption notice, terminate at 12:04:31Z', 'spot request status instance-terminated-by-price', 'instance state reason Server.SpotInstanceTermination'.",
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
