@@ -209,3 +209,21 @@ final class SpotLifecycleTests: XCTestCase {
     }
 }
 
+
+extension SpotLifecycleTests {
+    func testAnInstanceTakenBackWhileBootingIsReplacedInTheNextPassWithoutLosingAnAttempt() async throws {
+        try state.write { try $0.submitRun(id: "r1", workflow: nil, commands: ["true"], requirements: ResourceRequirements(), at: now) }
+        _ = try await reconciler.reconcile()
+        let booting = try XCTUnwrap(cloud.liveInstances.first?.id)
+        cloud.signalInterruption(booting, "instance state reason Server.SpotInstanceTermination")
+        cloud.interrupt(booting)
+
+        let report = try await reconciler.reconcile()
+        XCTAssertEqual(report.launched, ["small": 1], "replaced at once, not after the sweep grace: \(report)")
+        XCTAssertEqual(report.failedRuns, [:])
+        XCTAssertEqual(try state.read { try $0.provisioningFailures(runID: "r1") }.count, 0, "no provisioning attempt lost")
+        let log = try state.read { try $0.logs(runID: "r1") }.map(\.text).joined()
+        XCTAssertTrue(log.contains("was taken back before its runner registered (instance state reason Server.SpotInstanceTermination); launching again"), log)
+        XCTAssertEqual(try state.read { try $0.offeringCooldowns(at: now) }.map(\.instanceType), ["small"])
+    }
+}

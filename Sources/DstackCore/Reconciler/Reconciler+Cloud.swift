@@ -76,11 +76,19 @@ extension Reconciler {
                 openTokens.insert(batch.token)
                 continue
             }
-            // Journal first (the batch closed, the attempt counted), then call the cloud.
+            // Journal first (the batch closed, the attempt counted), then call the cloud. A
+            // batch the cloud took back while it booted is an interruption, not a failed
+            // launch: its runs are launched again (this pass) without losing an attempt.
+            let interruption = cloud.first { belongs($0) && $0.interruptionSignal != nil }
             try state.write { tx in
                 try tx.closeBatch(token: batch.token)
-                try recordFailedProvisioning(batch, runIDs: launchedFor[batch.token] ?? [], why: why, tx: tx, now: now,
-                                             report: &report)
+                if let interruption, let signal = interruption.interruptionSignal {
+                    try recordInterruptedLaunch(batch, runIDs: launchedFor[batch.token] ?? [], signal: signal,
+                                                zone: interruption.availabilityZone, tx: tx, now: now)
+                } else {
+                    try recordFailedProvisioning(batch, runIDs: launchedFor[batch.token] ?? [], why: why, tx: tx, now: now,
+                                                 report: &report)
+                }
             }
             report.gaveUp[batch.token] = why
             toTerminate.spotRequestIDs += batch.spotRequestIDs

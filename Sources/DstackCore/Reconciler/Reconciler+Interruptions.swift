@@ -109,3 +109,22 @@ extension Reconciler {
         return true
     }
 }
+
+extension Reconciler {
+    /// A launch the cloud took back before its runners registered: its pool is cooled
+    /// and each run it was for says so in its log, and is launched again without losing
+    /// a provisioning attempt.
+    func recordInterruptedLaunch(_ batch: OpenBatch, runIDs: [String], signal: String, zone: String?, tx: StateTransaction,
+                                 now: Date) throws {
+        try tx.coolOffering(OfferingCooldown(instanceType: batch.instanceType, zone: zone ?? "",
+                                             until: now.addingTimeInterval(SpotInterruptions.poolCooldown),
+                                             reason: "\(signal) on launch \(batch.token)", hard: false))
+        for run in try runIDs.compactMap({ try tx.run($0) }) where run.status.isWaiting && !run.stopRequested {
+            try tx.appendLog(runID: run.id, attempt: run.attempt, stream: .system, text: """
+                [dstack] the \(batch.instanceType) launch \(batch.token) was taken back before its runner registered \
+                (\(signal)); launching again\n
+                """, at: now)
+            try tx.setRunInterruptedBy(run.id, signal: signal)
+        }
+    }
+}
