@@ -58,10 +58,13 @@ extension AWSProvider {
                                                   launchTime: request.createTime, spotRequestID: request.id))
                 }
             } else if request.state == "open" {
-                listed.append(ManagedInstance(id: request.id, instanceType: request.instanceType, state: .pending,
-                                              launchTime: request.createTime, spotRequestID: request.id,
-                                              isUnfulfilledRequest: true, spotRequestStatus: request.statusCode,
-                                              extras: request.statusCode.map { ["spot_status": $0] } ?? [:]))
+                var open = ManagedInstance(id: request.id, instanceType: request.instanceType, state: .pending,
+                                           launchTime: request.createTime, spotRequestID: request.id,
+                                           isUnfulfilledRequest: true, spotRequestStatus: request.statusCode,
+                                           extras: request.statusCode.map { ["spot_status": $0] } ?? [:],
+                                           availabilityZone: request.availabilityZone)
+                open.requestHold = EC2SpotSignals.hold(request.statusCode)
+                listed.append(open)
             }
         }
         return listed.sorted { ($0.launchTime ?? .distantPast, $0.id) < ($1.launchTime ?? .distantPast, $1.id) }

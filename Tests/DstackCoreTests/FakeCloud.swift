@@ -12,9 +12,13 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
     /// When false, spot requests stay open (unfulfilled, with this status code) until `fulfil`.
     var fulfilAtOnce = true
     var openRequestStatus = "pending-evaluation"
+    /// How the cloud classes each holding status (as EC2's provider does).
+    var holds: [String: RequestHold] = ["capacity-not-available": .mayChange, "price-too-low": .cannotChange]
     /// Spot requests asked for and not yet cancelled.
     private(set) var liveRequests: Set<String> = []
     private(set) var calls: [String] = []
+    /// The zone each spot request asked for, in order (nil: the cloud's choice).
+    private(set) var requestedZones: [String?] = []
     /// Runs inside requestSpot, before anything is created (to look at state then).
     var onRequest: ((SpotRequest) -> Void)?
     private var counter = 0
@@ -38,6 +42,7 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
         onRequest?(request)
         return try lock.withLock {
             if let earlier = launchesByToken[request.idempotencyToken] { return earlier }
+            requestedZones.append(request.availabilityZone)
             if noCapacity.contains(request.instanceType) {
                 throw ProviderError.capacityUnavailable(instanceType: request.instanceType, detail: "InsufficientInstanceCapacity")
             }
@@ -50,8 +55,9 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
                                       launchTime: Date(), spotRequestID: "sir-\(counter)")
                     : ManagedInstance(id: "sir-\(counter)", instanceType: request.instanceType, state: .pending,
                                       launchTime: Date(), spotRequestID: "sir-\(counter)", isUnfulfilledRequest: true,
-                                      spotRequestStatus: openRequestStatus)
+                                      spotRequestStatus: openRequestStatus, availabilityZone: request.availabilityZone)
                 instances[instance.id] = instance
+                instances[instance.id]?.requestHold = holds[openRequestStatus]
                 if fulfilAtOnce { created.append(instance) }
                 requests.append("sir-\(counter)")
                 liveRequests.insert("sir-\(counter)")
@@ -86,6 +92,11 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
             instances[id] = ManagedInstance(id: id, instanceType: request.instanceType, state: state, launchTime: Date(),
                                             spotRequestID: requestID)
         }
+    }
+
+    /// An instance appears as the cloud made it (a request fulfilled as its cancel went out).
+    func add(_ instance: ManagedInstance) {
+        lock.withLock { instances[instance.id] = instance }
     }
 
     func setState(_ id: String, _ state: InstanceState) {

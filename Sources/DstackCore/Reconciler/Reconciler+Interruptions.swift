@@ -83,14 +83,6 @@ extension Reconciler {
     }
 }
 
-extension Reconciler {
-    /// Types cooled as a whole (a cloud that names no zones, or every zone) by a hard
-    /// cooldown: the planner skips them until it ends.
-    func hardCooledTypes(now: Date) throws -> Set<String> {
-        let cooled = try workspace.state().read { try $0.offeringCooldowns(at: now) }
-        return Set(cooled.filter { $0.hard && $0.zone.isEmpty }.map(\.instanceType))
-    }
-}
 
 extension Reconciler {
     /// A run whose `retry:` policy leaves out `no-capacity` (or whose duration has

@@ -107,3 +107,14 @@ extension StateTransaction {
         return db.changes == 1
     }
 }
+
+extension StateTransaction {
+    /// The availability zone a launch batch was placed in, if dstack chose one.
+    public func launchZone(token: String) throws -> String? {
+        try db.query("SELECT zone FROM launches WHERE token = ?", [.text(token)]).first?.first?.text
+    }
+
+    public func setLaunchZone(token: String, zone: String) throws {
+        try db.query("UPDATE launches SET zone = ? WHERE token = ?", [.text(zone), .text(token)])
+    }
+}
