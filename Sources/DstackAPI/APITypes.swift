@@ -130,9 +130,16 @@ public struct RuleStatus: Codable, Sendable, Equatable {
     /// What an instance of this type does on a rebalance recommendation: ignore, drain
     /// or replace; absent from a server from before it.
     public var onRebalance: String?
+    /// The current spot price (USD per hour) in the zone the next launch would go to,
+    /// and that zone; absent when the cloud gives no prices or zones.
+    public var spotPrice: Double?
+    public var zone: String?
 
-    public init(instanceType: String, max: Int, instances: Int, onRebalance: String? = nil) {
+    public init(instanceType: String, max: Int, instances: Int, onRebalance: String? = nil, spotPrice: Double? = nil,
+                zone: String? = nil) {
         self.onRebalance = onRebalance
+        self.spotPrice = spotPrice
+        self.zone = zone
         self.instanceType = instanceType
         self.max = max
         self.instances = instances

@@ -18,7 +18,7 @@ extension Dstack.Autoscale {
     struct Allow: DstackCommand {
         static let configuration = CommandConfiguration(
             abstract: "Add, replace or remove the rule for an instance type.",
-            usage: "dstack autoscale allow --max MAX [--on-rebalance ignore|drain|replace] INSTANCE_TYPE",
+            usage: "dstack autoscale allow --max MAX INSTANCE_TYPE",
             discussion: """
             INSTANCE_TYPE can be any instance type the configured cloud supports for spot \
             instances. '--max 0' removes the rule. Lowering the max shuts down the extra \
@@ -99,8 +99,11 @@ extension Dstack.Autoscale {
                 say("No rules. Add one with: dstack autoscale allow INSTANCE_TYPE --max MAX")
                 return
             }
-            var table = TextTable(header: ["INSTANCE TYPE", "MAX", "INSTANCES", "ON REBALANCE"])
-            table.rows = info.rules.map { [$0.instanceType, String($0.max), String($0.instances), $0.onRebalance ?? "ignore"] }
+            var table = TextTable(header: ["INSTANCE TYPE", "MAX", "INSTANCES", "ON REBALANCE", "SPOT PRICE", "ZONE"])
+            table.rows = info.rules.map {
+                [$0.instanceType, String($0.max), String($0.instances), $0.onRebalance ?? "ignore",
+                 $0.spotPrice.map { String(format: "$%.4f/h", $0) } ?? "-", $0.zone ?? "-"]
+            }
             say(table.render())
         }
     }

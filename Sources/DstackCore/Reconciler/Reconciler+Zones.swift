@@ -13,7 +13,7 @@ extension Reconciler {
 
     /// The zones of a type, best first: not hard-cooled; those no interruption cooled
     /// first; then by price, then by name. Empty when the provider names no zones.
-    static func rankedZones(_ facts: InstanceTypeFacts, cooled: [OfferingCooldown]) -> [String] {
+    public static func rankedZones(_ facts: InstanceTypeFacts, cooled: [OfferingCooldown]) -> [String] {
         let mine = cooled.filter { $0.instanceType == facts.name }
         let closed = Set(mine.filter(\.hard).map(\.zone))
         let soft = Set(mine.filter { !$0.hard }.map(\.zone))

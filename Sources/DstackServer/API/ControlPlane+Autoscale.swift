@@ -60,8 +60,19 @@ extension ControlPlane {
             let active = try workspace.activeProvider()
             counts = AutoscaleService.liveCounts(try await AutoscaleService(workspace: workspace).listManaged(active))
         }
+        var placements: [String: (price: Double?, zone: String?)] = [:]
+        if vendor != nil, let active = try? workspace.activeProvider() {
+            let cooled = try await BlockingWork.run { [workspace] in try workspace.state().read { try $0.offeringCooldowns() } }
+            for rule in rules {
+                guard let facts = try? await offerings.facts(vendor: active.vendor, instanceType: rule.instanceType,
+                                                             provider: active.provider) else { continue }
+                let zone = Reconciler.rankedZones(facts, cooled: cooled).first
+                placements[rule.instanceType] = (zone.flatMap { facts.spotPricesByZone[$0] } ?? facts.spotPricePerHour, zone)
+            }
+        }
         return AutoscaleInfo(enabled: enabled, provider: vendor, rules: zip(rules, policies).map { rule, policy in
-            RuleStatus(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0, onRebalance: policy)
+            RuleStatus(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0, onRebalance: policy,
+                       spotPrice: placements[rule.instanceType]?.price, zone: placements[rule.instanceType]?.zone)
         })
     }
 

@@ -1754,6 +1754,20 @@ enum OpenAPIDocument {
               "replace",
               null
             ]
+          },
+          "spot_price": {
+            "description": "The current spot price (USD per hour) in the zone the next launch would go to.",
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "zone": {
+            "description": "The zone the next launch would go to: the cheapest not cooled.",
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
