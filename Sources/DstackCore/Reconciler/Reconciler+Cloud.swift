@@ -106,6 +106,7 @@ extension Reconciler {
         for instance in cloud where instance.state.isLive && !launchInFlight {
             if registered.contains(instance.id) || recordedForOpenBatch.contains(instance.id) { continue }
             if toTerminate.instanceIDs.contains(instance.id) || toTerminate.spotRequestIDs.contains(instance.id) { continue }
+            if cancelledRequests.contains(instance.id) { continue } // a held request this pass cancelled (Reconciler+Fulfillment)
             if let request = instance.spotRequestID, openRequests.contains(request) { continue }
             if instance.isUnfulfilledRequest, openRequests.contains(instance.id) { continue }
             let age = instance.launchTime.map { now.timeIntervalSince($0) } ?? .infinity
