@@ -43,9 +43,12 @@ extension AWSProvider {
         var requestOfInstance: [String: String] = [:]
         for request in requests.values { if let id = request.instanceID { requestOfInstance[id] = request.id } }
         var listed = instances.values.map { instance in
-            ManagedInstance(id: instance.id, instanceType: instance.instanceType, state: instance.state,
-                            launchTime: instance.launchTime,
-                            spotRequestID: instance.spotRequestID ?? requestOfInstance[instance.id], extras: instance.extras)
+            let requestID = instance.spotRequestID ?? requestOfInstance[instance.id]
+            let status = requestID.flatMap { requests[$0]?.statusCode }
+            return ManagedInstance(id: instance.id, instanceType: instance.instanceType, state: instance.state,
+                                   launchTime: instance.launchTime, spotRequestID: requestID, spotRequestStatus: status,
+                                   extras: instance.extras, availabilityZone: instance.extras["availability_zone"],
+                                   interruptionSignal: EC2SpotSignals.signal(requestStatus: status, stateReason: instance.stateReason))
         }
         for request in requests.values {
             if let instanceID = request.instanceID {
@@ -55,10 +58,13 @@ extension AWSProvider {
                                                   launchTime: request.createTime, spotRequestID: request.id))
                 }
             } else if request.state == "open" {
-                listed.append(ManagedInstance(id: request.id, instanceType: request.instanceType, state: .pending,
-                                              launchTime: request.createTime, spotRequestID: request.id,
-                                              isUnfulfilledRequest: true, spotRequestStatus: request.statusCode,
-                                              extras: request.statusCode.map { ["spot_status": $0] } ?? [:]))
+                var open = ManagedInstance(id: request.id, instanceType: request.instanceType, state: .pending,
+                                           launchTime: request.createTime, spotRequestID: request.id,
+                                           isUnfulfilledRequest: true, spotRequestStatus: request.statusCode,
+                                           extras: request.statusCode.map { ["spot_status": $0] } ?? [:],
+                                           availabilityZone: request.availabilityZone)
+                open.requestHold = EC2SpotSignals.hold(request.statusCode)
+                listed.append(open)
             }
         }
         return listed.sorted { ($0.launchTime ?? .distantPast, $0.id) < ($1.launchTime ?? .distantPast, $1.id) }

@@ -32,6 +32,8 @@ public final class AWSProvider: CloudProvider, Sendable {
     let settings: AWSSettings
     let resources = AWSResources()
     let rootDevices = RootDeviceNames()
+    /// Spot prices per zone and default subnets (AWSProvider+Placement.swift).
+    let spotCaches = AWSSpotCaches()
     /// Canonical's account, which publishes the official Ubuntu images.
     static let canonicalOwner = "099720109477"
     static let batchSize = 1000
@@ -67,7 +69,10 @@ public final class AWSProvider: CloudProvider, Sendable {
 
     public func validateInstanceType(_ name: String) async throws -> InstanceTypeFacts {
         try await guarded {
-            try await resources.facts(name) { try await self.lookUpInstanceType(name) }
+            var facts = try await resources.facts(name) { try await self.lookUpInstanceType(name) }
+            facts.spotPricesByZone = await spotPricesByZone(name)
+            facts.spotPricePerHour = facts.spotPricesByZone.values.min()
+            return facts
         }
     }
 
@@ -91,6 +96,7 @@ public final class AWSProvider: CloudProvider, Sendable {
             ]
             if let price = request.maxPrice ?? settings.maxPrice { parameters.append(("SpotPrice", price)) }
             if let diskGB = request.diskGB { parameters += try await rootVolume(image: image, sizeGB: diskGB) }
+            parameters += try await placement(zone: request.availabilityZone)
             let reply = try await ec2("RequestSpotInstances", parameters, instanceType: request.instanceType)
             let requests = reply.items("spotInstanceRequestSet").map(EC2SpotRequest.init)
             let instanceIDs = requests.compactMap(\.instanceID)

@@ -12,6 +12,8 @@ struct EC2SpotRequest: Sendable, Equatable {
     var groupIDs: [String]
     var createTime: Date?
     var statusCode: String?
+    /// Where it asked to be placed, or where EC2 launched it.
+    var availabilityZone: String?
 
     init(_ item: XMLElementNode) {
         id = item.string("spotInstanceRequestId") ?? ""
@@ -21,6 +23,8 @@ struct EC2SpotRequest: Sendable, Equatable {
         groupIDs = item.items("launchSpecification", "groupSet").compactMap { $0.string("groupId") }
         createTime = item.string("createTime").flatMap(EC2Time.parse)
         statusCode = item.string("status", "code")
+        availabilityZone = (item.string("launchedAvailabilityZone") ?? item.string("launchSpecification", "placement", "availabilityZone"))
+            .flatMap { $0.isEmpty ? nil : $0 }
     }
 
     var isLive: Bool { state == "open" || state == "active" || state == "disabled" }
@@ -35,6 +39,8 @@ struct EC2Instance: Sendable, Equatable {
     var groupIDs: [String]
     var httpTokens: String?
     var extras: [String: String]
+    /// `stateReason/code`, such as `Server.SpotInstanceTermination`.
+    var stateReason: String?
 
     init(_ item: XMLElementNode) {
         id = item.string("instanceId") ?? ""
@@ -44,6 +50,7 @@ struct EC2Instance: Sendable, Equatable {
         spotRequestID = item.string("spotInstanceRequestId").flatMap { $0.isEmpty ? nil : $0 }
         groupIDs = item.items("groupSet").compactMap { $0.string("groupId") }
         httpTokens = item.string("metadataOptions", "httpTokens")
+        stateReason = item.string("stateReason", "code")
         var extras: [String: String] = [:]
         extras["availability_zone"] = item.string("placement", "availabilityZone")
         extras["private_ip"] = item.string("privateIpAddress")

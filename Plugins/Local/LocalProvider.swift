@@ -24,11 +24,14 @@ public struct LocalProvider: CloudProvider {
     /// Launches record the instance and write its user data, and start nothing: a load
     /// test runs the instances' runners itself (SimulatedInstances.swift). Off by default.
     public let simulated: Bool
+    /// A stand-in metadata service; each instance's runner gets `URL/ID` (LocalMetadataURL.swift).
+    public let metadataURL: String?
 
     /// `runnerPath` overrides where `dstack-runner` is looked for; `terminationGrace` is
     /// how long terminate waits after SIGTERM before SIGKILL.
     public init(context: ProviderContext, runnerPath: String? = nil, terminationGrace: TimeInterval = 10,
-                simulated: Bool = false) {
+                simulated: Bool = false, metadataURL: String? = nil) {
+        self.metadataURL = metadataURL
         self.context = context
         self.store = InstanceStore(home: context.home)
         self.runnerPath = runnerPath
@@ -145,6 +148,7 @@ public struct LocalProvider: CloudProvider {
         environment["DSTACK_RUNNER"] = runner
         // There is no machine to power off: an orphaned local runner just exits.
         environment["DSTACK_ORPHAN_ACTION"] = "exit"
+        if let metadataURL { environment["DSTACK_METADATA_URL"] = "\(metadataURL)/\(id)" }
         return environment
     }
 

@@ -131,8 +131,19 @@ public struct RuleStatus: Codable, Sendable, Equatable {
     public var instanceType: String
     public var max: Int
     public var instances: Int
+    /// What an instance of this type does on a rebalance recommendation: ignore, drain
+    /// or replace; absent from a server from before it.
+    public var onRebalance: String?
+    /// The current spot price (USD per hour) in the zone the next launch would go to,
+    /// and that zone; absent when the cloud gives no prices or zones.
+    public var spotPrice: Double?
+    public var zone: String?
 
-    public init(instanceType: String, max: Int, instances: Int) {
+    public init(instanceType: String, max: Int, instances: Int, onRebalance: String? = nil, spotPrice: Double? = nil,
+                zone: String? = nil) {
+        self.onRebalance = onRebalance
+        self.spotPrice = spotPrice
+        self.zone = zone
         self.instanceType = instanceType
         self.max = max
         self.instances = instances
@@ -153,9 +164,12 @@ public struct AutoscaleInfo: Codable, Sendable, Equatable {
 
 public struct AllowRequest: Codable, Sendable, Equatable {
     public var max: Int
+    /// ignore, drain or replace; absent: the rule keeps its policy (a new rule: ignore).
+    public var onRebalance: String?
 
-    public init(max: Int) {
+    public init(max: Int, onRebalance: String? = nil) {
         self.max = max
+        self.onRebalance = onRebalance
     }
 }
 

@@ -32,9 +32,13 @@ public struct RunSubmission: Codable, Sendable, Equatable {
     public var artifacts: [String]
     /// Runs whose artifacts the working directory starts with (optional in the JSON).
     public var deps: [DepPayload]
+    /// The workflow's `retry:`; absent: retry interruptions only.
+    public var retry: RetryPayload?
 
     public init(workflow: String?, commands: [String], requirements: RequirementsPayload, environment: [String: String],
-                codeSha256: String?, codeSize: Int?, wait: Bool, artifacts: [String] = [], deps: [DepPayload] = []) {
+                codeSha256: String?, codeSize: Int?, wait: Bool, artifacts: [String] = [], deps: [DepPayload] = [],
+                retry: RetryPayload? = nil) {
+        self.retry = retry
         self.workflow = workflow
         self.commands = commands
         self.requirements = requirements
@@ -47,7 +51,7 @@ public struct RunSubmission: Codable, Sendable, Equatable {
     }
 
     private enum CodingKeys: String, CodingKey {
-        case workflow, commands, requirements, environment, codeSha256, codeSize, wait, artifacts, deps
+        case workflow, commands, requirements, environment, codeSha256, codeSize, wait, artifacts, deps, retry
     }
 
     public init(from decoder: any Decoder) throws {
@@ -61,6 +65,7 @@ public struct RunSubmission: Codable, Sendable, Equatable {
         wait = try container.decode(Bool.self, forKey: .wait)
         artifacts = try container.decodeIfPresent([String].self, forKey: .artifacts) ?? []
         deps = try container.decodeIfPresent([DepPayload].self, forKey: .deps) ?? []
+        retry = try container.decodeIfPresent(RetryPayload.self, forKey: .retry)
     }
 }
 
@@ -79,10 +84,16 @@ public struct RunInfo: Codable, Sendable, Equatable {
     /// The run's artifacts: how many files, their total size, and whether they are
     /// complete; null for a run that declares none.
     public var artifacts: ArtifactSummary?
+    /// Attempts lost to the cloud taking the instance back, and the signal of the last
+    /// one; absent from a server from before them.
+    public var interruptions: Int?
+    public var interruptedBy: String?
 
     public init(id: String, workflow: String?, user: String?, status: String, reason: String?, stage: String?,
                 instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?,
-                artifacts: ArtifactSummary? = nil) {
+                artifacts: ArtifactSummary? = nil, interruptions: Int? = nil, interruptedBy: String? = nil) {
+        self.interruptions = interruptions
+        self.interruptedBy = interruptedBy
         self.id = id
         self.workflow = workflow
         self.user = user
@@ -134,5 +145,17 @@ public struct StopReply: Codable, Sendable, Equatable {
     public init(run: RunInfo, alreadyFinished: Bool) {
         self.run = run
         self.alreadyFinished = alreadyFinished
+    }
+}
+
+/// A workflow's `retry:`: `on_events` (interruption, no-capacity, error) and `duration`
+/// in seconds (absent: no limit but the server's --max-retries).
+public struct RetryPayload: Codable, Sendable, Equatable {
+    public var onEvents: [String]
+    public var duration: Int?
+
+    public init(onEvents: [String], duration: Int?) {
+        self.onEvents = onEvents
+        self.duration = duration
     }
 }

@@ -10,6 +10,9 @@ public struct InstanceTypeFacts: Sendable, Equatable, Hashable {
     public var architecture: String
     /// Current spot price in USD per hour, when the provider knows it cheaply.
     public var spotPricePerHour: Double?
+    /// The current spot price in each availability zone that offers the type (USD per
+    /// hour), when the provider knows it; empty: zones are the cloud's choice.
+    public var spotPricesByZone: [String: Double] = [:]
 
     public init(name: String, vcpus: Int, memoryMiB: Int, gpus: [GPUFacts] = [], architecture: String, spotPricePerHour: Double? = nil) {
         self.name = name
@@ -54,6 +57,14 @@ public enum InstanceState: String, Sendable, Equatable, CaseIterable {
     }
 }
 
+/// Why an open spot request is not fulfilled, as far as waiting goes.
+public enum RequestHold: String, Sendable, Equatable {
+    /// It may be fulfilled later (no capacity now, not scheduled yet): worth a timeout.
+    case mayChange
+    /// It will not be fulfilled as asked (the price is too low, a constraint cannot be met).
+    case cannotChange
+}
+
 /// An instance (or an open spot request not yet fulfilled) that this installation manages.
 public struct ManagedInstance: Sendable, Equatable {
     /// The instance ID; for an unfulfilled spot request, the request ID.
@@ -69,10 +80,22 @@ public struct ManagedInstance: Sendable, Equatable {
     public var spotRequestStatus: String?
     /// Provider-specific facts (private IP, availability zone, ...), for display only.
     public var extras: [String: String]
+    /// The availability zone (or the cloud's word for it) the instance or request is in:
+    /// the core cools a zone that interrupted an instance.
+    public var availabilityZone: String?
+    /// For an unfulfilled request the cloud holds (no capacity, price too low, ...):
+    /// whether waiting may still get it fulfilled. nil: not held (still being evaluated).
+    public var requestHold: RequestHold?
+    /// The cloud's own sign that it is taking the instance back (a spot interruption),
+    /// in words that name the signal: `spot request status instance-terminated-by-price`,
+    /// `state reason Server.SpotInstanceTermination`. nil: no such sign.
+    public var interruptionSignal: String?
 
     public init(id: String, instanceType: String, state: InstanceState, launchTime: Date? = nil,
                 spotRequestID: String? = nil, isUnfulfilledRequest: Bool = false, spotRequestStatus: String? = nil,
-                extras: [String: String] = [:]) {
+                extras: [String: String] = [:], availabilityZone: String? = nil, interruptionSignal: String? = nil) {
+        self.availabilityZone = availabilityZone
+        self.interruptionSignal = interruptionSignal
         self.id = id
         self.instanceType = instanceType
         self.state = state
@@ -97,6 +120,9 @@ public struct SpotRequest: Sendable, Equatable {
     /// The root volume each instance gets, in GB; nil leaves the image's default. A
     /// provider whose machines' disks are not its to size (the local one) ignores it.
     public var diskGB: Int?
+    /// The availability zone to place the instances in; nil: the cloud's choice. A
+    /// provider without zones ignores it.
+    public var availabilityZone: String? = nil
 
     public init(instanceType: String, count: Int, userData: String, idempotencyToken: String, maxPrice: String? = nil,
                 diskGB: Int? = nil) {

@@ -9,7 +9,7 @@ public struct InstanceMetadata: Sendable {
     public static let tokenTTLSeconds = 21600
 
     public var baseURL: String
-    private let http: CurlHTTPClient
+    let http: CurlHTTPClient
 
     public init(baseURL: String = "http://169.254.169.254") {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
@@ -17,16 +17,22 @@ public struct InstanceMetadata: Sendable {
         http = CurlHTTPClient(options: .init(connectTimeout: 2, totalTimeout: 5, proxy: ProxySettings()))
     }
 
-    public func instanceID() throws -> String {
+    /// An IMDSv2 session token.
+    func sessionToken() throws -> String {
         let tokenReply = try http.sendBlocking(HTTPRequest(
             method: "PUT", url: baseURL + "/latest/api/token",
             headers: [HTTPHeader("X-aws-ec2-metadata-token-ttl-seconds", String(Self.tokenTTLSeconds))]))
         guard tokenReply.status == 200, !tokenReply.body.isEmpty else {
             throw MetadataError("the metadata service answered \(tokenReply.status) to the IMDSv2 token request")
         }
+        return tokenReply.bodyText
+    }
+
+    public func instanceID() throws -> String {
+        let token = try sessionToken()
         let idReply = try http.sendBlocking(HTTPRequest(
             method: "GET", url: baseURL + "/latest/meta-data/instance-id",
-            headers: [HTTPHeader("X-aws-ec2-metadata-token", tokenReply.bodyText)]))
+            headers: [HTTPHeader("X-aws-ec2-metadata-token", token)]))
         let id = idReply.bodyText.trimmingCharacters(in: .whitespacesAndNewlines)
         guard idReply.status == 200, !id.isEmpty else {
             throw MetadataError("the metadata service answered \(idReply.status) to the instance-id request")

@@ -132,6 +132,19 @@ public final class RunnerAPIClient: @unchecked Sendable {
         }
     }
 
+    /// Reports a spot notice until the server has it; false when it refused it for good
+    /// (or the runner stopped).
+    @discardableResult
+    public func reportNotice(_ notice: RunnerAPI.SpotNotice) -> Bool {
+        let request = post(RunnerAPI.noticePath(instance: instanceID), notice.json, authorized: true)
+        guard let reply = deliver(request, what: "\(notice.kind.rawValue) notice") else { return false }
+        guard (200..<300).contains(reply.status) else {
+            log("the server refused the \(notice.kind.rawValue) notice (\(reply.status)): \(Self.errorSentence(reply))")
+            return false
+        }
+        return true
+    }
+
     /// The run's code archive, as bytes. Transport failures and 5xx are retried a few
     /// times; a refusal (403, 404) is final.
     public func downloadCode(runID: String, attempts: Int = 3) -> Result<[UInt8], PollError> {

@@ -80,6 +80,11 @@ public final class RunnerDaemon: @unchecked Sendable {
         let heartbeat = HeartbeatLoop(client: client, executor: executor, interval: options.heartbeatInterval,
                                       lifetime: lifetime, log: log)
         spawn("dstack-runner heartbeat") { heartbeat.run() }
+        if options.instanceID == nil || options.metadataURLGiven {
+            let watcher = SpotNoticeWatcher(metadata: InstanceMetadata(baseURL: options.metadataURL), client: client,
+                                            interval: options.noticeInterval, lifetime: lifetime, log: log)
+            spawn("dstack-runner spot notices") { watcher.run() }
+        }
         WorkLoop(client: client, executor: executor, lifetime: lifetime, log: log).run()
     }
 

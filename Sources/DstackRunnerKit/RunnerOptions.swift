@@ -26,6 +26,11 @@ public struct RunnerOptions: Equatable, Sendable {
     public var pollWait: TimeInterval = 25
     public var heartbeatInterval: TimeInterval = 5
     public var metadataURL: String = "http://169.254.169.254"
+    /// Watch the metadata service for spot notices: always when the instance ID comes
+    /// from it (a cloud), and wherever `--metadata-url` names one (a stub, in tests).
+    public var metadataURLGiven = false
+    /// How often the spot notices are read.
+    public var noticeInterval: TimeInterval = 5
 
     public init(instanceID: String?, stateDirectory: String) {
         self.instanceID = instanceID
@@ -33,7 +38,7 @@ public struct RunnerOptions: Equatable, Sendable {
     }
 
     public static let usage = "usage: dstack-runner [--instance-id ID] --state-dir DIR [--server URL --registration-token TOKEN]"
-        + " [--server-pin sha256//KEY] [--orphan-action poweroff|exit] [--orphan-timeout D] [--poll-wait D] [--heartbeat-interval D] [--metadata-url URL]"
+        + " [--server-pin sha256//KEY] [--orphan-action poweroff|exit] [--orphan-timeout D] [--poll-wait D] [--heartbeat-interval D] [--metadata-url URL] [--notice-interval D]"
 
     public enum ParseResult: Equatable {
         case run(RunnerOptions)
@@ -43,7 +48,7 @@ public struct RunnerOptions: Equatable, Sendable {
 
     private static let flags: Set<String> = [
         "--instance-id", "--state-dir", "--server", "--registration-token", "--orphan-action",
-        "--orphan-timeout", "--poll-wait", "--heartbeat-interval", "--metadata-url", "--server-pin",
+        "--orphan-timeout", "--poll-wait", "--heartbeat-interval", "--metadata-url", "--server-pin", "--notice-interval",
     ]
     /// The bootstrap passes `--instance-id ""` when the ID must come from the metadata service.
     private static let mayBeEmpty: Set<String> = ["--instance-id"]
@@ -98,12 +103,19 @@ public struct RunnerOptions: Equatable, Sendable {
             }
             options[keyPath: keyPath] = seconds
         }
-        if let metadata = values["--metadata-url"] { options.metadataURL = metadata }
+        if let metadata = values["--metadata-url"] {
+            guard metadata.hasPrefix("http://") || metadata.hasPrefix("https://") else {
+                return .invalid("--metadata-url must be an http:// or https:// URL")
+            }
+            options.metadataURL = metadata
+            options.metadataURLGiven = true
+        }
         return .run(options)
     }
 
     private static var durationFlags: [(String, WritableKeyPath<RunnerOptions, TimeInterval>)] { [
         ("--orphan-timeout", \.orphanTimeout), ("--poll-wait", \.pollWait), ("--heartbeat-interval", \.heartbeatInterval),
+        ("--notice-interval", \.noticeInterval),
     ] }
 
     /// `--flag=value` → (`--flag`, `value`); `--flag` → (`--flag`, nil).

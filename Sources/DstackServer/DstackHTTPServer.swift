@@ -62,6 +62,7 @@ public struct DstackHTTPServer {
         let service = RunnerService(workspace: workspace, signal: signal, wakeReconciler: { loop.wake() })
         service.onEvent = log
         service.pollHeartbeatInterval = min(5, options.reconciler.heartbeatTimeout / 4)
+        service.maxRetries = options.reconciler.maxRetries
 
         let router = Router()
         RunnerRoutes(service: service, wakeReconciler: { loop.wake() }).add(to: router)

@@ -79,6 +79,14 @@ struct RunnerRoutes {
                 return .json(try await BlockingWork.run { try service.heartbeat(instanceID: instance, beat: beat) }.json)
             }
         }
+        router.post("/api/runners/:instance/notice") { request, context in
+            await respond {
+                let instance = try await authenticated(request, context)
+                let notice = try RunnerAPI.SpotNotice(json: try await body(request))
+                try await BlockingWork.run { try service.notice(instanceID: instance, notice) }
+                return .noContent
+            }
+        }
         router.post(RouterPath(RunnerAPI.wakePath)) { _, _ in
             wakeReconciler()
             return Response(status: .noContent)

@@ -46,6 +46,11 @@ struct ServerCommand: DstackCommand {
             help: ArgumentHelp("Give up on instances whose runner has not registered after this long.", valueName: "D"))
     var provisioningTimeout = "15m"
 
+    @Option(name: .customLong("fulfillment-timeout"), parsing: .unconditional,
+            help: ArgumentHelp("Cancel a spot request the cloud holds unfulfilled (no capacity, ...) after this long and try the next zone or type; 0: at once.",
+                               valueName: "D"))
+    var fulfillmentTimeout = "2m"
+
     @Option(name: .customLong("max-provisioning-attempts"), parsing: .unconditional,
             help: ArgumentHelp("Fail a run after this many launches for it whose runners never registered.",
                                valueName: "N"))
@@ -100,6 +105,9 @@ struct ServerCommand: DstackCommand {
               attempts >= 1 else {
             throw ValidationError("--max-provisioning-attempts must be a whole number of 1 or more, got '\(maxProvisioningAttempts)'")
         }
+        guard let fulfillment = DurationText.seconds(fulfillmentTimeout) else {
+            throw ValidationError("--fulfillment-timeout must be a duration such as 0, 30s or 2m, got '\(fulfillmentTimeout)'")
+        }
         let endpoint: ServerEndpoint
         do {
             endpoint = try ServerEndpoint.resolve(host: host, port: port, advertiseURL: advertiseURL, tlsCertificate: tlsCertificate,
@@ -111,7 +119,8 @@ struct ServerCommand: DstackCommand {
                                               maxRetries: retries, sweepGrace: sweep, provisioningTimeout: provisioning,
                                               maxProvisioningAttempts: attempts,
                                               endpoint: endpoint, allowLoopbackAdvertise: allowLoopbackAdvertise,
-                                              metricsPublic: metricsPublic)
+                                              metricsPublic: metricsPublic,
+                                              fulfillmentTimeout: fulfillment)
     }
 
     func execute() async throws {
@@ -146,6 +155,7 @@ struct DstackHTTPServerOptionsBuilder {
     var endpoint: ServerEndpoint
     var allowLoopbackAdvertise: Bool
     var metricsPublic = false
+    var fulfillmentTimeout: TimeInterval = 120
 
     /// Makes (or checks) the certificate and reads the runner binaries next to this
     /// executable: what the instances will be handed.
@@ -160,6 +170,7 @@ struct DstackHTTPServerOptionsBuilder {
         options.reconciler.sweepGrace = sweepGrace
         options.reconciler.provisioningTimeout = provisioningTimeout
         options.reconciler.maxProvisioningAttempts = maxProvisioningAttempts
+        options.reconciler.fulfillmentTimeout = fulfillmentTimeout
         do {
             options.tls = try endpoint.serverCertificate(home: home)
             options.runnerBinaries = try RunnerBinaries.load(from: RunnerBinaries.executableDirectory)

@@ -25,7 +25,10 @@ extension Dstack.Autoscale {
             instances of that type at once (idle ones first, then the newest) and returns \
             once the server has sent their terminations. The server checks INSTANCE_TYPE \
             against the account; it may answer from its list of the account's offerings, \
-            which is at most 10 minutes old.
+            which is at most 10 minutes old. '--on-rebalance' says what an instance of the \
+            type does when the cloud recommends rebalancing it (its capacity is at risk): \
+            ignore (the default) keeps it working; drain gives it no new runs and lets it go \
+            once idle; replace does the same and starts a replacement now.
             """
         )
 
@@ -37,8 +40,15 @@ extension Dstack.Autoscale {
                 help: ArgumentHelp("The maximum number of instances", valueName: "MAX"))
         var max: String
 
+        @Option(name: .customLong("on-rebalance"),
+                help: ArgumentHelp("ignore, drain or replace: what an instance does on a rebalance recommendation", valueName: "POLICY"))
+        var onRebalance: String?
+
         func validate() throws {
             _ = try parsedMax()
+            if let onRebalance, !["ignore", "drain", "replace"].contains(onRebalance) {
+                throw ValidationError("--on-rebalance must be ignore, drain or replace, got '\(onRebalance)'")
+            }
             if instanceType.isEmpty || instanceType.contains(where: { $0.isWhitespace }) {
                 throw ValidationError("INSTANCE_TYPE must be a non-empty name without spaces, got '\(instanceType)'")
             }
@@ -53,7 +63,7 @@ extension Dstack.Autoscale {
 
         func execute() async throws {
             let client = try await ServerConnection.client()
-            let reply = try await client.put(APIPaths.rule(instanceType), AllowRequest(max: try parsedMax()), as: AllowReply.self)
+            let reply = try await client.put(APIPaths.rule(instanceType), AllowRequest(max: try parsedMax(), onRebalance: onRebalance), as: AllowReply.self)
             let type = reply.instanceType
             switch (reply.previousMax, reply.newMax) {
             case (0, 0): say("There was no rule for \(type); nothing to remove.")
@@ -89,8 +99,11 @@ extension Dstack.Autoscale {
                 say("No rules. Add one with: dstack autoscale allow INSTANCE_TYPE --max MAX")
                 return
             }
-            var table = TextTable(header: ["INSTANCE TYPE", "MAX", "INSTANCES"])
-            table.rows = info.rules.map { [$0.instanceType, String($0.max), String($0.instances)] }
+            var table = TextTable(header: ["INSTANCE TYPE", "MAX", "INSTANCES", "ON REBALANCE", "SPOT PRICE", "ZONE"])
+            table.rows = info.rules.map {
+                [$0.instanceType, String($0.max), String($0.instances), $0.onRebalance ?? "ignore",
+                 $0.spotPrice.map { String(format: "$%.4f/h", $0) } ?? "-", $0.zone ?? "-"]
+            }
             say(table.render())
         }
     }

@@ -139,6 +139,7 @@ extension Dstack {
             var environment: [String: String] = [:]
             var artifactPaths: [String] = []
             var deps: [DepPayload] = []
+            var retry: RetryPayload? = nil
             if let workflow {
                 let file = try WorkflowFile.load(path: self.file)
                 guard let found = file.workflow(named: workflow) else {
@@ -155,6 +156,7 @@ extension Dstack {
                     case .run(let id): return DepPayload(run: id)
                     }
                 }
+                retry = found.retry.map { RetryPayload(onEvents: $0.onEvents.map(\.rawValue), duration: $0.duration.map { Int($0) }) }
             }
             for path in artifacts.map(ArtifactPath.normalized) where !artifactPaths.contains(path) { artifactPaths.append(path) }
             deps += depWorkflows.map { DepPayload(workflow: $0) } + depRuns.map { DepPayload(run: $0) }
@@ -170,7 +172,7 @@ extension Dstack {
                                                   memoryMib: requirements.memoryMiB, gpu: requirements.gpus,
                                                   diskGb: requirements.diskGB),
                 environment: environment, codeSha256: code?.shipped.sha256, codeSize: code?.shipped.size, wait: wait,
-                artifacts: artifactPaths, deps: deps)
+                artifacts: artifactPaths, deps: deps, retry: retry)
             let run: RunInfo
             do {
                 run = try await client.post(APIPaths.runs, submission, as: RunInfo.self)

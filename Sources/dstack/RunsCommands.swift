@@ -34,9 +34,15 @@ extension Dstack {
             var table = TextTable(header: ["RUN", "WORKFLOW", "USER", "STATUS", "INSTANCE", "AGE", "ARTIFACTS", "REASON"])
             table.rows = runs.map { run in
                 [run.id, run.workflow ?? "-", run.user ?? "-", run.status, run.instanceId ?? "-",
-                 DurationText.format(now.timeIntervalSince(run.submittedAt)), ArtifactColumn.text(run.artifacts), run.reason ?? ""]
+                 DurationText.format(now.timeIntervalSince(run.submittedAt)), ArtifactColumn.text(run.artifacts), run.reason ?? Self.interruptionNote(run) ?? ""]
             }
             say(table.render())
+        }
+
+        /// What became of a run the cloud interrupted, once its reason no longer says.
+        static func interruptionNote(_ run: RunInfo) -> String? {
+            guard let signal = run.interruptedBy, let count = run.interruptions, count > 0 else { return nil }
+            return "interrupted \(count == 1 ? "once" : "\(count) times"), last by \(signal)"
         }
     }
 

@@ -157,8 +157,7 @@ final class CLIEndToEndTests: XCTestCase {
         let bogus = try dstack("autoscale", "allow", "m5.bogus", "--max", "1")
         XCTAssertNotEqual(bogus.status, 0)
         XCTAssertTrue(bogus.stderr.contains("m5.bogus"), bogus.stderr)
-        XCTAssertEqual(try info(), try JSONValue.parse(
-            #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 2, "instances": 0}]}"#))
+        try assertOneRule(try info(), max: 2)
 
         // Request two instances and see them listed, here and in the emulator.
         let request = try dstack("instances", "request", "m5.xlarge", "--count", "2")
@@ -195,7 +194,22 @@ final class CLIEndToEndTests: XCTestCase {
         XCTAssertEqual(try dstack("autoscale", "disable").status, 0)
         XCTAssertEqual(try info()["enabled"], .bool(false))
         XCTAssertEqual(try dstack("autoscale", "enable").status, 0)
-        XCTAssertEqual(try info(), try JSONValue.parse(
-            #"{"enabled": true, "provider": "aws", "rules": [{"instance_type": "m5.xlarge", "max": 3, "instances": 0}]}"#))
+        try assertOneRule(try info(), max: 3)
+    }
+}
+
+extension CLIEndToEndTests {
+    /// The one m5.xlarge rule, with its spot price and zone when the emulator prices it.
+    func assertOneRule(_ info: JSONValue, max: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        XCTAssertEqual(info["enabled"], .bool(true), file: file, line: line)
+        XCTAssertEqual(info["provider"]?.stringValue, "aws", file: file, line: line)
+        let rules = try XCTUnwrap(info["rules"]?.arrayValue, file: file, line: line)
+        XCTAssertEqual(rules.count, 1, file: file, line: line)
+        XCTAssertEqual(rules.first?["instance_type"]?.stringValue, "m5.xlarge", file: file, line: line)
+        XCTAssertEqual(rules.first?["max"]?.intValue, Int64(max), file: file, line: line)
+        XCTAssertEqual(rules.first?["instances"]?.intValue, 0, file: file, line: line)
+        XCTAssertEqual(rules.first?["on_rebalance"]?.stringValue, "ignore", file: file, line: line)
+        XCTAssertEqual(rules.first?["zone"]?.stringValue == nil, rules.first?["spot_price"]?.doubleValue == nil,
+                       "a price goes with its zone: \(info)", file: file, line: line)
     }
 }

@@ -28,7 +28,13 @@ final class MotoConformanceTests: XCTestCase {
     func testValidateReturnsEC2Facts() async throws {
         let provider = try makeTestProvider(endpoint: moto.url)
         let facts = try await provider.validateInstanceType("m5.xlarge")
-        XCTAssertEqual(facts, InstanceTypeFacts(name: "m5.xlarge", vcpus: 4, memoryMiB: 16384, gpus: [], architecture: "x86_64"))
+        var sized = facts
+        sized.spotPricesByZone = [:]
+        sized.spotPricePerHour = nil
+        XCTAssertEqual(sized, InstanceTypeFacts(name: "m5.xlarge", vcpus: 4, memoryMiB: 16384, gpus: [], architecture: "x86_64"))
+        // The spot price of each zone, from DescribeSpotPriceHistory (moto prices every zone the same).
+        XCTAssertTrue(facts.spotPricesByZone.keys.contains("us-east-1a"), "\(facts.spotPricesByZone)")
+        XCTAssertEqual(facts.spotPricePerHour, facts.spotPricesByZone.values.min())
         let gpu = try await provider.validateInstanceType("g4dn.xlarge")
         XCTAssertEqual(gpu.gpus, [GPUFacts(count: 1, model: "NVIDIA T4", memoryMiB: 16384)])
     }

@@ -12,9 +12,13 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
     /// When false, spot requests stay open (unfulfilled, with this status code) until `fulfil`.
     var fulfilAtOnce = true
     var openRequestStatus = "pending-evaluation"
+    /// How the cloud classes each holding status (as EC2's provider does).
+    var holds: [String: RequestHold] = ["capacity-not-available": .mayChange, "price-too-low": .cannotChange]
     /// Spot requests asked for and not yet cancelled.
     private(set) var liveRequests: Set<String> = []
     private(set) var calls: [String] = []
+    /// The zone each spot request asked for, in order (nil: the cloud's choice).
+    private(set) var requestedZones: [String?] = []
     /// Runs inside requestSpot, before anything is created (to look at state then).
     var onRequest: ((SpotRequest) -> Void)?
     private var counter = 0
@@ -38,6 +42,7 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
         onRequest?(request)
         return try lock.withLock {
             if let earlier = launchesByToken[request.idempotencyToken] { return earlier }
+            requestedZones.append(request.availabilityZone)
             if noCapacity.contains(request.instanceType) {
                 throw ProviderError.capacityUnavailable(instanceType: request.instanceType, detail: "InsufficientInstanceCapacity")
             }
@@ -50,8 +55,9 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
                                       launchTime: Date(), spotRequestID: "sir-\(counter)")
                     : ManagedInstance(id: "sir-\(counter)", instanceType: request.instanceType, state: .pending,
                                       launchTime: Date(), spotRequestID: "sir-\(counter)", isUnfulfilledRequest: true,
-                                      spotRequestStatus: openRequestStatus)
+                                      spotRequestStatus: openRequestStatus, availabilityZone: request.availabilityZone)
                 instances[instance.id] = instance
+                instances[instance.id]?.requestHold = holds[openRequestStatus]
                 if fulfilAtOnce { created.append(instance) }
                 requests.append("sir-\(counter)")
                 liveRequests.insert("sir-\(counter)")
@@ -88,6 +94,11 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
         }
     }
 
+    /// An instance appears as the cloud made it (a request fulfilled as its cancel went out).
+    func add(_ instance: ManagedInstance) {
+        lock.withLock { instances[instance.id] = instance }
+    }
+
     func setState(_ id: String, _ state: InstanceState) {
         lock.withLock { instances[id]?.state = state }
     }
@@ -95,6 +106,16 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
     /// The instance disappears as a spot interruption would.
     func interrupt(_ id: String) {
         lock.withLock { instances[id]?.state = .terminated }
+    }
+
+    /// The cloud's list shows the instance being taken back (as EC2's spot request
+    /// status or state reason does), the instance still running.
+    func signalInterruption(_ id: String, _ signal: String) {
+        lock.withLock { instances[id]?.interruptionSignal = signal }
+    }
+
+    func setZone(_ id: String, _ zone: String) {
+        lock.withLock { instances[id]?.availabilityZone = zone }
     }
 
     var liveInstances: [ManagedInstance] { lock.withLock { instances.values.filter { $0.state.isLive } } }

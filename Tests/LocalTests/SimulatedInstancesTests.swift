@@ -57,7 +57,7 @@ final class SimulatedInstancesTests: LocalProviderTestCase {
         let simulated = try XCTUnwrap(try LocalPlugin.plugin.makeProvider(["simulated": "true"], context) as? LocalProvider)
         XCTAssertFalse(plain.simulated)
         XCTAssertTrue(simulated.simulated)
-        XCTAssertEqual(LocalPlugin.plugin.fields.map(\.key), ["simulated"])
+        XCTAssertEqual(LocalPlugin.plugin.fields.map(\.key), ["simulated", "metadata_url"])
         XCTAssertEqual(LocalPlugin.plugin.fields.filter(\.isPrompted), [], "`dstack local configure` still asks nothing")
     }
 

@@ -14,6 +14,7 @@ final class FakeRunnerServer: @unchecked Sendable {
     private var _exits: [(runID: String, exit: RunnerAPI.RunExit)] = []
     private var _heartbeats: [RunnerAPI.Heartbeat] = []
     private var _registrations: [RunnerAPI.RegisterRequest] = []
+    private var _notices: [RunnerAPI.SpotNotice] = []
     private var registerFailures: Int
     private var registerRefusal: Int?
     private var _stopRuns: Set<String> = []
@@ -33,6 +34,7 @@ final class FakeRunnerServer: @unchecked Sendable {
     var exits: [(runID: String, exit: RunnerAPI.RunExit)] { lock.withLock { _exits } }
     var heartbeats: [RunnerAPI.Heartbeat] { lock.withLock { _heartbeats } }
     var registrations: [RunnerAPI.RegisterRequest] { lock.withLock { _registrations } }
+    var notices: [RunnerAPI.SpotNotice] { lock.withLock { _notices } }
 
     func assign(_ assignment: RunnerAPI.Assignment) { lock.withLock { pending.append(assignment) } }
     /// What `GET .../runs/RUN/code` answers for the run (404 without).
@@ -66,6 +68,10 @@ final class FakeRunnerServer: @unchecked Sendable {
                 return beat.runID.map(_stopRuns.contains) ?? false
             }
             return json(200, RunnerAPI.RunControl(stop: stop).json)
+        case ("POST", "notice"):
+            guard let notice = body.flatMap({ try? RunnerAPI.SpotNotice(json: $0) }) else { return json(400, RunnerAPI.errorBody("bad")) }
+            lock.withLock { _notices.append(notice) }
+            return LocalHTTPServer.Response(status: 204)
         case ("GET", "runs") where parts.count == 6 && parts[5] == "code":
             guard let bytes = lock.withLock({ codes[parts[4]] }) else { return json(404, RunnerAPI.errorBody("run \(parts[4]) has no code")) }
             var reply = LocalHTTPServer.Response(status: 200, headers: [("Content-Type", "application/gzip")])

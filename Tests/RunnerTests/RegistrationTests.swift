@@ -63,7 +63,8 @@ final class RegistrationTests: XCTestCase {
         XCTAssertEqual(calls.first?.method, "PUT", "the session token comes first")
         XCTAssertEqual(calls.filter { $0.method == "GET" && $0.header("X-aws-ec2-metadata-token") == nil }.count, 0,
                        "never an IMDSv1 GET without a token")
-        XCTAssertEqual(calls.count, 2)
+        // Then, registered, it watches the same service for spot notices.
+        XCTAssertEqual(calls.prefix(2).map(\.path), ["/latest/api/token", "/latest/meta-data/instance-id"])
         let record = try JSONValue.parse(String(contentsOfFile: runner.stateDirectory + "/runner.json", encoding: .utf8))
         XCTAssertEqual(record["instance_id"]?.stringValue, "i-0feedfacecafe0001")
     }

@@ -9,7 +9,8 @@ final class InProcessRunner: @unchecked Sendable {
     let stateDirectory: String
 
     init(server: String, instanceID: String? = "i-0123456789abcdef0", orphanAction: OrphanAction = .exit,
-         orphanTimeout: TimeInterval = 60, metadataURL: String? = nil, heartbeat: TimeInterval = 0.3) {
+         orphanTimeout: TimeInterval = 60, metadataURL: String? = nil, heartbeat: TimeInterval = 0.3,
+         watchesMetadata: Bool = false, noticeInterval: TimeInterval = 5) {
         stateDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("runner-test-\(UUID().uuidString)").path
         var options = RunnerOptions(instanceID: instanceID, stateDirectory: stateDirectory)
         options.serverURL = server
@@ -19,6 +20,8 @@ final class InProcessRunner: @unchecked Sendable {
         options.pollWait = 1
         options.heartbeatInterval = heartbeat
         if let metadataURL { options.metadataURL = metadataURL }
+        options.metadataURLGiven = watchesMetadata
+        options.noticeInterval = noticeInterval
         let box = LineBox()
         let log = RunnerLog(sink: { line in box.append(line) })
         daemon = RunnerDaemon(options: options, log: log, powerOffCommands: [["/bin/true"]]) { code in box.exit(code) }

@@ -90,6 +90,8 @@ public struct RunnerBootstrap: Sendable, Equatable {
         // instance metadata service (IMDSv2) on a cloud, where the variable is unset.
         var command = "exec \"$RUNNER\" --instance-id \"${DSTACK_INSTANCE_ID:-}\" --state-dir \"${DSTACK_INSTANCE_DIR:-/var/lib/dstack}\""
         command += " --orphan-action \"${DSTACK_ORPHAN_ACTION:-poweroff}\""
+        // A stand-in metadata service (the local provider's, in tests); a cloud has the real one.
+        command += " ${DSTACK_METADATA_URL:+--metadata-url \"$DSTACK_METADATA_URL\"}"
         if let serverURL { command += " --server \(shellQuoted(serverURL))" }
         if let serverPin { command += " --server-pin \(shellQuoted(serverPin))" }
         lines.append(command)

@@ -76,11 +76,19 @@ extension Reconciler {
                 openTokens.insert(batch.token)
                 continue
             }
-            // Journal first (the batch closed, the attempt counted), then call the cloud.
+            // Journal first (the batch closed, the attempt counted), then call the cloud. A
+            // batch the cloud took back while it booted is an interruption, not a failed
+            // launch: its runs are launched again (this pass) without losing an attempt.
+            let interruption = cloud.first { belongs($0) && $0.interruptionSignal != nil }
             try state.write { tx in
                 try tx.closeBatch(token: batch.token)
-                try recordFailedProvisioning(batch, runIDs: launchedFor[batch.token] ?? [], why: why, tx: tx, now: now,
-                                             report: &report)
+                if let interruption, let signal = interruption.interruptionSignal {
+                    try recordInterruptedLaunch(batch, runIDs: launchedFor[batch.token] ?? [], signal: signal,
+                                                zone: interruption.availabilityZone, tx: tx, now: now)
+                } else {
+                    try recordFailedProvisioning(batch, runIDs: launchedFor[batch.token] ?? [], why: why, tx: tx, now: now,
+                                                 report: &report)
+                }
             }
             report.gaveUp[batch.token] = why
             toTerminate.spotRequestIDs += batch.spotRequestIDs
@@ -98,6 +106,7 @@ extension Reconciler {
         for instance in cloud where instance.state.isLive && !launchInFlight {
             if registered.contains(instance.id) || recordedForOpenBatch.contains(instance.id) { continue }
             if toTerminate.instanceIDs.contains(instance.id) || toTerminate.spotRequestIDs.contains(instance.id) { continue }
+            if cancelledRequests.contains(instance.id) { continue } // a held request this pass cancelled (Reconciler+Fulfillment)
             if let request = instance.spotRequestID, openRequests.contains(request) { continue }
             if instance.isUnfulfilledRequest, openRequests.contains(instance.id) { continue }
             let age = instance.launchTime.map { now.timeIntervalSince($0) } ?? .infinity

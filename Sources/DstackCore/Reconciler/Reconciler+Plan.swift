@@ -9,16 +9,17 @@ extension Reconciler {
             (try tx.rules(), try tx.isEnabled(), try tx.waitingRunRequirements(), try tx.fleet(vendor: active.vendor),
              try tx.openBatches(vendor: active.vendor), try tx.pendingInstanceRequests())
         }
-        for rule in rules where factsCache[rule.instanceType] == nil {
+        for rule in rules where factsCache[rule.instanceType] == nil || factsAreStale(rule.instanceType, now: now) {
             report.providerCalls += 1
             if let facts = try? await active.provider.validateInstanceType(rule.instanceType) {
                 factsCache[rule.instanceType] = facts
+                factsFetchedAt[rule.instanceType] = now
             }
         }
+        let cooled = try workspace.state().read { try $0.offeringCooldowns(at: now) }
         var instances: [PlannerInstance] = []
         for instance in fleet where instance.registeredAt != nil {
-            let phase: PlannerInstance.Phase = instance.runID.map { .busy(runID: $0) }
-                ?? .idle(since: instance.idleSince ?? instance.registeredAt ?? now)
+            guard let phase = Self.plannerPhase(of: instance, now: now) else { continue }
             instances.append(PlannerInstance(id: instance.id, instanceType: instance.instanceType, phase: phase,
                                              launchedAt: instance.recordedAt, diskGB: instance.diskGB))
         }
@@ -33,8 +34,10 @@ extension Reconciler {
             enabled: enabled,
             pendingRuns: waiting.filter { !$0.stopRequested }.map { PlannerRun(id: $0.id, requirements: $0.requirements) },
             instances: instances,
-            facts: factsCache.filter { fact in rules.contains { $0.instanceType == fact.key } },
-            unavailableTypes: Set(unavailableUntil.filter { $0.value > now }.keys),
+            facts: factsCache.filter { fact in rules.contains { $0.instanceType == fact.key } }
+                .mapValues { Self.pricedByOpenZones($0, cooled: cooled) },
+            unavailableTypes: Set(unavailableUntil.filter { $0.value > now }.keys)
+                .union(Self.hardCooledTypes(cooled, facts: factsCache)),
             now: now,
             idleTimeout: options.idleTimeout,
             instanceRequests: requests.map { PlannerInstanceRequest(id: $0.id, instanceType: $0.instanceType, count: $0.count) })
@@ -158,8 +161,11 @@ extension Reconciler {
             }
             if let failure = sent {
                 failedLaunchRuns.formUnion(launch.forRuns)
+                let noCapacity = (unavailableUntil[launch.instanceType] ?? .distantPast) > now
                 try state.write { tx in
                     for runID in launch.forRuns {
+                        if noCapacity, try failWithoutCapacity(runID, instanceType: launch.instanceType, failure: failure, tx: tx, now: now,
+                                                               report: &report) { continue }
                         try tx.setRunReason(runID, status: .pending, reason: "could not launch \(launch.instanceType): \(failure)")
                     }
                     if let request = launch.forRequest {
@@ -201,8 +207,10 @@ extension Reconciler {
             // theirs from pass to pass, and an update each would hold the write lock for long.
             let current = Dictionary(try tx.waitingRunSummaries().map { ($0.id, ($0.status, $0.reason)) },
                                      uniquingKeysWith: { first, _ in first })
-            for (runID, reason) in plan.waiting where !failedLaunchRuns.contains(runID) {
+            waitNotes = waitNotes.filter { plan.claimedProvisioning[$0.key] != nil }
+            for (runID, planned) in plan.waiting where !failedLaunchRuns.contains(runID) {
                 let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
+                let reason = waitingReason(runID, planned: planned, claimed: status == .provisioning)
                 guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
                 try tx.setRunReason(runID, status: status, reason: reason)
             }
@@ -223,9 +231,10 @@ extension Reconciler {
         report.providerCalls += 1
         do {
             let userData = try bootstrap(instanceType: instanceType, active: active, registrationToken: registrationToken).get().render()
-            let launch = try await active.provider.requestSpot(
-                SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken,
-                            diskGB: diskGB))
+            var request = SpotRequest(instanceType: instanceType, count: count, userData: userData, idempotencyToken: batchToken,
+                                      diskGB: diskGB)
+            request.availabilityZone = try zone(forBatch: batchToken, instanceType: instanceType, now: now)
+            let launch = try await active.provider.requestSpot(request)
             try workspace.state().write { tx in
                 try tx.markLaunchSent(token: batchToken, spotRequestIDs: launch.spotRequestIDs)
                 try tx.recordInstances(launch.instances, vendor: active.vendor, launchToken: batchToken)

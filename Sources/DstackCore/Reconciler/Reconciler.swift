@@ -24,6 +24,13 @@ public final class Reconciler: @unchecked Sendable {
     private let lock = NSLock()
     var unavailableUntil: [String: Date] = [:]
     var factsCache: [String: InstanceTypeFacts] = [:]
+    /// When each type's facts were asked for: prices go stale after `factsLifetime`.
+    var factsFetchedAt: [String: Date] = [:]
+    /// Spot requests dstack cancelled unfulfilled: an instance the cloud fulfils one with
+    /// afterwards is terminated at once.
+    var cancelledRequests: Set<String> = []
+    /// Why a run's last spot request was given up, shown while its next launch comes up.
+    var waitNotes: [String: String] = [:]
 
     public init(workspace: Workspace, options: ReconcilerOptions = ReconcilerOptions(),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -55,6 +62,10 @@ public final class Reconciler: @unchecked Sendable {
         public var gaveUp: [String: String] = [:]
         /// Runs that failed this pass because their launches kept failing, with the reason.
         public var failedRuns: [String: String] = [:]
+        /// Instances the cloud's list showed being taken back this pass, with the signal.
+        public var interrupted: [String: String] = [:]
+        /// Launches whose held spot requests were cancelled this pass, with why and what next.
+        public var heldRequests: [String: String] = [:]
         public init() {}
     }
 
@@ -111,7 +122,10 @@ public final class Reconciler: @unchecked Sendable {
         let cloud = try await active.provider.list(known: known)
         onCloudList?(cloud)
 
+        try noteSpotSignals(cloud, active: active, now: now, report: &report)
+        try await settleHeldRequests(cloud, active: active, now: now, report: &report)
         try await settleWithCloud(cloud, active: active, now: now, report: &report)
+        try await finishInterruptedAndDrained(cloud, active: active, now: now, report: &report)
         try stopRequestedRuns(now: now)
 
         let input = try await plannerInput(active: active, now: now, report: &report)

@@ -21,6 +21,10 @@ public struct ReconcilerOptions: Sendable, Equatable {
     /// A run whose launches closed this many times without its runner registering
     /// (provisioning timeout, or the instances gone first) fails instead of launching again.
     public var maxProvisioningAttempts: Int = 3
+    /// A spot request the cloud holds unfulfilled with a status that may change (no
+    /// capacity, not scheduled yet) is cancelled after this long, and the next zone or
+    /// type is tried; one that cannot change (price too low) is cancelled at once.
+    public var fulfillmentTimeout: TimeInterval = 120
     /// How instances reach the server and get the runner; it goes into their user data.
     public var delivery = RunnerDelivery()
     /// The URL the runners reach the server at.

@@ -29,6 +29,8 @@ public final class RunnerService: @unchecked Sendable {
     public var pollHeartbeatInterval: TimeInterval = 5
     /// When this server last wrote each instance's sign of life (by `lock`).
     private var heartbeatWritten: [String: Date] = [:]
+    /// The server's `--max-retries`, for runs an interruption notice sends back to the queue.
+    public var maxRetries: Int = 2
 
     public init(workspace: Workspace, signal: WakeSignal, wakeReconciler: @escaping @Sendable () -> Void) {
         self.workspace = workspace
@@ -68,6 +70,7 @@ public final class RunnerService: @unchecked Sendable {
             try tx.registerInstance(id: instance.id, vendor: vendor, instanceType: batch.instanceType,
                                     spotRequestID: instance.spotRequestID, batchToken: batch.token,
                                     tokenHash: TokenHash.sha256Hex(token))
+            if let zone = instance.availabilityZone { try tx.setInstanceZone(instance.id, zone: zone) }
         }
         onEvent?("runner on \(instance.id) registered (\(batch.instanceType), launch \(batch.token))")
         onRegistered?(instance.id, batch.instanceType, batch.token)
@@ -225,6 +228,11 @@ public final class RunnerService: @unchecked Sendable {
             let status: RunStatus = run.stopRequested ? .stopped : (exit.exitCode == 0 ? .done : .failed)
             try tx.appendLog(runID: runID, attempt: exit.attempt, stream: .system,
                              text: "[dstack] attempt \(exit.attempt) exited with code \(exit.exitCode)\n")
+            if status == .failed, try tx.retryFailedRun(runID, exitCode: exit.exitCode, maxRetries: maxRetries) {
+                try tx.release(instanceID: instanceID)
+                onEvent?("run \(runID) attempt \(exit.attempt) on \(instanceID) failed (exit code \(exit.exitCode)); retrying, as its policy says")
+                return
+            }
             try tx.setRunStatus(runID, status, reason: status == .stopped ? "stopped by the user" : nil,
                                 instanceID: instanceID, exitCode: exit.exitCode)
             try tx.release(instanceID: instanceID)

@@ -36,6 +36,8 @@ extension Reconciler.Report {
         for assignment in assignments { parts.append("assigned \(assignment.runID) to \(assignment.instanceID)") }
         if assignments.isEmpty, assigned > 0 { parts.append("assigned \(assigned) run\(assigned == 1 ? "" : "s")") }
         for token in gaveUp.keys.sorted() { parts.append("gave up launch \(token): \(gaveUp[token]!)") }
+        for token in heldRequests.keys.sorted() { parts.append("cancelled the held spot request of launch \(token): \(heldRequests[token]!)") }
+        for instance in interrupted.keys.sorted() { parts.append("instance \(instance) interrupted: \(interrupted[instance]!)") }
         if !terminated.isEmpty { parts.append("terminated \(terminated.joined(separator: ", "))") }
         if !swept.isEmpty { parts.append("swept unknown \(swept.joined(separator: ", "))") }
         if !retried.isEmpty { parts.append("retrying \(retried.joined(separator: ", "))") }

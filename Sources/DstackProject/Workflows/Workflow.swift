@@ -11,9 +11,13 @@ public struct Workflow: Sendable, Equatable {
     public var artifacts: [String]
     /// Runs whose artifacts the working directory starts with.
     public var deps: [WorkflowDep]
+    /// Its `retry:`; nil: the default (RunRetryPolicy.default).
+    public var retry: RunRetryPolicy? = nil
 
     public init(name: String, commands: [String], environment: [String: String] = [:],
-                requirements: ResourceRequirements = ResourceRequirements(), artifacts: [String] = [], deps: [WorkflowDep] = []) {
+                requirements: ResourceRequirements = ResourceRequirements(), artifacts: [String] = [], deps: [WorkflowDep] = [],
+                retry: RunRetryPolicy? = nil) {
+        self.retry = retry
         self.name = name
         self.commands = commands
         self.environment = environment

@@ -140,12 +140,13 @@ public struct WorkflowFile: Sendable, Equatable {
         }
         let artifacts = try mapping["artifacts"].map { try Self.artifacts($0, workflow: name, file: file) } ?? []
         let deps = try mapping["deps"].map { try Self.deps($0, workflow: name, file: file) } ?? []
+        let retry = try mapping["retry"].map { try RunRetryPolicy.parse($0, workflow: name, fail: { fail($0, $1) }) }
         return Workflow(name: name, commands: commands, environment: environment, requirements: requirements,
-                        artifacts: artifacts, deps: deps)
+                        artifacts: artifacts, deps: deps, retry: retry)
     }
 
     /// The keys of a workflow this dstack acts on; any other is refused.
-    static let workflowKeys: Set<String> = ["name", "commands", "env", "resources", "artifacts", "deps"]
+    static let workflowKeys: Set<String> = ["name", "commands", "env", "resources", "artifacts", "deps", "retry"]
 
     static func notSupported(_ keyNode: Node) -> String {
         "'\(keyNode.scalar?.string ?? "?")' is not supported by this dstack"

@@ -49,7 +49,8 @@ struct APIRoutes {
         routes.on(.put, APIPaths.rules + "/:instance_type") { request, context in
             await respond(request, admin: true) { _ in
                 let body = try await decode(AllowRequest.self, request)
-                return try await control.allow(instanceType: try parameter("instance_type", context), max: body.max)
+                return try await control.allow(instanceType: try parameter("instance_type", context), max: body.max,
+                                                   onRebalance: body.onRebalance)
             }
         }
         routes.on(.delete, APIPaths.rules) { request, _ in

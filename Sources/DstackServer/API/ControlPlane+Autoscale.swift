@@ -5,8 +5,14 @@ import Foundation
 extension ControlPlane {
     /// Adds, replaces or (max 0) removes a rule. The provider validates the type first
     /// (from the offerings cache); a lowered max is carried out by a pass before this returns.
-    func allow(instanceType: String, max: Int) async throws -> AllowReply {
+    func allow(instanceType: String, max: Int, onRebalance: String? = nil) async throws -> AllowReply {
         guard max >= 0 else { throw APIRequestError.badRequest("max must be a whole number of 0 or more, got \(max)") }
+        let policy = try onRebalance.map { text -> RebalancePolicy in
+            guard let policy = RebalancePolicy(rawValue: text) else {
+                throw APIRequestError.badRequest("on_rebalance must be ignore, drain or replace, not '\(text)'")
+            }
+            return policy
+        }
         guard !instanceType.isEmpty, !instanceType.contains(where: { $0.isWhitespace || $0.isNewline }) else {
             throw APIRequestError.badRequest("the instance type must be a non-empty name without spaces")
         }
@@ -24,7 +30,13 @@ extension ControlPlane {
         }
         let before = try fleet()
         let mark = passes.mark()
-        let previous = try await BlockingWork.run { [workspace] in try workspace.state().write { try $0.setRule(instanceType, max: max) } }
+        let previous = try await BlockingWork.run { [workspace] in
+            try workspace.state().write { tx in
+                let previous = try tx.setRule(instanceType, max: max)
+                if max > 0, let policy { try tx.setRebalancePolicy(policy, for: instanceType) }
+                return previous
+            }
+        }
         var shutdown = ShutdownReport()
         if max < previous {
             shutdown = shutdownReport(await passNow(), since: mark, before: before) { $0.instanceType == instanceType }
@@ -36,8 +48,11 @@ extension ControlPlane {
 
     /// The rules with the live instances of each type, as the cloud lists them now.
     func autoscaleInfo() async throws -> AutoscaleInfo {
-        let (rules, enabled) = try await BlockingWork.run { [workspace] in
-            try workspace.state().read { tx in (try tx.rules(), try tx.isEnabled()) }
+        let (rules, enabled, policies) = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in
+                let rules = try tx.rules()
+                return (rules, try tx.isEnabled(), try rules.map { try tx.rebalancePolicy(for: $0.instanceType).rawValue })
+            }
         }
         let vendor = try workspace.activeVendor()
         var counts: [String: Int] = [:]
@@ -45,8 +60,19 @@ extension ControlPlane {
             let active = try workspace.activeProvider()
             counts = AutoscaleService.liveCounts(try await AutoscaleService(workspace: workspace).listManaged(active))
         }
-        return AutoscaleInfo(enabled: enabled, provider: vendor, rules: rules.map {
-            RuleStatus(instanceType: $0.instanceType, max: $0.max, instances: counts[$0.instanceType] ?? 0)
+        var placements: [String: (price: Double?, zone: String?)] = [:]
+        if vendor != nil, let active = try? workspace.activeProvider() {
+            let cooled = try await BlockingWork.run { [workspace] in try workspace.state().read { try $0.offeringCooldowns() } }
+            for rule in rules {
+                guard let facts = try? await offerings.facts(vendor: active.vendor, instanceType: rule.instanceType,
+                                                             provider: active.provider) else { continue }
+                let zone = Reconciler.rankedZones(facts, cooled: cooled).first
+                placements[rule.instanceType] = (zone.flatMap { facts.spotPricesByZone[$0] } ?? facts.spotPricePerHour, zone)
+            }
+        }
+        return AutoscaleInfo(enabled: enabled, provider: vendor, rules: zip(rules, policies).map { rule, policy in
+            RuleStatus(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0, onRebalance: policy,
+                       spotPrice: placements[rule.instanceType]?.price, zone: placements[rule.instanceType]?.zone)
         })
     }
 

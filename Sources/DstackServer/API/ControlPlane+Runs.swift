@@ -18,6 +18,7 @@ extension ControlPlane {
             throw APIRequestError.badRequest("environment variable name '\(key)' is not valid (letters, digits and _, not starting with a digit)")
         }
         let requirements = try Self.requirements(submission.requirements)
+        let retry = try Self.retryPolicy(submission.retry)
         if let sha = submission.codeSha256, !ShippedCode.isValidHash(sha) {
             throw APIRequestError.badRequest("code_sha256 is not a SHA-256 in lower-case hex")
         }
@@ -44,12 +45,29 @@ extension ControlPlane {
                 try tx.submitRun(id: id, workflow: submission.workflow, commands: submission.commands, requirements: requirements,
                                  environment: submission.environment, code: code, submittedBy: caller.name)
                 try tx.setRunArtifacts(runID: id, paths: artifactPaths, deps: deps)
+                if let retry { try tx.setRunRetryPolicy(id, retry) }
                 return try tx.run(id)
             }
         }
         loop.wake()
         guard let record else { throw APIRequestError.notFound("run \(id) vanished as it was stored") }
         return try await infoWithArtifacts([record])[0]
+    }
+
+    /// A submission's `retry`, checked: known events, a duration above 0.
+    static func retryPolicy(_ payload: RetryPayload?) throws -> RunRetryPolicy? {
+        guard let payload else { return nil }
+        var events: [RunRetryPolicy.Event] = []
+        for word in payload.onEvents {
+            guard let event = RunRetryPolicy.Event(rawValue: word) else {
+                throw APIRequestError.badRequest("retry.on_events takes interruption, no-capacity and error, not '\(word)'")
+            }
+            if !events.contains(event) { events.append(event) }
+        }
+        if let duration = payload.duration, duration <= 0 {
+            throw APIRequestError.badRequest("retry.duration must be a number of seconds above 0, got \(duration)")
+        }
+        return RunRetryPolicy(onEvents: events, duration: payload.duration.map(TimeInterval.init))
     }
 
     /// The core's fit check, with the allowed types described from the offerings cache
@@ -133,7 +151,8 @@ extension ControlPlane {
     static func info(_ run: RunRecord) -> RunInfo {
         RunInfo(id: run.id, workflow: run.workflow, user: run.submittedBy, status: run.status.rawValue, reason: run.reason,
                 stage: run.stage, instanceId: run.instanceID, attempt: run.attempt, exitCode: run.exitCode,
-                submittedAt: run.submittedAt, finishedAt: run.finishedAt)
+                submittedAt: run.submittedAt, finishedAt: run.finishedAt, interruptions: run.interruptions,
+                interruptedBy: run.interruptedBy)
     }
 
     /// Stores an uploaded code archive under its SHA-256, after checking the bytes hash to it.

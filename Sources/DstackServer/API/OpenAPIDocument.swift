@@ -2399,6 +2399,33 @@ enum OpenAPIDocument {
           "instances": {
             "type": "integer",
             "maximum": 9223372036854775807
+          },
+          "on_rebalance": {
+            "description": "What an instance of this type does on a rebalance recommendation.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "ignore",
+              "drain",
+              "replace",
+              null
+            ]
+          },
+          "spot_price": {
+            "description": "The current spot price (USD per hour) in the zone the next launch would go to.",
+            "type": [
+              "number",
+              "null"
+            ]
+          },
+          "zone": {
+            "description": "The zone the next launch would go to: the cheapest not cooled.",
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,
@@ -2441,6 +2468,19 @@ enum OpenAPIDocument {
             "type": "integer",
             "minimum": 0,
             "maximum": 9223372036854775807
+          },
+          "on_rebalance": {
+            "description": "ignore (the default), drain (the instance takes no new runs and goes once idle) or replace (as drain, and a replacement starts now); absent: the rule keeps its policy.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "enum": [
+              "ignore",
+              "drain",
+              "replace",
+              null
+            ]
           }
         },
         "additionalProperties": false,
@@ -2714,6 +2754,39 @@ enum OpenAPIDocument {
               "$ref": "#/components/schemas/Dep"
             },
             "description": "Runs whose artifacts the working directory starts with."
+          },
+          "retry": {
+            "description": "The workflow's retry policy; absent or null: retry interruptions only (up to the server's --max-retries) and wait for capacity.",
+            "type": [
+              "object",
+              "null"
+            ],
+            "properties": {
+              "on_events": {
+                "type": "array",
+                "items": {
+                  "type": "string",
+                  "enum": [
+                    "interruption",
+                    "no-capacity",
+                    "error"
+                  ]
+                }
+              },
+              "duration": {
+                "description": "Seconds after submission after which nothing is retried.",
+                "type": [
+                  "integer",
+                  "null"
+                ],
+                "minimum": 1,
+                "maximum": 9223372036854775807
+              }
+            },
+            "additionalProperties": false,
+            "required": [
+              "on_events"
+            ]
           }
         },
         "additionalProperties": false,
@@ -2832,6 +2905,21 @@ enum OpenAPIDocument {
               }
             ],
             "description": "null for a run that declares no artifacts."
+          },
+          "interruptions": {
+            "description": "Attempts lost to the cloud taking the instance back (spot interruptions).",
+            "type": [
+              "integer",
+              "null"
+            ],
+            "maximum": 9223372036854775807
+          },
+          "interrupted_by": {
+            "description": "The signal of the last interruption: 'spot interruption notice, terminate at 12:04:31Z', 'spot request status instance-terminated-by-price', 'instance state reason Server.SpotInstanceTermination'.",
+            "type": [
+              "string",
+              "null"
+            ]
           }
         },
         "additionalProperties": false,

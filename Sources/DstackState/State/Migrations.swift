@@ -175,6 +175,32 @@ enum Migrations {
             detail   TEXT NOT NULL DEFAULT ''
         );
         """,
+        // 11: the spot lifecycle. Each instance's availability zone and, once the cloud
+        // takes it back, the signal that said so (first one wins), when, and when the
+        // cloud terminates it; a rebalance policy per rule and the drain it put on an
+        // instance; each run's retry policy and the signal of its last interruption; the
+        // pools (type and zone) cooled after an interruption or an unfulfilled request;
+        // the zone a launch was placed in.
+        """
+        ALTER TABLE instances ADD COLUMN zone TEXT;
+        ALTER TABLE instances ADD COLUMN interruption TEXT;
+        ALTER TABLE instances ADD COLUMN interrupted_at REAL;
+        ALTER TABLE instances ADD COLUMN terminate_at REAL;
+        ALTER TABLE instances ADD COLUMN draining TEXT;
+        ALTER TABLE rules ADD COLUMN on_rebalance TEXT NOT NULL DEFAULT 'ignore';
+        ALTER TABLE runs ADD COLUMN retry_policy TEXT;
+        ALTER TABLE runs ADD COLUMN interrupted_by TEXT;
+        ALTER TABLE runs ADD COLUMN error_retries INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE launches ADD COLUMN zone TEXT;
+        CREATE TABLE offering_cooldowns (
+            instance_type TEXT NOT NULL,
+            zone          TEXT NOT NULL DEFAULT '',
+            until         REAL NOT NULL,
+            reason        TEXT NOT NULL,
+            hard          INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (instance_type, zone)
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }

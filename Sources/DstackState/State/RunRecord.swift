@@ -44,6 +44,14 @@ public struct RunRecord: Sendable, Equatable {
     public var stage: String? = nil
     /// The API user who submitted it; nil for runs from before users existed.
     public var submittedBy: String? = nil
+    /// Attempts lost to an interruption, and the signal of the last one (`spot
+    /// interruption notice, terminate at 12:04:31Z`, `spot request status ...`).
+    public var interruptions: Int = 0
+    public var interruptedBy: String? = nil
+    /// Its `retry:` policy; nil: `RunRetryPolicy.default`.
+    public var retryPolicy: RunRetryPolicy? = nil
+    /// Attempts retried because the commands failed (`retry: on_events: [error]`).
+    public var errorRetries: Int = 0
 }
 
 public struct LogEntry: Sendable, Equatable {

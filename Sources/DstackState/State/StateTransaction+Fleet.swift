@@ -5,7 +5,9 @@ import Foundation
 
 /// An instance as the server tracks it once its runner has registered.
 public struct FleetInstance: Sendable, Equatable {
-    public enum Phase: String, Sendable { case provisioning, idle, busy }
+    /// `interrupted`: the cloud is taking it back; it gets no work and no longer counts
+    /// against its rule's max.
+    public enum Phase: String, Sendable { case provisioning, idle, busy, interrupted }
 
     public var id: String
     public var vendor: String
@@ -21,6 +23,15 @@ public struct FleetInstance: Sendable, Equatable {
     public var recordedAt: Date
     /// The root disk its launch asked for (GB); nil: the image's default.
     public var diskGB: Int? = nil
+    /// The availability zone the cloud listed it in, when it names one.
+    public var zone: String? = nil
+    /// The signal that said the cloud takes it back, when one did, and when.
+    public var interruption: String? = nil
+    public var interruptedAt: Date? = nil
+    /// When the cloud said it terminates it, if it said.
+    public var terminateAt: Date? = nil
+    /// A rebalance recommendation's policy put on it: `drain` or `replace`.
+    public var draining: String? = nil
 }
 
 /// A launch batch still expecting runners to register.
@@ -43,7 +54,8 @@ public struct OpenBatch: Sendable, Equatable {
 extension StateTransaction {
     private static let fleetColumns = """
         id, vendor, instance_type, spot_request_id, launch_token, phase, run_id, token_hash, registered_at,
-        idle_since, heartbeat_at, recorded_at, (SELECT disk_gb FROM launches WHERE launches.token = instances.launch_token)
+        idle_since, heartbeat_at, recorded_at, (SELECT disk_gb FROM launches WHERE launches.token = instances.launch_token),
+        zone, interruption, interrupted_at, terminate_at, draining
         """
 
     public func fleet(vendor: String) throws -> [FleetInstance] {
@@ -172,7 +184,9 @@ extension StateTransaction {
                       idleSince: row[9].real.map(Date.init(timeIntervalSince1970:)),
                       heartbeatAt: row[10].real.map(Date.init(timeIntervalSince1970:)),
                       recordedAt: Date(timeIntervalSince1970: row[11].real ?? 0),
-                      diskGB: row[12].integer.map(Int.init))
+                      diskGB: row[12].integer.map(Int.init), zone: row[13].text, interruption: row[14].text,
+                      interruptedAt: row[15].real.map(Date.init(timeIntervalSince1970:)),
+                      terminateAt: row[16].real.map(Date.init(timeIntervalSince1970:)), draining: row[17].text)
     }
 }
 

@@ -6,7 +6,8 @@ import Foundation
 extension StateTransaction {
     private static let runColumns = """
         id, workflow, commands, requirements, status, reason, instance_id, attempt, exit_code,
-        stop_requested, submitted_at, updated_at, finished_at, stage, env, code_sha256, code_size, submitted_by
+        stop_requested, submitted_at, updated_at, finished_at, stage, env, code_sha256, code_size, submitted_by,
+        interruptions, interrupted_by, retry_policy, error_retries
         """
 
     /// Adds a run in `submitted`; the server makes it pending on its next reconcile.
@@ -190,7 +191,11 @@ extension StateTransaction {
                          submittedAt: Date(timeIntervalSince1970: submitted),
                          updatedAt: Date(timeIntervalSince1970: updated),
                          finishedAt: row[12].real.map(Date.init(timeIntervalSince1970:)), stage: row[13].text,
-                         submittedBy: row[17].text)
+                         submittedBy: row[17].text, interruptions: Int(row[18].integer ?? 0), interruptedBy: row[19].text,
+                         retryPolicy: try row[20].text.map { text in
+                             guard let policy = RunRetryPolicy(storedText: text) else { throw bad("retry_policy", "'\(text)' is no retry policy") }
+                             return policy
+                         }, errorRetries: Int(row[21].integer ?? 0))
     }
 
     /// The requirements column, as `ResourceRequirements.json` writes it.

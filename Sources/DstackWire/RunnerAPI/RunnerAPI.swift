@@ -13,6 +13,7 @@ import Foundation
 /// | `POST /api/runners/{id}/runs/{run}/exit` | bearer | `RunExit` → 204 |
 /// | `POST /api/runners/{id}/heartbeat` | bearer | `Heartbeat` → `RunControl` |
 /// | artifacts (`RunnerAPI+Artifacts.swift`) | bearer | uploads, deps, manifest |
+/// | `POST /api/runners/{id}/notice` | bearer | `SpotNotice` → 204 (the instance's metadata announced an interruption or a rebalance) |
 /// | `POST /api/wake` | none (it only makes the reconcile loop run sooner) | → 204 |
 ///
 /// Errors: 400 malformed body, 401 missing or wrong token, 403 a valid token acting for
@@ -29,6 +30,7 @@ public enum RunnerAPI {
     public static func logsPath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/logs" }
     public static func exitPath(instance: String, run: String) -> String { "/api/runners/\(instance)/runs/\(run)/exit" }
     public static func heartbeatPath(instance: String) -> String { "/api/runners/\(instance)/heartbeat" }
+    public static func noticePath(instance: String) -> String { "/api/runners/\(instance)/notice" }
 
     /// The header every call after registration carries: `Authorization: Bearer TOKEN`.
     public static func authorization(_ token: String) -> HTTPHeader { HTTPHeader("Authorization", "Bearer \(token)") }
@@ -169,6 +171,31 @@ public enum RunnerAPI {
         public var stop: Bool
 
         public init(stop: Bool) { self.stop = stop }
+    }
+
+    /// What the instance's metadata service announced: an `interruption`
+    /// (`spot/instance-action`: `action` is terminate, stop or hibernate, `time` when, as
+    /// the service wrote it) or a `rebalance` recommendation (`time` when it was made).
+    public struct SpotNotice: RunnerAPIPayload {
+        public enum Kind: String, Codable, CaseIterable, Sendable { case interruption, rebalance }
+        public var kind: Kind
+        public var action: String?
+        public var time: String?
+
+        public init(kind: Kind, action: String? = nil, time: String? = nil) {
+            self.kind = kind
+            self.action = action
+            self.time = time
+        }
+
+        private enum CodingKeys: String, CodingKey { case kind, action, time }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            kind = try container.decode(Kind.self, forKey: .kind)
+            action = try container.decodeIfPresent(String.self, forKey: .action)
+            time = try container.decodeIfPresent(String.self, forKey: .time)
+        }
     }
 
     public static func errorBody(_ message: String) -> JSONValue { ["error": .string(message)] }
