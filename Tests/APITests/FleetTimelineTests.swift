@@ -17,6 +17,8 @@ final class FleetTimelineTests: XCTestCase {
         report.retried = ["run-c"]
         report.gaveUp = ["launch-0": "its runners did not register within 15m"]
         report.failedRuns = ["run-d": "no runner registered"]
+        report.interrupted = ["i-2": "spot request status instance-terminated-no-capacity"]
+        report.heldRequests = ["launch-2": "m5.large: capacity-not-available in us-east-1a, trying us-east-1b"]
         let at = Date(timeIntervalSince1970: 1_000)
 
         let events = FleetTimeline.events(from: report, at: at)
@@ -24,6 +26,8 @@ final class FleetTimelineTests: XCTestCase {
         XCTAssertEqual(events.map { "\($0.kind) \($0.subject): \($0.detail)" }, [
             "launch launch-1: requested 2 m5.large for run-a, run-b",
             "termination i-1: terminated; its run run-c went back to the queue",
+            "interruption i-2: spot request status instance-terminated-no-capacity",
+            "cloud_failure launch-2: m5.large: capacity-not-available in us-east-1a, trying us-east-1b",
             "sweep i-9: listed as ours but unknown to state: terminated",
             "requeue run-c: back in the queue: it lost its instance",
             "gave_up launch-0: its runners did not register within 15m",

@@ -15,6 +15,7 @@ extension RunnerService {
                                              maxRetries: maxRetries)
             }
             guard let outcome else { return } // an earlier signal won
+            onInterrupted?(instanceID, signal)
             let run = outcome.instance.runID.map { outcome.requeuedRunID != nil ? "; run \($0) requeued" : "; run \($0) out of retries" } ?? ""
             onEvent?("instance \(instanceID) (\(outcome.instance.instanceType)\(outcome.instance.zone.map { " in \($0)" } ?? "")): \(signal)\(run)")
         case .rebalance:

@@ -20,6 +20,9 @@ public final class RunnerService: @unchecked Sendable {
     public var onEvent: (@Sendable (String) -> Void)?
     /// A runner registered: its instance came up for its launch (the timeline's fulfilment).
     public var onRegistered: (@Sendable (_ instanceID: String, _ instanceType: String, _ launchToken: String) -> Void)?
+    /// Called when a runner's notice marks its instance interrupted (the first signal
+    /// for it), with the signal's words: the timeline and the interruption counter.
+    public var onInterrupted: (@Sendable (_ instanceID: String, _ signal: String) -> Void)?
     /// Set once the server shuts down: assignment polls answer at once instead of waiting.
     private var stopping = false
     /// A poll counts as a sign of life, but writing it on every poll would put one write

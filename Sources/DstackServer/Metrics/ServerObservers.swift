@@ -30,6 +30,10 @@ final class ServerObservers: Sendable {
             timeline.record([FleetEventRecord(at: Date(), kind: FleetEventRecord.Kind.fulfilment.rawValue, subject: instanceID,
                                               detail: "its runner registered (\(instanceType), launch \(token))")])
         }
+        runnerService.onInterrupted = { instanceID, signal in
+            timeline.record([FleetEventRecord(at: Date(), kind: FleetEventRecord.Kind.interruption.rawValue, subject: instanceID,
+                                              detail: signal)])
+        }
     }
 }
 

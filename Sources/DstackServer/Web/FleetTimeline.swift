@@ -69,6 +69,10 @@ final class FleetTimeline: @unchecked Sendable { // `lock` guards `lastFailure`
         for id in report.terminated {
             events.append(event(.termination, id, report.requeued[id].map { "terminated; its run \($0) went back to the queue" } ?? "terminated"))
         }
+        // Seen from the cloud's side (a spot request's status, an instance's state reason);
+        // a runner's own notice is recorded when it arrives (ServerObservers).
+        for (id, signal) in report.interrupted.sorted(by: { $0.key < $1.key }) { events.append(event(.interruption, id, signal)) }
+        for (token, why) in report.heldRequests.sorted(by: { $0.key < $1.key }) { events.append(event(.cloudFailure, token, why)) }
         for id in report.swept { events.append(event(.sweep, id, "listed as ours but unknown to state: terminated")) }
         for run in report.retried { events.append(event(.requeue, run, "back in the queue: it lost its instance")) }
         for token in report.gaveUp.keys.sorted() { events.append(event(.gaveUp, token, report.gaveUp[token] ?? "")) }
