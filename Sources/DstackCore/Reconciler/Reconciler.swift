@@ -52,11 +52,12 @@ public final class Reconciler: @unchecked Sendable {
         public init() {}
     }
 
-    /// Runs one pass. Passes never overlap: a second caller waits for the first.
+    /// Runs one pass. Passes never overlap, here or on another server sharing the
+    /// state: a second caller waits for the first.
     public func reconcile() async throws -> Report {
         await gate.acquire()
         defer { Task { await gate.release() } }
-        let report = try await pass()
+        let report = try await workspace.state().exclusivePass { try await pass() }
         onReport?(report)
         return report
     }

@@ -16,8 +16,12 @@ final class ControlPlane: Sendable {
     /// Every pass's report, the loop's own included: a change's terminations may be made
     /// by a loop pass that ran between the change and the pass the API asked for.
     let passes = PassHistory()
+    /// Whether this server leads the servers sharing its state (for the health route).
+    let isLeader: @Sendable () -> Bool
 
-    init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal) throws {
+    init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal,
+         isLeader: @escaping @Sendable () -> Bool = { true }) throws {
+        self.isLeader = isLeader
         self.workspace = workspace
         self.reconciler = reconciler
         self.loop = loop
@@ -25,6 +29,14 @@ final class ControlPlane: Sendable {
         users = UserDirectory(state: try workspace.state(), home: workspace.home)
         let passes = self.passes
         reconciler.onReport = { passes.record($0) }
+    }
+
+    /// `GET /api/v1/health`: this server answers; whether it leads; whether its database
+    /// answers now (a blocking query, off the event loops).
+    func health() async -> HealthReply {
+        let state = try? workspace.state()
+        let reachable = (try? await BlockingWork.run { state?.isReachable() ?? false }) ?? false
+        return HealthReply(status: "ok", version: DstackVersion.current, leader: isLeader(), database: reachable ? "ok" : "unreachable")
     }
 
     /// Runs a pass now (after the one in flight, if any) and reports it in the log as

@@ -1,6 +1,9 @@
 /// The versioned schema of state.db. Each entry moves the schema from version
-/// `index` to `index + 1`; `PRAGMA user_version` records how far a file has come.
-/// Append new migrations; never edit one that has shipped.
+/// `index` to `index + 1`; `PRAGMA user_version` (SQLite) or the `dstack_schema` table
+/// (Postgres) records how far a database has come. Append new migrations; never edit one
+/// that has shipped. Each runs on both backends: write it in the common subset
+/// (TEXT, INTEGER, REAL; no SQLite-only syntax), or add Postgres's own text to
+/// `postgresOverrides`.
 enum Migrations {
     static let all: [String] = [
         // 1: rules, the enabled flag and the installation's identity; instances and the
@@ -134,4 +137,17 @@ enum Migrations {
     ]
 
     static var latestVersion: Int { all.count }
+
+    /// Postgres's text of a migration whose common text does not translate (by its
+    /// version, as numbered above); most need none: `SQLDialect.postgresDDL` turns the
+    /// common text's INTEGER and REAL into BIGINT and DOUBLE PRECISION.
+    static let postgresOverrides: [Int: String] = [:]
+
+    /// The migration from `step` to `step + 1`, in `dialect`.
+    static func text(_ step: Int, for dialect: SQLDialect) -> String {
+        switch dialect {
+        case .sqlite: return all[step]
+        case .postgres: return postgresOverrides[step + 1] ?? SQLDialect.postgresDDL(all[step])
+        }
+    }
 }
