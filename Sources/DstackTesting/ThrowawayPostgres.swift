@@ -106,8 +106,8 @@ public final class ThrowawayPostgres: @unchecked Sendable { // `lock` guards `st
         guard first else { return }
         kill(pid, SIGINT)
         let deadline = Date().addingTimeInterval(30)
-        while kill(pid, 0) == 0 && Date() < deadline { usleep(50_000) }
-        if kill(pid, 0) == 0 { kill(pid, SIGKILL) }
+        while Self.isAlive(pid) && Date() < deadline { usleep(50_000) }
+        if Self.isAlive(pid) { kill(pid, SIGKILL) }
         try? FileManager.default.removeItem(at: directory)
     }
 
@@ -116,7 +116,17 @@ public final class ThrowawayPostgres: @unchecked Sendable { // `lock` guards `st
     public func pause() {
         let pid = self.pid
         kill(pid, SIGINT)
-        while kill(pid, 0) == 0 { usleep(20_000) }
+        while Self.isAlive(pid) { usleep(20_000) }
+    }
+
+    /// Whether `pid` runs: the postmaster is not our child, and where nothing reaps
+    /// orphans (a container's PID 1 may not) it stays a zombie, which `kill(pid, 0)`
+    /// still finds.
+    static func isAlive(_ pid: pid_t) -> Bool {
+        guard kill(pid, 0) == 0 else { return false }
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+              let close = stat.lastIndex(of: ")") else { return true }
+        return stat[stat.index(after: close)...].split(separator: " ").first != "Z"
     }
 
     deinit { stop() }
@@ -129,32 +139,43 @@ public final class ThrowawayPostgres: @unchecked Sendable { // `lock` guards `st
         return try run("\(binDirectory)/\(program)", arguments)
     }
 
+    /// Runs a program to its end with posix_spawn and waitpid: its output to a file, not
+    /// a pipe (pg_ctl's postmaster outlives it and would hold a pipe open), and an empty
+    /// signal mask (the postmaster inherits it and must hear SIGINT).
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        // Output to a file, not a pipe: pg_ctl's postmaster outlives it and would hold a
-        // pipe's write end open, so reading to its end would never finish.
-        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-pg-run-\(UUID().uuidString)")
-        _ = FileManager.default.createFile(atPath: outputFile.path, contents: nil)
-        defer { try? FileManager.default.removeItem(at: outputFile) }
-        let output = try FileHandle(forWritingTo: outputFile)
-        defer { try? output.close() }
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        // An empty signal mask: the postmaster inherits it and must hear SIGINT.
-        try withNoSignalsBlocked { try process.run() }
-        while process.isRunning { usleep(10_000) }
-        process.waitUntilExit()
-        let data = (try? Data(contentsOf: outputFile)) ?? Data()
-        let text = String(decoding: data, as: UTF8.self)
-        guard process.terminationStatus == 0 else {
+        let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-pg-run-\(UUID().uuidString)").path
+        defer { try? FileManager.default.removeItem(atPath: outputFile) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0.key)=\($0.value)" }
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        let envp = env.map { strdup($0) } + [nil]
+        defer { (argv + envp).forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
+        guard spawned == 0 else { throw ThrowawayPostgresError("cannot start \(executable): \(String(cString: strerror(spawned)))") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let text = ((try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
+        guard status == 0 else {
             throw ThrowawayPostgresError("\((executable as NSString).lastPathComponent) \(arguments.prefix(2).joined(separator: " ")) failed: \(text)")
         }
-        return text.trimmingCharacters(in: .whitespacesAndNewlines)
+        return text
     }
 }
 

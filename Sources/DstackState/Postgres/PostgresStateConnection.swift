@@ -24,8 +24,9 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
                                                              password: url.password, database: url.database, tls: .disable)
         configuration.options.connectTimeout = timeout
         do {
-            let connection = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
-                                                            configuration: configuration, id: id, logger: logger).wait()
+            let connection = try Self.await(PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
+                                                                       configuration: configuration, id: id, logger: logger),
+                                            timeout: 30)
             return PostgresStateConnection(connection: connection)
         } catch {
             throw PostgresFailure(error, url: url)
@@ -47,7 +48,7 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
         let query = PostgresQuery(unsafeSQL: SQLDialect.postgresPlaceholders(sql), binds: binds)
         let result: PostgresQueryResult
         do {
-            result = try connection.query(query, logger: Self.logger).wait()
+            result = try Self.await(connection.query(query, logger: Self.logger), timeout: 20)
         } catch {
             let failure = PostgresFailure(error, url: nil)
             if failure.meansUnavailable { broken = true }
@@ -62,7 +63,22 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
     }
 
     func close() {
-        _ = try? connection.close().wait()
+        _ = try? Self.await(connection.close(), timeout: 5)
+    }
+
+    /// Blocks this (non-event-loop) thread for a future's result, at most `timeout`
+    /// seconds: a database that stops answering is a failure, never a hang.
+    static func await<T: Sendable>(_ future: EventLoopFuture<T>, timeout: TimeInterval) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        future.whenComplete { result in
+            box.set(result)
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + timeout) == .success, let result = box.get() else {
+            throw PostgresTimeout(seconds: timeout)
+        }
+        return try result.get()
     }
 
     var isClosed: Bool { broken || connection.isClosed }
@@ -84,6 +100,19 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
             throw StateError.failed(path: "postgresql", reason: "state was called from an event loop; call it from a blocking thread")
         }
     }
+}
+
+/// A future's result handed from an event loop to the waiting thread; `lock` guards it.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    func set(_ value: Result<T, any Error>) { lock.withLock { result = value } }
+    func get() -> Result<T, any Error>? { lock.withLock { result } }
+}
+
+struct PostgresTimeout: Error, CustomStringConvertible {
+    var seconds: TimeInterval
+    var description: String { "the database did not answer within \(Int(seconds)) s" }
 }
 
 /// A Postgres error as one sentence (never the password), and whether it means the
