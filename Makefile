@@ -11,6 +11,10 @@ APT_PACKAGES := pkg-config curl libcurl4-openssl-dev libjansson-dev libssl-dev l
 E2E_IMAGE_APT_PACKAGES := debootstrap python3 iproute2
 # The web page's tests and benchmark drive Debian's headless Chromium through its driver.
 WEB_TEST_APT_PACKAGES := chromium chromium-driver
+# The Postgres state backend's tests start a throwaway PostgreSQL 15 of their own
+# (DstackTesting.ThrowawayPostgres: initdb and pg_ctl in a temporary directory, as the
+# postgres user); psql is their independent reader.
+POSTGRES_APT_PACKAGES := postgresql-15 postgresql-client-15
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # The runner that dstack server hands to instances: release, Swift runtime linked
@@ -26,7 +30,7 @@ all: build
 deps: test-apt-deps pip-deps
 
 test-apt-deps:
-	$(call apt_install_missing,$(APT_PACKAGES) $(E2E_IMAGE_APT_PACKAGES) $(WEB_TEST_APT_PACKAGES))
+	$(call apt_install_missing,$(APT_PACKAGES) $(E2E_IMAGE_APT_PACKAGES) $(WEB_TEST_APT_PACKAGES) $(POSTGRES_APT_PACKAGES))
 
 # Installs the missing ones of the Debian packages given, with apt-get when run as
 # root (one `apt-get update` first); otherwise prints the exact command to run and stops.
@@ -93,8 +97,12 @@ runner: apt-deps
 
 # The whole suite. Tests run one at a time: several start servers and processes.
 # The instance image is debootstrapped once (about 2 min) and cached under .build/.
+# The second run: the reconciler's tests and the local-provider end-to-end CLI tests
+# with their state in the throwaway PostgreSQL (DSTACK_TEST_STATE=postgres).
+POSTGRES_RERUN := DstackCoreTests.ReconcilerTests|DstackCoreTests.ProvisioningFailureTests|DstackCoreTests.DiskLaunchTests|CLITests.AutoscalerEndToEndTests|CLITests.LocalAutoscaleTests
 test: deps build e2e-image-root
 	$(SWIFT) test
+	DSTACK_TEST_STATE=postgres $(SWIFT) test --skip-build --filter '$(POSTGRES_RERUN)'
 
 # The main job on the local provider, with no cloud account: configure, allow two
 # runners, start the server, submit four runs, watch two runners come up and all four

@@ -26,6 +26,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.81.0"),
         // GET /metrics in Prometheus's text format (the server's counters, gauges and histograms).
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        // The Postgres state backend (dstack server --database-url): the wire protocol, a
+        // connection pool, LISTEN/NOTIFY. Only DstackState links it.
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Native libraries, found with pkg-config; `make` installs the apt packages.
@@ -55,7 +58,11 @@ let package = Package(
 
         // The state: state.db (SQLite, WAL, versioned migrations, transactions) and the API's
         // users. Only the server links it.
-        .target(name: "DstackState", dependencies: ["DstackWire", "DstackProvider", "DstackProject", "CSQLite"]),
+        .target(name: "DstackState", dependencies: ["DstackWire", "DstackProvider", "DstackProject", "CSQLite",
+                                                   .product(name: "PostgresNIO", package: "postgres-nio"),
+                                                   .product(name: "NIOCore", package: "swift-nio"),
+                                                   .product(name: "NIOPosix", package: "swift-nio"),
+                                                   .product(name: "Logging", package: "swift-log")]),
 
         // The control plane: the planner, the reconciler, the runner API's logic, the
         // runner's bootstrap (re-exports DstackWire, DstackProvider, DstackProject, DstackState).

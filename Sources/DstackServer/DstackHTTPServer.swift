@@ -69,9 +69,22 @@ public struct DstackHTTPServer {
         let artifacts = ArtifactService(workspace: workspace)
         RunnerArtifactRoutes(service: service, artifacts: artifacts).add(to: router)
         RunnerBinaryRoute(service: service, binaries: options.runnerBinaries).add(to: router)
-        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, artifacts: artifacts)
+        // Servers sharing a Postgres state: only the lease holder's loop reconciles, and
+        // wake-ups (a run submitted, a run assigned) reach every server.
+        let coordination = try workspace.state().coordination()
+        loop.isLeader = { coordination.isLeader }
+        let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, artifacts: artifacts,
+                                       isLeader: { coordination.isLeader })
         try control.users.ensureAdmin()
         control.observers.attach(runnerService: service)
+        if coordination.isShared {
+            signal.relay = { coordination.publish($0) }
+        }
+        coordination.start(leadership: { leading in
+            if coordination.isShared { log(leading ? "this server now leads the reconcile loop" : "this server no longer leads the reconcile loop") }
+            if leading { loop.wake() }
+        }, wake: { signal.notifyFromElsewhere($0) })
+        defer { coordination.stop() }
         APIRoutes(control: control, web: WebOptions(metricsPublic: options.metricsPublic, secureCookie: options.tls != nil)).add(to: router)
         let scheme = options.tls == nil ? "http" : "https"
         let address = "\(scheme)://\(options.host):\(options.port)"

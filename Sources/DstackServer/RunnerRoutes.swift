@@ -136,6 +136,9 @@ struct RunnerRoutes {
             return Self.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
         } catch let error as ProviderError {
             return Self.json(.serviceUnavailable, RunnerAPI.errorBody(error.userMessage))
+        } catch let error as StateError {
+            // The database is out of reach (or failed): the runner retries.
+            return Self.json(.serviceUnavailable, RunnerAPI.errorBody(error.description))
         } catch {
             return Self.json(.internalServerError, RunnerAPI.errorBody(String(describing: error)))
         }

@@ -12,13 +12,15 @@ struct ServerCommand: DstackCommand {
         commandName: "dstack server",
         abstract: "Run the dstack server in the foreground: the API the CLI uses, the reconcile loop, the runner API, and the runner binary for instances.",
         usage: "dstack server [--host HOST] [--port PORT] [--advertise-url URL] [--tls-cert FILE --tls-key FILE] [--insecure-http] [--metrics-public] "
-            + "[--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N]",
+            + "[--idle-timeout D] [--reconcile-interval D] [--max-retries N] [--max-provisioning-attempts N] [--database-url URL]",
         discussion: """
         Durations accept 30s, 5m and 1h; a bare number means seconds. Stops cleanly on \
         SIGINT or SIGTERM. At its first start it creates the admin user and writes its \
         token to DSTACK_HOME/admin.token (mode 0600), which the CLI on this machine uses. \
         'dstack server stop' stops the server of this DSTACK_HOME; with no server running, \
-        any CLI command starts one in the background.
+        any CLI command starts one in the background. With --database-url (or \
+        DSTACK_DATABASE_URL) the state is in that PostgreSQL database instead of \
+        DSTACK_HOME/state.db, and several servers may share it.
         """
     )
 
@@ -80,6 +82,19 @@ struct ServerCommand: DstackCommand {
           help: "Serve GET /metrics without a token (by default it needs an admin's), for a Prometheus that holds none.")
     var metricsPublic = false
 
+    @Option(name: .customLong("database-url"),
+            help: ArgumentHelp("Keep the state in this PostgreSQL database, postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+                + "(default: DSTACK_DATABASE_URL, else DSTACK_HOME/state.db).", valueName: "URL"))
+    var databaseURL: String?
+
+    /// --database-url, else DSTACK_DATABASE_URL; nil: the home's state.db. A URL that does
+    /// not parse is one sentence (exit 1) that never shows its password.
+    func database() throws -> DatabaseURL? {
+        let text = databaseURL ?? ProcessInfo.processInfo.environment["DSTACK_DATABASE_URL"]
+        guard let text, !text.isEmpty else { return nil }
+        return try DatabaseURL(parsing: text)
+    }
+
     func validate() throws {
         _ = try options()
     }
@@ -124,11 +139,13 @@ struct ServerCommand: DstackCommand {
     }
 
     func execute() async throws {
-        let workspace = ServerContext.workspace()
+        let workspace = ServerContext.workspace(databaseURL: try database())
         _ = try workspace.state() // a broken state stops the server before it listens
         _ = try workspace.configuration()
         let options = try options()
-        let lock = try ServerLock.acquire(home: workspace.home, port: options.port)
+        // One server per home guards state.db. A Postgres state is guarded by the
+        // database itself (one leader reconciles), so several servers may share a home.
+        let lock = workspace.databaseURL == nil ? try ServerLock.acquire(home: workspace.home, port: options.port) : nil
         defer { withExtendedLifetime(lock) {} }
         let built = try options.build(home: workspace.home)
         do {

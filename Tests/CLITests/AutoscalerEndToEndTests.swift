@@ -153,9 +153,13 @@ extension AutoscalerEndToEndTests {
         try ok("instances", "request", "local")
         let leaked = try XCTUnwrap(liveInstances().first?["id"]?.stringValue)
         // Forget it, as a crash between the cloud's answer and the journal would.
-        let state = try StateStore(path: stateFile.path)
-        try state.write { tx in try tx.forget(TerminationTarget(instanceIDs: [leaked]), vendor: "local") }
-        _ = try runCommand("/usr/bin/sqlite3", [stateFile.path, "UPDATE launches SET closed = 1"])
+        // (On whichever backend the test runs: state.db, or Postgres under DSTACK_TEST_STATE.)
+        let database = try commandEnvironment["DSTACK_DATABASE_URL"].map { try DatabaseURL(parsing: $0) }
+        let state = try StateStore(home: DstackHome(url: home), databaseURL: database)
+        try state.write { tx in
+            try tx.forget(TerminationTarget(instanceIDs: [leaked]), vendor: "local")
+            for batch in try tx.openBatches(vendor: "local") { try tx.closeBatch(token: batch.token) }
+        }
 
         let server = try startServer("--sweep-grace", "1s")
         try eventually("the unknown instance to be swept") { try liveInstances().isEmpty }

@@ -19,6 +19,16 @@ class CLITestCase: XCTestCase {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-cli-\(UUID().uuidString)")
         workingDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-cwd-\(UUID().uuidString)")
         try? FileManager.default.createDirectory(at: workingDirectory, withIntermediateDirectories: true)
+        // DSTACK_TEST_STATE=postgres (make test's second run of the end-to-end tests):
+        // the state of every server these commands start is a new database in the
+        // throwaway PostgreSQL instead of the home's state.db.
+        if ProcessInfo.processInfo.environment["DSTACK_TEST_STATE"] == "postgres" {
+            do {
+                commandEnvironment["DSTACK_DATABASE_URL"] = try ThrowawayPostgres.shared().makeDatabase()
+            } catch {
+                XCTFail("cannot make a Postgres database for the test: \(error)")
+            }
+        }
     }
 
     override func tearDown() {

@@ -11,7 +11,7 @@ final class ServerProcess {
     private let log: FileHandle
 
     /// Starts on `port`, or on a free one (bound once to learn it, then let go).
-    init(home: URL, arguments: [String], port: Int? = nil) throws {
+    init(home: URL, arguments: [String], port: Int? = nil, environment: [String: String] = [:]) throws {
         // One server per home: the one a CLI may have started in the background gives way.
         BackgroundServer.stop(home: home)
         self.port = try port ?? LocalPort.free()
@@ -20,7 +20,8 @@ final class ServerProcess {
         log = try FileHandle(forWritingTo: logFile)
         process.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         process.arguments = ["server", "--port", String(self.port)] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["DSTACK_HOME": home.path]) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment.merging(environment.merging(["DSTACK_HOME": home.path]) { _, new in new })
+            { _, new in new }
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -70,7 +71,8 @@ extension CLITestCase {
     /// commands at it and waits until it answers.
     @discardableResult
     func startServer(_ arguments: String..., interval: String = "1s", port: Int? = nil) throws -> ServerProcess {
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", interval] + arguments, port: port)
+        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", interval] + arguments, port: port,
+                                        environment: commandEnvironment.filter { $0.key == "DSTACK_DATABASE_URL" })
         servers.append(started)
         commandEnvironment["DSTACK_SERVER_URL"] = started.url
         try started.waitUntilListening()

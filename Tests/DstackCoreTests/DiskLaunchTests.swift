@@ -12,7 +12,7 @@ final class DiskLaunchTests: XCTestCase {
         cloud.onRequest = { requests.append($0) }
         let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
                                                         makeProvider: { _, _ in cloud })])
-        let workspace = Workspace(home: temp.home, registry: registry, environment: [:])
+        let workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
         try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
         let state = try workspace.state()
         let workflow = try XCTUnwrap(WorkflowFile.parse(

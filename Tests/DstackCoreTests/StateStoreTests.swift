@@ -1,82 +1,99 @@
 import DstackCore
+import DstackTesting
 import Foundation
 import XCTest
 
-final class StateStoreTests: XCTestCase {
+/// The state's specification, on SQLite and on Postgres (`StateTestCase`); the few
+/// tests of state.db as a file are SQLite's alone.
+final class StateStoreTests: StateTestCase {
     var temp: TempHome!
 
     override func setUp() { temp = TempHome() }
     override func tearDown() { temp.cleanUp() }
 
     func testANewStateIsEnabledWithNoRulesAndAnInstallationID() throws {
-        let state = try StateStore(home: temp.home)
-        try state.read { tx in
-            XCTAssertTrue(try tx.isEnabled())
-            XCTAssertEqual(try tx.rules(), [])
-            XCTAssertEqual(try tx.installationID().count, 16)
+        try onEachBackend { location in
+            let state = try location.open()
+            try state.read { tx in
+                XCTAssertTrue(try tx.isEnabled())
+                XCTAssertEqual(try tx.rules(), [])
+                XCTAssertEqual(try tx.installationID().count, 16)
+            }
         }
     }
 
     func testTheInstallationIDIsStableAcrossOpens() throws {
-        let first = try StateStore(home: temp.home).read { try $0.installationID() }
-        let second = try StateStore(home: temp.home).read { try $0.installationID() }
-        XCTAssertEqual(first, second)
+        try onEachBackend { location in
+            let first = try location.open().read { try $0.installationID() }
+            let second = try location.open().read { try $0.installationID() }
+            XCTAssertEqual(first, second)
+        }
     }
 
     func testRulesAreSetReplacedAndRemovedWithMaxZero() throws {
-        let state = try StateStore(home: temp.home)
-        XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 2) }, 0)
-        XCTAssertEqual(try state.write { try $0.setRule("c5.large", max: 1) }, 0)
-        XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 3) }, 2)
-        XCTAssertEqual(try state.read { try $0.rules() },
-                       [AutoscaleRule(instanceType: "c5.large", max: 1), AutoscaleRule(instanceType: "m5.xlarge", max: 3)])
-        XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 0) }, 3)
-        XCTAssertEqual(try state.read { try $0.rules() }, [AutoscaleRule(instanceType: "c5.large", max: 1)])
-        XCTAssertEqual(try state.write { try $0.removeAllRules() }, 1)
-        XCTAssertEqual(try state.read { try $0.rules() }, [])
+        try onEachBackend { location in
+            let state = try location.open()
+            XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 2) }, 0)
+            XCTAssertEqual(try state.write { try $0.setRule("c5.large", max: 1) }, 0)
+            XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 3) }, 2)
+            XCTAssertEqual(try state.read { try $0.rules() },
+                           [AutoscaleRule(instanceType: "c5.large", max: 1), AutoscaleRule(instanceType: "m5.xlarge", max: 3)])
+            XCTAssertEqual(try state.write { try $0.setRule("m5.xlarge", max: 0) }, 3)
+            XCTAssertEqual(try state.read { try $0.rules() }, [AutoscaleRule(instanceType: "c5.large", max: 1)])
+            XCTAssertEqual(try state.write { try $0.removeAllRules() }, 1)
+            XCTAssertEqual(try state.read { try $0.rules() }, [])
+        }
     }
 
     func testEnabledFlagReportsWhetherItChanged() throws {
-        let state = try StateStore(home: temp.home)
-        XCTAssertTrue(try state.write { try $0.setEnabled(false) })
-        XCTAssertFalse(try state.write { try $0.setEnabled(false) })
-        XCTAssertFalse(try state.read { try $0.isEnabled() })
-        XCTAssertTrue(try state.write { try $0.setEnabled(true) })
+        try onEachBackend { location in
+            let state = try location.open()
+            XCTAssertTrue(try state.write { try $0.setEnabled(false) })
+            XCTAssertFalse(try state.write { try $0.setEnabled(false) })
+            XCTAssertFalse(try state.read { try $0.isEnabled() })
+            XCTAssertTrue(try state.write { try $0.setEnabled(true) })
+        }
     }
 
     func testAFailedTransactionChangesNothing() throws {
-        struct Boom: Error {}
-        let state = try StateStore(home: temp.home)
-        XCTAssertThrowsError(try state.write { tx in
-            try tx.setRule("m5.xlarge", max: 5)
-            throw Boom()
-        })
-        XCTAssertEqual(try state.read { try $0.rules() }, [])
+        try onEachBackend { location in
+            struct Boom: Error {}
+            let state = try location.open()
+            XCTAssertThrowsError(try state.write { tx in
+                try tx.setRule("m5.xlarge", max: 5)
+                throw Boom()
+            })
+            XCTAssertEqual(try state.read { try $0.rules() }, [])
+        }
     }
 
     func testAReadGoesOnWhileAWriteIsOpenAndSeesOnlyWhatWasCommitted() throws {
-        let state = try StateStore(home: temp.home)
-        _ = try state.write { try $0.setRule("c5.large", max: 1) }
-        let seen = LockedRules()
-        let done = DispatchSemaphore(value: 0)
-        try state.write { tx in
-            try tx.setRule("m5.xlarge", max: 2)
-            // Reads have their own connection: this one must not wait for the write to end.
-            Thread {
-                seen.rules = try? state.read { try $0.rules() }
-                done.signal()
-            }.start()
-            XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the read waited for the open write")
+        try onEachBackend { location in
+            let state = try location.open()
+            _ = try state.write { try $0.setRule("c5.large", max: 1) }
+            let seen = LockedRules()
+            let done = DispatchSemaphore(value: 0)
+            try state.write { tx in
+                try tx.setRule("m5.xlarge", max: 2)
+                // Reads have their own connection: this one must not wait for the write to end.
+                Thread {
+                    seen.rules = try? state.read { try $0.rules() }
+                    done.signal()
+                }.start()
+                XCTAssertEqual(done.wait(timeout: .now() + 30), .success, "the read waited for the open write")
+            }
+            XCTAssertEqual(seen.rules, [AutoscaleRule(instanceType: "c5.large", max: 1)])
+            XCTAssertEqual(try state.read { try $0.rules() },
+                           [AutoscaleRule(instanceType: "c5.large", max: 1), AutoscaleRule(instanceType: "m5.xlarge", max: 2)])
         }
-        XCTAssertEqual(seen.rules, [AutoscaleRule(instanceType: "c5.large", max: 1)])
-        XCTAssertEqual(try state.read { try $0.rules() },
-                       [AutoscaleRule(instanceType: "c5.large", max: 1), AutoscaleRule(instanceType: "m5.xlarge", max: 2)])
     }
 
     func testAWriteInsideAReadIsRefusedAndChangesNothing() throws {
-        let state = try StateStore(home: temp.home)
-        XCTAssertThrowsError(try state.read { try $0.setRule("m5.xlarge", max: 1) })
-        XCTAssertEqual(try state.read { try $0.rules() }, [])
+        try onEachBackend { location in
+            let state = try location.open()
+            XCTAssertThrowsError(try state.read { try $0.setRule("m5.xlarge", max: 1) })
+            XCTAssertEqual(try state.read { try $0.rules() }, [])
+        }
     }
 
     func testTheFileIsInWALMode() throws {
@@ -96,42 +113,85 @@ final class StateStoreTests: XCTestCase {
     }
 
     func testADatabaseFromANewerDstackIsRefused() throws {
-        _ = try StateStore(home: temp.home)
-        _ = try sqlite3(temp.home.stateFile.path, "PRAGMA user_version = 999")
-        XCTAssertThrowsError(try StateStore(home: temp.home)) { error in
-            guard case StateError.tooNew(_, 999, _)? = error as? StateError else { return XCTFail("\(error)") }
+        try onEachBackend { location in
+            _ = try location.open()
+            try location.sql(location.backend == .sqlite ? "PRAGMA user_version = 999" : "UPDATE dstack_schema SET version = 999")
+            XCTAssertThrowsError(try location.open()) { error in
+                guard case StateError.tooNew(_, 999, _)? = error as? StateError else { return XCTFail("\(error)") }
+                XCTAssertTrue("\(error)".contains("newer than this dstack understands"), "\(error)")
+            }
         }
     }
 
-    func testARunRowWithABadValueIsAnErrorNamingItNeverADefault() throws {
-        let state = try StateStore(home: temp.home)
-        try state.write { try $0.submitRun(id: "run-1", workflow: nil, commands: ["true"], requirements: .init(cpus: 2)) }
-        XCTAssertEqual(try state.read { try $0.run("run-1") }?.requirements.cpus, 2)
-        _ = try sqlite3(temp.home.stateFile.path, #"UPDATE runs SET requirements = '{"cpu": "four"}' WHERE id = 'run-1'"#)
-        XCTAssertThrowsError(try state.read { try $0.run("run-1") }) { error in
-            XCTAssertTrue("\(error)".contains("runs row (run-1) whose requirements"), "\(error)")
-            XCTAssertTrue("\(error)".contains("cpu"), "\(error)")
+    func testConcurrentWritersNeverLoseAnUpdate() throws {
+        try onEachBackend { location in
+            let state = try location.open()
+            let other = try location.open() // a second server on the same state
+            DispatchQueue.concurrentPerform(iterations: 20) { index in
+                let store = index.isMultiple(of: 2) ? state : other
+                do {
+                    _ = try store.write { tx in
+                        let max = try tx.rule(for: "m5.xlarge")?.max ?? 0
+                        return try tx.setRule("m5.xlarge", max: max + 1)
+                    }
+                } catch {
+                    XCTFail("a write failed: \(error)")
+                }
+            }
+            XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 20)
         }
-        _ = try sqlite3(temp.home.stateFile.path, #"UPDATE runs SET requirements = '{}', status = 'sleeping' WHERE id = 'run-1'"#)
-        XCTAssertThrowsError(try state.read { try $0.runs() }) { error in
-            XCTAssertTrue("\(error)".contains("status"), "\(error)")
+    }
+
+    func testServersOpeningOneNewDatabaseTogetherMigrateItOnce() throws {
+        let location = try makeLocation(.postgres)
+        defer { location.temp.cleanUp() }
+        let ids = LockedStrings()
+        DispatchQueue.concurrentPerform(iterations: 4) { _ in
+            do {
+                ids.append(try location.open().read { try $0.installationID() })
+            } catch {
+                ids.append("error: \(error)")
+            }
+        }
+        XCTAssertEqual(ids.values.count, 4)
+        XCTAssertEqual(Set(ids.values).count, 1, "\(ids.values)")
+        XCTAssertEqual(try location.sql("SELECT version FROM dstack_schema"), "\(StateStore.schemaVersion)")
+        XCTAssertEqual(try location.sql("SELECT count(*) FROM meta WHERE key = 'installation_id'"), "1")
+    }
+
+    func testARunRowWithABadValueIsAnErrorNamingItNeverADefault() throws {
+        try onEachBackend { location in
+            let state = try location.open()
+            try state.write { try $0.submitRun(id: "run-1", workflow: nil, commands: ["true"], requirements: .init(cpus: 2)) }
+            XCTAssertEqual(try state.read { try $0.run("run-1") }?.requirements.cpus, 2)
+            _ = try location.sql(#"UPDATE runs SET requirements = '{"cpu": "four"}' WHERE id = 'run-1'"#)
+            XCTAssertThrowsError(try state.read { try $0.run("run-1") }) { error in
+                XCTAssertTrue("\(error)".contains("runs row (run-1) whose requirements"), "\(error)")
+                XCTAssertTrue("\(error)".contains("cpu"), "\(error)")
+            }
+            _ = try location.sql(#"UPDATE runs SET requirements = '{}', status = 'sleeping' WHERE id = 'run-1'"#)
+            XCTAssertThrowsError(try state.read { try $0.runs() }) { error in
+                XCTAssertTrue("\(error)".contains("status"), "\(error)")
+            }
         }
     }
 
     func testTheLaunchJournalRecordsIntentThenOutcome() throws {
-        let state = try StateStore(home: temp.home)
-        try state.write { try $0.journalBatch(token: "t1", vendor: "aws", instanceType: "m5.xlarge", count: 2, registrationHash: "h") }
-        XCTAssertEqual(try state.read { try $0.launches(vendor: "aws") }.map(\.status), [.intent])
-        try state.write { tx in
-            try tx.markLaunchSent(token: "t1", spotRequestIDs: ["sir-1", "sir-2"])
-            try tx.recordInstances([ManagedInstance(id: "i-1", instanceType: "m5.xlarge", state: .running, spotRequestID: "sir-1")],
-                                   vendor: "aws", launchToken: "t1")
+        try onEachBackend { location in
+            let state = try location.open()
+            try state.write { try $0.journalBatch(token: "t1", vendor: "aws", instanceType: "m5.xlarge", count: 2, registrationHash: "h") }
+            XCTAssertEqual(try state.read { try $0.launches(vendor: "aws") }.map(\.status), [.intent])
+            try state.write { tx in
+                try tx.markLaunchSent(token: "t1", spotRequestIDs: ["sir-1", "sir-2"])
+                try tx.recordInstances([ManagedInstance(id: "i-1", instanceType: "m5.xlarge", state: .running, spotRequestID: "sir-1")],
+                                       vendor: "aws", launchToken: "t1")
+            }
+            XCTAssertEqual(try state.read { try $0.knownResources(vendor: "aws") },
+                           KnownResources(spotRequestIDs: ["sir-1", "sir-2"], instanceIDs: ["i-1"]))
+            try state.write { try $0.forget(TerminationTarget(instanceIDs: ["i-1"], spotRequestIDs: ["sir-1"]), vendor: "aws") }
+            XCTAssertEqual(try state.read { try $0.knownResources(vendor: "aws") }, KnownResources(spotRequestIDs: ["sir-2"]))
+            XCTAssertEqual(try state.read { try $0.knownResources(vendor: "local") }, KnownResources())
         }
-        XCTAssertEqual(try state.read { try $0.knownResources(vendor: "aws") },
-                       KnownResources(spotRequestIDs: ["sir-1", "sir-2"], instanceIDs: ["i-1"]))
-        try state.write { try $0.forget(TerminationTarget(instanceIDs: ["i-1"], spotRequestIDs: ["sir-1"]), vendor: "aws") }
-        XCTAssertEqual(try state.read { try $0.knownResources(vendor: "aws") }, KnownResources(spotRequestIDs: ["sir-2"]))
-        XCTAssertEqual(try state.read { try $0.knownResources(vendor: "local") }, KnownResources())
     }
 
     /// Asks the sqlite3 shell, a reader independent of our own code.
@@ -146,6 +206,14 @@ final class StateStoreTests: XCTestCase {
         return String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
+}
+
+/// Strings gathered from several threads; `lock` guards `stored`.
+private final class LockedStrings: @unchecked Sendable {
+    private let lock = NSLock()
+    private var stored: [String] = []
+    func append(_ value: String) { lock.withLock { stored.append(value) } }
+    var values: [String] { lock.withLock { stored } }
 }
 
 /// The rules a background read saw; `lock` guards `stored`.

@@ -7,6 +7,9 @@ public final class Workspace: @unchecked Sendable {
     public let home: DstackHome
     public let registry: ProviderRegistry
     public let environment: [String: String]
+    /// The Postgres database that holds the state (`dstack server --database-url`); nil:
+    /// the home's state.db.
+    public let databaseURL: DatabaseURL?
     private let lock = NSLock()
     private var openedState: StateStore?
     /// The provider made from the settings it was made from: a long-running server keeps
@@ -21,10 +24,12 @@ public final class Workspace: @unchecked Sendable {
         set { lock.withLock { observer = newValue; madeProvider = nil } }
     }
 
-    public init(home: DstackHome, registry: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment) {
+    public init(home: DstackHome, registry: ProviderRegistry, environment: [String: String] = ProcessInfo.processInfo.environment,
+                databaseURL: DatabaseURL? = nil) {
         self.home = home
         self.registry = registry
         self.environment = environment
+        self.databaseURL = databaseURL
     }
 
     public var configStore: ConfigStore { ConfigStore(home: home) }
@@ -33,11 +38,12 @@ public final class Workspace: @unchecked Sendable {
         try configStore.load()
     }
 
-    /// Opens state.db on first use (creating the home and the schema if needed).
+    /// Opens the state on first use (creating the home and the schema if needed).
     public func state() throws -> StateStore {
         try lock.withLock {
             if let openedState { return openedState }
-            let store = try StateStore(home: home)
+            if databaseURL != nil { try home.prepare() }
+            let store = try StateStore(home: home, databaseURL: databaseURL)
             openedState = store
             return store
         }

@@ -69,7 +69,8 @@ public final class Reconciler: @unchecked Sendable {
         public init() {}
     }
 
-    /// Runs one pass. Passes never overlap: a second caller waits for the first.
+    /// Runs one pass. Passes never overlap, here or on another server sharing the
+    /// state: a second caller waits for the first.
     public func reconcile() async throws -> Report {
         await gate.acquire()
         defer { Task { await gate.release() } }
@@ -80,7 +81,7 @@ public final class Reconciler: @unchecked Sendable {
         }
         let report: Report
         do {
-            report = try await pass()
+            report = try await workspace.state().exclusivePass { try await pass() }
         } catch {
             onPassTimed?(seconds(), .failure(error))
             throw error

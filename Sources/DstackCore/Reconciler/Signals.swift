@@ -12,6 +12,15 @@ public final class WakeSignal: @unchecked Sendable {
 
     public init() {}
 
+    /// Told every key notified here, so other servers sharing the state hear it too
+    /// (`ReplicaCoordination.publish`). Set before the server starts.
+    public var relay: (@Sendable (String) -> Void)?
+
+    /// A key another server notified: wakes waiters here without relaying it back.
+    public func notifyFromElsewhere(_ key: String) {
+        wakeHere(key)
+    }
+
     /// Wakes every waiter, and makes every later wait return at once, except on `keys`:
     /// a server shutting down lets its long polls go.
     public func close(except keys: Set<String> = []) {
@@ -29,6 +38,11 @@ public final class WakeSignal: @unchecked Sendable {
 
     /// Wakes every waiter on `key`; with none waiting, the next `wait` returns at once.
     public func notify(_ key: String) {
+        wakeHere(key)
+        relay?(key)
+    }
+
+    private func wakeHere(_ key: String) {
         let woken: [CheckedContinuation<Bool, Never>] = lock.withLock {
             guard let list = waiters.removeValue(forKey: key), !list.isEmpty else {
                 pending.insert(key)
@@ -78,6 +92,9 @@ public final class ReconcileLoop: @unchecked Sendable {
     public var interval: TimeInterval
     /// Each pass's report, for the server's log.
     public var onPass: (@Sendable (Result<Reconciler.Report, Error>) -> Void)?
+    /// Whether this server leads the servers sharing its state: only the leader's loop
+    /// reconciles (set before `run()`; always true for a server of its own).
+    public var isLeader: @Sendable () -> Bool = { true }
 
     public init(reconciler: Reconciler, signal: WakeSignal, interval: TimeInterval) {
         self.reconciler = reconciler
@@ -102,6 +119,10 @@ public final class ReconcileLoop: @unchecked Sendable {
     /// Loops until `stop()` (after the pass in flight) or until the task is cancelled.
     public func run() async {
         while !Task.isCancelled, !isStopping {
+            guard isLeader() else {
+                _ = await signal.wait(Self.wakeKey, timeout: interval)
+                continue
+            }
             let result: Result<Reconciler.Report, Error>
             do {
                 result = .success(try await reconciler.reconcile())

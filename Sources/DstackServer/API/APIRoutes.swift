@@ -19,7 +19,7 @@ struct APIRoutes {
     func add(to router: Router<BasicRequestContext>) -> [String] {
         let routes = RouteList(router: router)
         routes.on(.get, APIPaths.health) { _, _ in
-            Self.reply(HealthReply(status: "ok", version: DstackVersion.current, leader: true, database: "ok"))
+            Self.reply(await control.health())
         }
         routes.on(.get, APIPaths.openAPI) { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json"],

@@ -20,9 +20,12 @@ final class ControlPlane: Sendable {
     let artifacts: ArtifactService
     /// Metrics, the cloud's last list and the timeline (Metrics/, Web/).
     let observers: ServerObservers
+    /// Whether this server leads the servers sharing its state (for the health route).
+    let isLeader: @Sendable () -> Bool
 
     init(workspace: Workspace, reconciler: Reconciler, loop: ReconcileLoop, signal: WakeSignal,
-         artifacts: ArtifactService? = nil) throws {
+         artifacts: ArtifactService? = nil, isLeader: @escaping @Sendable () -> Bool = { true }) throws {
+        self.isLeader = isLeader
         self.workspace = workspace
         self.artifacts = artifacts ?? ArtifactService(workspace: workspace)
         self.reconciler = reconciler
@@ -33,6 +36,14 @@ final class ControlPlane: Sendable {
         let passes = self.passes
         reconciler.onReport = { passes.record($0) }
         observers.attach(reconciler: reconciler, workspace: workspace)
+    }
+
+    /// `GET /api/v1/health`: this server answers; whether it leads; whether its database
+    /// answers now (a blocking query, off the event loops).
+    func health() async -> HealthReply {
+        let state = try? workspace.state()
+        let reachable = (try? await BlockingWork.run { state?.isReachable() ?? false }) ?? false
+        return HealthReply(status: "ok", version: DstackVersion.current, leader: isLeader(), database: reachable ? "ok" : "unreachable")
     }
 
     /// Runs a pass now (after the one in flight, if any) and reports it in the log as

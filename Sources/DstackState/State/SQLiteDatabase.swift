@@ -5,7 +5,9 @@ import DstackWire
 import Foundation
 
 /// A thin, synchronous wrapper over one SQLite connection. Not shared between threads.
-final class SQLiteDatabase {
+final class SQLiteDatabase: StateConnection {
+    let dialect = SQLDialect.sqlite
+
     private(set) var handle: OpaquePointer?
     let path: String
 
@@ -51,7 +53,7 @@ final class SQLiteDatabase {
 
     /// Runs a statement with bound values; returns every row as text-or-nil columns.
     @discardableResult
-    func query(_ sql: String, _ values: [SQLiteValue] = []) throws -> [[SQLiteValue]] {
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [[SQLValue]] {
         let statement = try prepared(sql)
         // Reset at once: a statement left mid-way would hold its read open.
         defer {
@@ -107,40 +109,6 @@ final class SQLiteDatabase {
 
     private func lastError(_ code: Int32) -> SQLiteError {
         SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)))
-    }
-}
-
-enum SQLiteValue: Equatable {
-    case null
-    case integer(Int64)
-    case real(Double)
-    case text(String)
-
-    var text: String? {
-        switch self {
-        case .text(let s): return s
-        case .integer(let i): return String(i)
-        case .real(let d): return String(d)
-        case .null: return nil
-        }
-    }
-
-    var integer: Int64? {
-        switch self {
-        case .integer(let i): return i
-        case .real(let d): return Int64(d)
-        case .text(let s): return Int64(s)
-        case .null: return nil
-        }
-    }
-
-    var real: Double? {
-        switch self {
-        case .integer(let i): return Double(i)
-        case .real(let d): return d
-        case .text(let s): return Double(s)
-        case .null: return nil
-        }
     }
 }
 

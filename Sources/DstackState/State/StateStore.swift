@@ -3,87 +3,92 @@ import DstackProvider
 import DstackWire
 import Foundation
 
-/// state.db: SQLite in WAL mode. Every change is one `BEGIN IMMEDIATE` transaction, so
-/// concurrent dstack processes serialise their read-modify-write cycles and never lose
-/// an update. A file that is not a readable database is reported and never touched.
-/// Reads go through a second, read-only connection: in WAL mode they run beside the
-/// writer instead of queueing behind it (a server's runners mostly read).
-public final class StateStore: @unchecked Sendable { // `lock` guards `db`, `readLock` guards `reader`
+/// The state: SQLite in `DSTACK_HOME/state.db` (the default), or a Postgres database
+/// (`--database-url`). Both backends run the same queries and migrations
+/// (`StateTransaction`, `Migrations`); only how a transaction begins, and how the schema
+/// version is kept, differ.
+///
+/// SQLite: WAL mode; every change is one `BEGIN IMMEDIATE` transaction, so concurrent
+/// dstack processes serialise their read-modify-write cycles and never lose an update.
+/// Reads go through a second, read-only connection and run beside the writer.
+/// Postgres: every change takes one transaction-level advisory lock first, so writers on
+/// every replica serialise as SQLite's do; reads are REPEATABLE READ, READ ONLY, on any
+/// pooled connection. A database out of reach is `StateError.unavailable` (the API
+/// answers 503) and is retried with backoff.
+///
+/// Postgres blocks the calling thread on the network: call state from blocking threads
+/// (the server's `BlockingWork`/`BlockingExecutor`), never from an event loop.
+public final class StateStore: @unchecked Sendable { // the backend guards its own connections
+    /// The SQLite file's path, or the database URL with its password masked.
     public let path: String
-    private let db: SQLiteDatabase
-    private let lock = NSLock()
-    private let reader: SQLiteDatabase
-    private let readLock = NSLock()
+    private let backend: any StateBackend
 
     public convenience init(home: DstackHome) throws {
         try home.prepare()
         try self.init(path: home.stateFile.path)
     }
 
+    /// The home's state: Postgres when `databaseURL` is given, else the home's state.db.
+    public convenience init(home: DstackHome, databaseURL: DatabaseURL?) throws {
+        if let databaseURL {
+            try self.init(databaseURL: databaseURL)
+        } else {
+            try self.init(home: home)
+        }
+    }
+
     public init(path: String) throws {
         self.path = path
-        var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue {
-            throw StateError.unreadable(path: path, reason: "it is a directory")
-        }
-        do {
-            db = try SQLiteDatabase(path: path)
-            try db.execute("PRAGMA journal_mode = WAL")
-            try db.execute("PRAGMA foreign_keys = ON")
-            try db.execute("PRAGMA synchronous = NORMAL")
-            reader = try SQLiteDatabase(path: path, readOnly: true)
-        } catch let error as SQLiteError {
-            throw StateError.from(error, path: path)
-        }
+        backend = try SQLiteBackend(path: path)
         try migrate()
     }
 
+    /// Connects to Postgres and migrates it (once, however many servers start together).
+    public init(databaseURL: DatabaseURL, poolSize: Int = 10) throws {
+        path = databaseURL.description
+        backend = try PostgresBackend(url: databaseURL, poolSize: poolSize)
+        try migrate()
+    }
+
+    /// The schema version this dstack writes (its newest migration).
+    public static var schemaVersion: Int { Migrations.latestVersion }
+
+    /// The Postgres backend's pool; nil on SQLite.
+    var postgresPool: PostgresPool? { (backend as? PostgresBackend)?.pool }
+
+    /// Which backend this is: `sqlite` or `postgres`.
+    public var backendName: String { backend.dialect == .sqlite ? "sqlite" : "postgres" }
+
     /// A read-only view of state, consistent for the whole closure.
     public func read<T>(_ body: (StateTransaction) throws -> T) throws -> T {
-        try transaction("BEGIN DEFERRED", on: reader, lock: readLock, body)
+        try backend.transaction(writing: false) { try body(StateTransaction(db: $0)) }
     }
 
-    /// One atomic change. Other writers wait (up to 15 s) rather than interleave.
+    /// One atomic change. Other writers wait rather than interleave.
     public func write<T>(_ body: (StateTransaction) throws -> T) throws -> T {
-        try transaction("BEGIN IMMEDIATE", on: db, lock: lock, body)
+        try backend.transaction(writing: true) { try body(StateTransaction(db: $0)) }
     }
 
-    private func transaction<T>(_ begin: String, on db: SQLiteDatabase, lock: NSLock,
-                                _ body: (StateTransaction) throws -> T) throws -> T {
-        // One transaction at a time per connection: the server calls in from many tasks.
-        lock.lock()
-        defer { lock.unlock() }
-        do {
-            try db.query(begin)
-        } catch let error as SQLiteError {
-            throw StateError.from(error, path: path)
-        }
-        do {
-            let result = try body(StateTransaction(db: db))
-            try db.query("COMMIT")
-            return result
-        } catch {
-            try? db.execute("ROLLBACK")
-            if let sqlite = error as? SQLiteError { throw StateError.from(sqlite, path: path) }
-            throw error
-        }
+    /// Whether the database answers now (for `GET /api/v1/health`).
+    public func isReachable() -> Bool {
+        (try? read { try $0.db.query("SELECT 1") }) != nil
     }
 
     private func migrate() throws {
         try write { tx in
-            let version = Int(try tx.db.query("PRAGMA user_version").first?.first?.integer ?? 0)
+            let version = try backend.schemaVersion(tx.db)
             if version > Migrations.latestVersion {
                 throw StateError.tooNew(path: path, version: version, supported: Migrations.latestVersion)
             }
             for step in version..<Migrations.latestVersion {
-                try tx.db.execute(Migrations.all[step])
+                try tx.db.execute(Migrations.text(step, for: backend.dialect))
                 if step == 0 {
-                    try tx.db.query("INSERT INTO meta(key, value) VALUES ('installation_id', ?), ('enabled', '1')",
-                                    [.text(SecureRandom.hex(8))])
+                    try tx.db.query("INSERT INTO meta(key, value) VALUES (?, ?), ('enabled', '1')",
+                                    [.text("installation_id"), .text(SecureRandom.hex(8))])
                 }
             }
             if version != Migrations.latestVersion {
-                try tx.db.execute("PRAGMA user_version = \(Migrations.latestVersion)")
+                try backend.setSchemaVersion(Migrations.latestVersion, tx.db)
             }
         }
     }
@@ -94,6 +99,8 @@ public enum StateError: Error, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)
     case tooNew(path: String, version: Int, supported: Int)
     case failed(path: String, reason: String)
+    /// The database is out of reach for now (Postgres down, network gone): retry later.
+    case unavailable(location: String, reason: String)
     /// A value dstack did not write: never read as a default.
     case badValue(table: String, row: String, column: String, detail: String)
 
@@ -117,6 +124,8 @@ public enum StateError: Error, Equatable, CustomStringConvertible {
             return "the state database \(path) has schema version \(version), newer than this dstack understands (\(supported)); upgrade dstack"
         case .failed(let path, let reason):
             return "the state database \(path) failed: \(reason)"
+        case .unavailable(let location, let reason):
+            return "the state database \(location) is unreachable for now (\(reason)); try again shortly"
         case .badValue(let table, let row, let column, let detail):
             return "the state database holds a \(table) row (\(row)) whose \(column) dstack cannot read (\(detail)); it was not written by this dstack"
         }

@@ -73,12 +73,12 @@ extension StateTransaction {
     /// change it.
     public func changeMark() throws -> String {
         let row = try db.query("""
-            SELECT (SELECT COUNT(*) || '/' || IFNULL(MAX(updated_at), 0) FROM runs),
-                   (SELECT IFNULL(MAX(id), 0) FROM events),
-                   (SELECT COUNT(*) || '/' || IFNULL(SUM(LENGTH(id || IFNULL(run_id, '') || IFNULL(registered_at, ''))), 0)
-                      || '/' || IFNULL(MAX(recorded_at), 0) || '/' || IFNULL(MAX(idle_since), 0) FROM instances),
-                   (SELECT COUNT(*) || '/' || IFNULL(SUM(max_instances), 0) || '/' || IFNULL(MAX(updated_at), 0) FROM rules),
-                   (SELECT IFNULL(group_concat(key || value), '') FROM meta WHERE key = 'enabled')
+            SELECT (SELECT COUNT(*) || '/' || COALESCE(MAX(updated_at), 0) FROM runs),
+                   (SELECT CAST(COALESCE(MAX(id), 0) AS TEXT) FROM events),
+                   (SELECT COUNT(*) || '/' || COALESCE(SUM(LENGTH(id || COALESCE(run_id, '') || COALESCE(CAST(registered_at AS TEXT), ''))), 0)
+                      || '/' || COALESCE(MAX(recorded_at), 0) || '/' || COALESCE(MAX(idle_since), 0) FROM instances),
+                   (SELECT COUNT(*) || '/' || COALESCE(SUM(max_instances), 0) || '/' || COALESCE(MAX(updated_at), 0) FROM rules),
+                   (SELECT COALESCE(MAX(key || value), '') FROM meta WHERE key = 'enabled')
             """).first ?? []
         return row.map { $0.text ?? "" }.joined(separator: "|")
     }

@@ -45,7 +45,7 @@ extension StateTransaction {
 
     /// The zone the cloud listed an instance in.
     public func setInstanceZone(_ instanceID: String, zone: String) throws {
-        try db.query("UPDATE instances SET zone = ? WHERE id = ? AND zone IS NOT ?", [.text(zone), .text(instanceID), .text(zone)])
+        try db.query("UPDATE instances SET zone = ? WHERE id = ? AND zone IS DISTINCT FROM ?", [.text(zone), .text(instanceID), .text(zone)])
     }
 
     /// The signal of a run's last interruption, for `dstack ps`.

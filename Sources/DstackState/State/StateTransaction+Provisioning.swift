@@ -55,7 +55,7 @@ extension StateTransaction {
     /// Where a run is on its way to running, in words (`spot request open (...)`, `booting`, ...);
     /// nil when nothing is known. Written only when it changed.
     public func setRunStage(_ id: String, _ stage: String?) throws {
-        try db.query("UPDATE runs SET stage = ? WHERE id = ? AND stage IS NOT ?",
+        try db.query("UPDATE runs SET stage = ? WHERE id = ? AND stage IS DISTINCT FROM ?",
                      [stage.map(SQLiteValue.text) ?? .null, .text(id), stage.map(SQLiteValue.text) ?? .null])
     }
 }

@@ -103,7 +103,7 @@ extension StateTransaction {
                              exitCode: Int? = nil, at now: Date = Date()) throws {
         try db.query("""
             UPDATE runs SET status = ?, reason = ?, instance_id = ?, exit_code = COALESCE(?, exit_code), updated_at = ?,
-            finished_at = CASE WHEN ? THEN ? ELSE finished_at END WHERE id = ?
+            finished_at = CASE WHEN ? = 1 THEN ? ELSE finished_at END WHERE id = ?
             """, [.text(status.rawValue), reason.map(SQLiteValue.text) ?? .null, instanceID.map(SQLiteValue.text) ?? .null,
                   exitCode.map { .integer(Int64($0)) } ?? .null, .real(now.timeIntervalSince1970),
                   .integer(status.isFinished ? 1 : 0), .real(now.timeIntervalSince1970), .text(id)])
@@ -113,7 +113,7 @@ extension StateTransaction {
     /// A plan made a moment ago must not move a run that has since started or ended.
     public func setRunReason(_ id: String, status: RunStatus, reason: String?) throws {
         try db.query("""
-            UPDATE runs SET status = ?, reason = ? WHERE id = ? AND (status IS NOT ? OR reason IS NOT ?)
+            UPDATE runs SET status = ?, reason = ? WHERE id = ? AND (status IS DISTINCT FROM ? OR reason IS DISTINCT FROM ?)
             AND status IN ('submitted', 'pending', 'provisioning')
             """,
                      [.text(status.rawValue), reason.map(SQLiteValue.text) ?? .null, .text(id), .text(status.rawValue),

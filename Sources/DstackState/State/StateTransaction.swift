@@ -16,7 +16,7 @@ public struct AutoscaleRule: Sendable, Equatable {
 
 /// The reads and writes one transaction may do. Only `StateStore` makes these.
 public struct StateTransaction {
-    let db: SQLiteDatabase
+    let db: any StateConnection
 
     // MARK: rules
 

@@ -23,11 +23,15 @@ public struct UserDirectory: Sendable {
 
     /// At first start: creates the admin user and writes its token file. Later starts
     /// leave both alone, unless the token file no longer opens the admin account (state
-    /// was replaced, or the file deleted), when the admin gets a new token.
+    /// was replaced, or the file deleted), when the admin gets a new token. A state in
+    /// Postgres is shared by several servers, each with its own home: there an existing
+    /// admin keeps its token (another server's CLIs use it); copy admin.token from the
+    /// first server's home, or add users with `dstack users add`.
     public func ensureAdmin() throws {
         let file = Self.adminTokenFile(home)
         let saved = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
         let admin = try state.read { try $0.user(named: Self.adminName) }
+        if admin != nil, state.backendName == "postgres" { return }
         if let admin, admin.role == "admin", let saved, !saved.isEmpty,
            try state.read({ try $0.user(tokenHash: TokenHash.sha256Hex(saved)) })?.name == admin.name {
             return

@@ -1,0 +1,158 @@
+import Foundation
+import Logging
+import NIOCore
+import PostgresNIO
+
+/// One PostgresNIO connection used synchronously: each statement's future is awaited by
+/// blocking the calling thread. The server calls state only from its blocking threads
+/// (NIO's thread pool), never from an event loop, where blocking would deadlock.
+final class PostgresStateConnection: StateConnection, @unchecked Sendable { // one borrower at a time: the pool hands it to one transaction
+    let dialect = SQLDialect.postgres
+    let connection: PostgresConnection
+    private(set) var changes = 0
+    /// Set once a statement failed for a reason that leaves the connection unusable.
+    private(set) var broken = false
+    private static let logger = Logger(label: "dstack.state.postgres")
+
+    private init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    static func connect(_ url: DatabaseURL, id: Int, timeout: TimeAmount = .seconds(10)) throws -> PostgresStateConnection {
+        try refuseEventLoop()
+        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
+                                                             password: url.password, database: url.database, tls: .disable)
+        configuration.options.connectTimeout = timeout
+        do {
+            let connection = try Self.await(PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
+                                                                       configuration: configuration, id: id, logger: logger),
+                                            timeout: 30)
+            return PostgresStateConnection(connection: connection)
+        } catch {
+            throw PostgresFailure(error, url: url)
+        }
+    }
+
+    @discardableResult
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [[SQLValue]] {
+        try Self.refuseEventLoop()
+        var binds = PostgresBindings(capacity: values.count)
+        for value in values {
+            switch value {
+            case .null: binds.appendNull()
+            case .integer(let i): binds.append(i)
+            case .real(let d): binds.append(d)
+            case .text(let s): binds.append(s)
+            }
+        }
+        let query = PostgresQuery(unsafeSQL: SQLDialect.postgresPlaceholders(sql), binds: binds)
+        let result: PostgresQueryResult
+        do {
+            result = try Self.await(connection.query(query, logger: Self.logger), timeout: 20)
+        } catch {
+            let failure = PostgresFailure(error, url: nil)
+            if failure.meansUnavailable { broken = true }
+            throw failure
+        }
+        changes = result.metadata.rows ?? 0
+        return try result.rows.map { row in try row.map(Self.value) }
+    }
+
+    func execute(_ sql: String) throws {
+        for statement in SQLDialect.statements(sql) { try query(statement, []) }
+    }
+
+    func close() {
+        _ = try? Self.await(connection.close(), timeout: 5)
+    }
+
+    /// Blocks this (non-event-loop) thread for a future's result, at most `timeout`
+    /// seconds: a database that stops answering is a failure, never a hang.
+    static func await<T: Sendable>(_ future: EventLoopFuture<T>, timeout: TimeInterval) throws -> T {
+        let done = DispatchSemaphore(value: 0)
+        let box = ResultBox<T>()
+        future.whenComplete { result in
+            box.set(result)
+            done.signal()
+        }
+        guard done.wait(timeout: .now() + timeout) == .success, let result = box.get() else {
+            throw PostgresTimeout(seconds: timeout)
+        }
+        return try result.get()
+    }
+
+    var isClosed: Bool { broken || connection.isClosed }
+
+    private static func value(_ cell: PostgresCell) throws -> SQLValue {
+        guard let bytes = cell.bytes else { return .null }
+        switch cell.dataType {
+        case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
+        case .float4, .float8: return .real(try cell.decode(Double.self))
+        case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        // Text in binary format is its UTF-8; anything else (void) reads as its bytes.
+        default: return .text(String(buffer: bytes))
+        }
+    }
+
+    /// Blocking an event loop on its own future never returns: refuse loudly instead.
+    private static func refuseEventLoop() throws {
+        if MultiThreadedEventLoopGroup.currentEventLoop != nil {
+            throw StateError.failed(path: "postgresql", reason: "state was called from an event loop; call it from a blocking thread")
+        }
+    }
+}
+
+/// A future's result handed from an event loop to the waiting thread; `lock` guards it.
+private final class ResultBox<T: Sendable>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var result: Result<T, any Error>?
+    func set(_ value: Result<T, any Error>) { lock.withLock { result = value } }
+    func get() -> Result<T, any Error>? { lock.withLock { result } }
+}
+
+struct PostgresTimeout: Error, CustomStringConvertible {
+    var seconds: TimeInterval
+    var description: String { "the database did not answer within \(Int(seconds)) s" }
+}
+
+/// A Postgres error as one sentence (never the password), and whether it means the
+/// database is out of reach rather than a statement was wrong.
+struct PostgresFailure: Error, CustomStringConvertible {
+    var description: String
+    var meansUnavailable: Bool
+    var meansAuthentication = false
+    var sqlState: String?
+
+    init(_ error: any Error, url: DatabaseURL?) {
+        let place = url.map { " (\($0))" } ?? ""
+        guard let psql = error as? PSQLError else {
+            description = "cannot reach the database\(place): \(Self.plain(error))"
+            meansUnavailable = true
+            return
+        }
+        sqlState = psql.serverInfo?[.sqlState]
+        let message = psql.serverInfo?[.message] ?? "\(psql.code)"
+        switch psql.code {
+        case .server:
+            let state = sqlState ?? ""
+            meansAuthentication = state == "28P01" || state == "28000"
+            // 08: connection exception; 57P0x: the server is shutting down or starting.
+            meansUnavailable = state.hasPrefix("08") || state.hasPrefix("57P")
+            if meansAuthentication {
+                description = "the database refused the user name or password\(place)"
+            } else if state == "3D000" {
+                description = "the database does not exist\(place): \(message)"
+            } else {
+                description = "the database failed\(place): \(message)"
+            }
+        default:
+            meansUnavailable = true
+            let underlying = psql.underlying.map { ": \(Self.plain($0))" } ?? ""
+            description = "cannot reach the database\(place) (\(psql.code))\(underlying)"
+        }
+    }
+
+    private static func plain(_ error: any Error) -> String {
+        "\(error)".replacingOccurrences(of: "\n", with: " ")
+    }
+}

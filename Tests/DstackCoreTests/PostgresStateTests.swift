@@ -1,0 +1,69 @@
+import DstackCore
+import DstackTesting
+import Foundation
+import XCTest
+
+/// What only the Postgres backend has: its URL, its failures as one sentence, and a
+/// database that goes away and comes back.
+final class PostgresStateTests: XCTestCase {
+    func testADatabaseURLIsParsedAndShownWithoutItsPassword() throws {
+        let url = try DatabaseURL(parsing: "postgresql://dstack:s3cret@db.example:6543/state")
+        XCTAssertEqual(url, DatabaseURL(user: "dstack", password: "s3cret", host: "db.example", port: 6543, database: "state"))
+        XCTAssertEqual(url.description, "postgresql://dstack:***@db.example:6543/state")
+        XCTAssertEqual(try DatabaseURL(parsing: "postgres://u@h/d").port, 5432)
+        XCTAssertEqual(try DatabaseURL(parsing: url.secretURLString), url)
+    }
+
+    func testABadDatabaseURLIsOneSentenceThatNeverShowsThePassword() {
+        for text in ["mysql://u:s3cret@h/d", "postgresql://u:s3cret@h", "postgresql://:s3cret@h/d", "postgresql:///d",
+                     "postgresql://u:s3cret@h:99999/d", "postgresql://u:s3cret@h/d?sslmode=require", "not a url"] {
+            XCTAssertThrowsError(try DatabaseURL(parsing: text), text) { error in
+                let message = "\(error)"
+                XCTAssertFalse(message.contains("s3cret"), message)
+                XCTAssertFalse(message.contains("\n"), message)
+                XCTAssertTrue(message.hasPrefix("the database URL"), message)
+            }
+        }
+    }
+
+    func testAWrongPasswordIsOneSentenceWithoutThePassword() throws {
+        let server = try ThrowawayPostgres.shared()
+        var url = try DatabaseURL(parsing: try server.makeDatabase())
+        url.password = "wrong-password-\(UUID().uuidString.prefix(6))"
+        XCTAssertThrowsError(try StateStore(databaseURL: url)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("refused the user name or password"), message)
+            XCTAssertFalse(message.contains(url.password ?? "?"), message)
+            XCTAssertFalse(message.contains("\n"), message)
+        }
+    }
+
+    func testAnUnreachableDatabaseIsOneSentence() throws {
+        let url = DatabaseURL(user: "dstack", password: "s3cret", host: "127.0.0.1", port: try LocalPort.free(), database: "state")
+        XCTAssertThrowsError(try StateStore(databaseURL: url)) { error in
+            let message = "\(error)"
+            XCTAssertTrue(message.contains("cannot reach the database"), message)
+            XCTAssertFalse(message.contains("s3cret"), message)
+            XCTAssertFalse(message.contains("\n"), message)
+        }
+    }
+
+    func testADatabaseThatGoesAwayIsUnavailableAndServesAgainOnceBack() throws {
+        let server = try ThrowawayPostgres() // its own: this test stops it
+        defer { server.stop() }
+        let state = try StateStore(databaseURL: try DatabaseURL(parsing: try server.makeDatabase()))
+        _ = try state.write { try $0.setRule("m5.xlarge", max: 2) }
+        server.pause()
+        XCTAssertFalse(state.isReachable())
+        XCTAssertThrowsError(try state.write { try $0.setRule("m5.xlarge", max: 3) }) { error in
+            guard case StateError.unavailable? = error as? StateError else { return XCTFail("\(error)") }
+        }
+        try server.restart()
+        // The pool retries with backoff (at most 5 s between tries).
+        let deadline = Date().addingTimeInterval(30)
+        while !state.isReachable() && Date() < deadline { Thread.sleep(forTimeInterval: 0.2) }
+        XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 2, "the acknowledged write is kept; the refused one is not")
+        _ = try state.write { try $0.setRule("m5.xlarge", max: 3) }
+        XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 3)
+    }
+}
