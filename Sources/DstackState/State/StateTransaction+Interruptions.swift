@@ -65,8 +65,10 @@ extension StateTransaction {
     public func coolOffering(_ cooldown: OfferingCooldown) throws {
         try db.query("""
             INSERT INTO offering_cooldowns(instance_type, zone, until, reason, hard) VALUES (?, ?, ?, ?, ?)
-            ON CONFLICT(instance_type, zone) DO UPDATE SET until = MAX(until, excluded.until),
-                reason = excluded.reason, hard = MAX(hard, excluded.hard)
+            ON CONFLICT(instance_type, zone) DO UPDATE SET
+                until = CASE WHEN excluded.until > offering_cooldowns.until THEN excluded.until ELSE offering_cooldowns.until END,
+                reason = excluded.reason,
+                hard = CASE WHEN excluded.hard > offering_cooldowns.hard THEN excluded.hard ELSE offering_cooldowns.hard END
             """, [.text(cooldown.instanceType), .text(cooldown.zone), .real(cooldown.until.timeIntervalSince1970),
                   .text(cooldown.reason), .integer(cooldown.hard ? 1 : 0)])
     }
