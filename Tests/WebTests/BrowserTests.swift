@@ -44,6 +44,7 @@ final class BrowserTests: XCTestCase {
             "a change made with the cookie alone needs the X-Dstack-Request header",
             "the run's log shows its first line while the run runs",
             "its log streams live, and its status reaches done",
+            "the run's page lists its artifacts",
             "usable by keyboard: every view is reached with Tab and Enter",
             "sign-out works",
             "an admin sees every user's runs",

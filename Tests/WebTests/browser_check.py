@@ -93,9 +93,11 @@ class Check:
             text = error.read().decode()
             return error.code, dict(error.headers), text
 
-    def submit(self, token, workflow, commands):
-        status, _, run = self.api("POST", "/api/v1/runs", token,
-                                  {"workflow": workflow, "commands": commands, "requirements": {}, "environment": {}, "wait": True})
+    def submit(self, token, workflow, commands, artifacts=None):
+        body = {"workflow": workflow, "commands": commands, "requirements": {}, "environment": {}, "wait": True}
+        if artifacts:
+            body["artifacts"] = artifacts
+        status, _, run = self.api("POST", "/api/v1/runs", token, body)
         assert status == 201, f"submitting {workflow!r}: {status} {run}"
         return run["id"]
 
@@ -190,7 +192,8 @@ class Check:
         ok("a change made with the cookie alone needs the X-Dstack-Request header")
 
         # The run's page streams its log.
-        slow = self.submit(a.alice, "streams", ["echo first-line", "sleep 4", "echo second-line"])
+        slow = self.submit(a.alice, "streams", ["echo first-line", "sleep 4", "echo second-line > result.txt", "cat result.txt"],
+                           artifacts=["result.txt"])
         self.driver.get(self.url + "/#/run/" + slow)
         log = lambda: self.driver.find_element(By.ID, "run-log").text
         self.wait("the first line", lambda: "first-line" in log(), timeout=90)
@@ -199,6 +202,12 @@ class Check:
         self.wait("the second line", lambda: "second-line" in log(), timeout=60)
         self.wait("the run page to say done", lambda: self.driver.find_element(By.ID, "run-facts").get_attribute("data-status") == "done")
         ok("its log streams live, and its status reaches done")
+        self.driver.refresh()
+        artifacts = lambda: self.driver.find_element(By.ID, "run-artifacts")
+        self.wait("the run's artifacts", lambda: artifacts().get_attribute("data-state") == "complete" and artifacts().is_displayed())
+        listed = self.driver.find_element(By.ID, "run-artifact-list").text
+        assert "result.txt" in listed and "12 B" in listed, f"the run's artifacts: {listed!r}"
+        ok("the run's page lists its artifacts")
         self.screenshot("run")
 
         # Keyboard: the views are links in the tab order.

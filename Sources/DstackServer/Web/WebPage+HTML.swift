@@ -86,6 +86,11 @@ extension WebPage {
     <p><a href="#/runs">&larr; Runs</a></p>
     <h1>Run <span id="run-title"></span></h1>
     <dl id="run-facts" class="facts"></dl>
+    <section id="run-artifacts" hidden>
+      <h2>Artifacts</h2>
+      <p id="run-artifacts-state"></p>
+      <ul id="run-artifact-list" class="artifacts"></ul>
+    </section>
     <h2>Log</h2>
     <pre id="run-log" class="log" tabindex="0" aria-label="Log"></pre>
   </section>

@@ -201,6 +201,34 @@ async function renderRun(id) {
   dl.replaceChildren(fragment);
   dl.dataset.status = run.status;
   if ($("run-log").dataset.run !== run.id) streamLog(run.id);
+  await renderRunArtifacts(run);
+}
+
+function bytes(n) {
+  const units = ["B", "KB", "MB", "GB", "TB"];
+  let i = 0;
+  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
+  return (i === 0 ? n : n.toFixed(1)) + " " + units[i];
+}
+
+/// A run that declares artifacts lists them once its manifest is written (paths as text).
+async function renderRunArtifacts(run) {
+  const section = $("run-artifacts");
+  section.hidden = !run.artifacts;
+  if (!run.artifacts) return;
+  const list = await api("GET", "/api/v1/runs/" + encodeURIComponent(run.id) + "/artifacts");
+  $("run-artifacts-state").textContent = list.state + (list.reason ? " (" + list.reason + ")" : "")
+    + (list.files.length ? ": " + list.files.length + (list.files.length === 1 ? " file, " : " files, ")
+       + bytes(list.files.reduce((a, f) => a + f.size, 0)) : "")
+    + (list.location ? ", in " + (list.location === "server" ? "the server's store" : list.location) : "");
+  const fragment = document.createDocumentFragment();
+  for (const file of list.files) {
+    const li = el("li");
+    li.append(el("code", file.path), el("span", " " + bytes(file.size) + " \u00b7 sha256 " + file.sha256.slice(0, 12)));
+    fragment.appendChild(li);
+  }
+  $("run-artifact-list").replaceChildren(fragment);
+  section.dataset.state = list.state;
 }
 
 /// Long polls of the logs route: each answers as soon as there is a line, or after 25 s.
