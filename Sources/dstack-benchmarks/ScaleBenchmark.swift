@@ -70,9 +70,17 @@ func benchmarkScale(runners: Int, runs: Int, inFlight: Int, timeout: TimeInterva
         // 1. Warm-up: RUNNERS instances launched, registered, each run once.
         let warmUpStart = monotonicNanoseconds()
         _ = try await api.submit(count: runners, inFlight: inFlight)
-        try await waitFor(timeout: max(300, timeout), "\(runners) runners to register and finish the warm-up runs",
-                          server: server, fleet: fleet) {
-            fleet.registered >= runners && fleet.finishedCount >= runners
+        try await waitFor(timeout: max(300, timeout), "the warm-up runs to finish", server: server, fleet: fleet) {
+            fleet.finishedCount >= runners
+        }
+        // Runners that finished their warm-up run early take runs submitted after it, so
+        // the planner may launch fewer than RUNNERS instances: the rest are requested.
+        let missing = runners - fleet.registered
+        if missing > 0 {
+            try mustRun(dstack, ["instances", "request", "local", "--count", String(missing)], environment: environment)
+        }
+        try await waitFor(timeout: max(300, timeout), "\(runners) runners to register", server: server, fleet: fleet) {
+            fleet.registered >= runners
         }
         let warmUpSeconds = Double(monotonicNanoseconds() - warmUpStart) / 1e9
         try await Task.sleep(nanoseconds: 1_000_000_000) // every runner back in its long poll

@@ -39,9 +39,13 @@ extension ControlPlane {
             }
             code = ShippedCode(sha256: sha, size: size)
         }
-        let id = "run-\(SecureRandom.hex(4))"
         let record = try await BlockingWork.run { [workspace, code] in
             try workspace.state().write { tx in
+                // Eight hex digits read well in `ps`, but collide once runs number in the tens
+                // of thousands (about 1% at 10,000): a taken ID is drawn again, in the same
+                // transaction, rather than failing the submission.
+                var id = "run-\(SecureRandom.hex(4))"
+                while try tx.run(id) != nil { id = "run-\(SecureRandom.hex(4))" }
                 try tx.submitRun(id: id, workflow: submission.workflow, commands: submission.commands, requirements: requirements,
                                  environment: submission.environment, code: code, submittedBy: caller.name)
                 try tx.setRunArtifacts(runID: id, paths: artifactPaths, deps: deps)
@@ -50,7 +54,7 @@ extension ControlPlane {
             }
         }
         loop.wake()
-        guard let record else { throw APIRequestError.notFound("run \(id) vanished as it was stored") }
+        guard let record else { throw APIRequestError.notFound("the run vanished as it was stored") }
         return try await infoWithArtifacts([record])[0]
     }
 
