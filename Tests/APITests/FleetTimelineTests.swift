@@ -45,4 +45,34 @@ final class FleetTimelineTests: XCTestCase {
         report.launched = ["local": 1]
         XCTAssertEqual(FleetTimeline.events(from: report, at: Date()).map(\.detail), ["requested 1 local"])
     }
+
+    func testEventsNameTheRunsTheyConcernAndHaveADetailWithoutThem() {
+        var report = Reconciler.Report()
+        report.launchedFor = ["launch-1": ["run-a", "run-b"]]
+        report.launchedTypes = ["launch-1": "m5.large"]
+        report.terminated = ["i-1", "i-2"]
+        report.requeued = ["i-1": "run-c"]
+        report.retried = ["run-c"]
+
+        let events = FleetTimeline.events(from: report, at: Date())
+
+        XCTAssertEqual(events.map(\.runs), [["run-a", "run-b"], ["run-c"], [], ["run-c"]])
+        XCTAssertEqual(events.map(\.sharedDetail), ["requested 2 m5.large", "terminated", nil, nil])
+    }
+
+    func testAUserSeesTheirOwnRunsFleetEventsAndNoOtherUsersRun() {
+        let launch = FleetEventRecord(at: Date(), kind: "launch", subject: "launch-1", detail: "requested 2 m5.large for run-a, run-b",
+                                      runs: ["run-a", "run-b"], sharedDetail: "requested 2 m5.large")
+        XCTAssertEqual(launch.seen(ownedRuns: ["run-a", "run-b"])?.detail, "requested 2 m5.large for run-a, run-b")
+        XCTAssertEqual(launch.seen(ownedRuns: ["run-a"])?.detail, "requested 2 m5.large", "one run is someone else's")
+        XCTAssertEqual(launch.seen(ownedRuns: ["run-a"])?.runs, ["run-a"])
+        XCTAssertEqual(launch.seen(ownedRuns: [])?.detail, "requested 2 m5.large")
+
+        let requeue = FleetEventRecord(at: Date(), kind: "requeue", subject: "run-c", detail: "back in the queue", runs: ["run-c"])
+        XCTAssertNil(requeue.seen(ownedRuns: []), "an event about another user's run alone is not shown")
+        XCTAssertEqual(requeue.seen(ownedRuns: ["run-c"])?.detail, "back in the queue")
+
+        let sweep = FleetEventRecord(at: Date(), kind: "sweep", subject: "i-9", detail: "terminated")
+        XCTAssertEqual(sweep.seen(ownedRuns: [])?.detail, "terminated", "fleet events name no run")
+    }
 }

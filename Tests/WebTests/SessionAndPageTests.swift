@@ -96,4 +96,39 @@ final class SessionAndPageTests: XCTestCase {
         XCTAssertEqual(try server.get("/api/v1/events?limit=1001", token: admin).status, 400)
         XCTAssertEqual(try server.get("/api/v1/events").status, 401)
     }
+
+    func testAUserSeesTheFleetButNotAnotherUsersRuns() throws {
+        server = try WebServerHarness()
+        try server.configureLocal(max: 2)
+        let admin = server.adminToken
+        let ann = try server.addUser("ann")
+        // The admin's run keeps its instance busy, so ann's run gets a launch of its own.
+        let admins = try server.submit(workflow: "admins", commands: ["sleep 60"], token: admin)
+        try waitUntil("run \(admins) to start") { try server.runStatus(admins, token: admin) == "running" }
+        let hers = try server.submit(workflow: "hers", commands: ["echo hers"], token: ann)
+        try waitUntil("run \(hers) to finish") { try server.runStatus(hers, token: ann) == "done" }
+
+        func instanceRuns(_ token: String) throws -> [String] {
+            let overview = try JSONValue.parse(try server.get("/api/v1/overview", token: token).bodyText)
+            return (overview["instances"]?.arrayValue ?? []).compactMap { $0["run_id"]?.stringValue }
+        }
+        XCTAssertEqual(try instanceRuns(admin), [admins])
+        XCTAssertEqual(try instanceRuns(ann), [], "ann sees the instance but not the admin's run on it")
+
+        func timeline(_ token: String) throws -> [JSONValue] {
+            try JSONValue.parse(try server.get("/api/v1/events", token: token).bodyText)["events"]?.arrayValue ?? []
+        }
+        func mentions(_ events: [JSONValue], _ run: String) -> Bool {
+            events.contains { ($0["detail"]?.stringValue ?? "").contains(run) || $0["subject"]?.stringValue == run }
+        }
+        let adminsView = try timeline(admin)
+        XCTAssertTrue(mentions(adminsView, hers) && mentions(adminsView, admins), "an admin sees every run: \(adminsView)")
+        let annsView = try timeline(ann)
+        XCTAssertTrue(mentions(annsView, hers), "ann sees her own run's launch: \(annsView)")
+        XCTAssertFalse(mentions(annsView, admins), "ann does not see the admin's run: \(annsView)")
+        XCTAssertEqual(annsView.filter { $0["kind"]?.stringValue == "launch" }.count,
+                       adminsView.filter { $0["kind"]?.stringValue == "launch" }.count,
+                       "the launch for the admin's run is still on ann's timeline, without the run: \(annsView)")
+        _ = try server.send("POST", "/api/v1/runs/\(admins)/stop", token: admin)
+    }
 }

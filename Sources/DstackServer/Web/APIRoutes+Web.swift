@@ -24,14 +24,14 @@ extension APIRoutes {
             Response(status: .noContent, headers: [.setCookie: SessionCookie.clearing(secure: web.secureCookie)])
         }
         routes.on(.get, APIPaths.overview) { request, _ in
-            await respond(request) { _ in try await control.overview() }
+            await respond(request) { caller in try await control.overview(for: caller) }
         }
         routes.on(.get, APIPaths.events) { request, _ in
-            await respond(request) { _ in
+            await respond(request) { caller in
                 let query = request.uri.queryParameters
                 let before = try Self.number(query.get("before").map { String($0) }, name: "before")
                 let limit = try Self.number(query.get("limit").map { String($0) }, name: "limit", maximum: 1000) ?? 200
-                return try await control.events(before: before, limit: limit)
+                return try await control.events(before: before, limit: limit, for: caller)
             }
         }
         routes.on(.get, APIPaths.changes) { request, _ in await changes(request) }

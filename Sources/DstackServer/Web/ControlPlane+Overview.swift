@@ -48,6 +48,21 @@ extension ControlPlane {
                              instances: instances)
     }
 
+    /// The overview as `caller` may see it: a user who is not an admin sees every
+    /// instance, but the run on it only when that run is theirs.
+    func overview(for caller: Caller, now: Date = Date()) async throws -> OverviewReply {
+        var reply = try await overview(now: now)
+        guard !caller.isAdmin else { return reply }
+        let shown = reply.instances.compactMap(\.runId)
+        let owned = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in try tx.runs(shown, submittedBy: caller.name) }
+        }
+        for index in reply.instances.indices where reply.instances[index].runId.map({ !owned.contains($0) }) ?? false {
+            reply.instances[index].runId = nil
+        }
+        return reply
+    }
+
     /// The gauges of `/metrics`, from the same sources as the overview.
     func metricsReading(now: Date = Date()) async throws -> ServerMetrics.Reading {
         let (counts, oldest) = try await BlockingWork.run { [workspace] in
@@ -67,8 +82,12 @@ extension ControlPlane {
         return reading
     }
 
-    func events(before: Int?, limit: Int) async throws -> EventsReply {
-        let records = try await BlockingWork.run { [workspace] in try workspace.state().read { try $0.events(before: before, limit: limit) } }
+    /// The timeline; a user who is not an admin sees the fleet but none of other users' runs.
+    func events(before: Int?, limit: Int, for caller: Caller) async throws -> EventsReply {
+        let user = caller.isAdmin ? nil : caller.name
+        let records = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { try $0.events(before: before, limit: limit, visibleTo: user) }
+        }
         return EventsReply(events: records.map {
             EventInfo(id: $0.id, at: $0.at, kind: $0.kind, subject: $0.subject, detail: $0.detail)
         })

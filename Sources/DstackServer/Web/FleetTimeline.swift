@@ -52,8 +52,8 @@ final class FleetTimeline: @unchecked Sendable { // `lock` guards `lastFailure`
 
     static func events(from report: Reconciler.Report, at now: Date) -> [FleetEventRecord] {
         typealias Kind = FleetEventRecord.Kind
-        func event(_ kind: Kind, _ subject: String, _ detail: String) -> FleetEventRecord {
-            FleetEventRecord(at: now, kind: kind.rawValue, subject: subject, detail: detail)
+        func event(_ kind: Kind, _ subject: String, _ detail: String, runs: [String] = [], shared: String? = nil) -> FleetEventRecord {
+            FleetEventRecord(at: now, kind: kind.rawValue, subject: subject, detail: detail, runs: runs, sharedDetail: shared)
         }
         var events: [FleetEventRecord] = []
         var described: [String: Int] = [:]
@@ -61,22 +61,28 @@ final class FleetTimeline: @unchecked Sendable { // `lock` guards `lastFailure`
             let runs = report.launchedFor[token] ?? []
             let type = report.launchedTypes[token] ?? "?"
             described[type, default: 0] += runs.count
-            events.append(event(.launch, token, "requested \(runs.count) \(type)" + (runs.isEmpty ? "" : " for \(runs.joined(separator: ", "))")))
+            let requested = "requested \(runs.count) \(type)"
+            events.append(event(.launch, token, requested + (runs.isEmpty ? "" : " for \(runs.joined(separator: ", "))"),
+                                runs: runs, shared: requested))
         }
         for (type, count) in report.launched.sorted(by: { $0.key < $1.key }) where count > described[type, default: 0] {
             events.append(event(.launch, type, "requested \(count - described[type, default: 0]) \(type)"))
         }
         for id in report.terminated {
-            events.append(event(.termination, id, report.requeued[id].map { "terminated; its run \($0) went back to the queue" } ?? "terminated"))
+            if let run = report.requeued[id] {
+                events.append(event(.termination, id, "terminated; its run \(run) went back to the queue", runs: [run], shared: "terminated"))
+            } else {
+                events.append(event(.termination, id, "terminated"))
+            }
         }
         // Seen from the cloud's side (a spot request's status, an instance's state reason);
         // a runner's own notice is recorded when it arrives (ServerObservers).
         for (id, signal) in report.interrupted.sorted(by: { $0.key < $1.key }) { events.append(event(.interruption, id, signal)) }
         for (token, why) in report.heldRequests.sorted(by: { $0.key < $1.key }) { events.append(event(.cloudFailure, token, why)) }
         for id in report.swept { events.append(event(.sweep, id, "listed as ours but unknown to state: terminated")) }
-        for run in report.retried { events.append(event(.requeue, run, "back in the queue: it lost its instance")) }
+        for run in report.retried { events.append(event(.requeue, run, "back in the queue: it lost its instance", runs: [run])) }
         for token in report.gaveUp.keys.sorted() { events.append(event(.gaveUp, token, report.gaveUp[token] ?? "")) }
-        for run in report.failedRuns.keys.sorted() { events.append(event(.runFailed, run, report.failedRuns[run] ?? "")) }
+        for run in report.failedRuns.keys.sorted() { events.append(event(.runFailed, run, report.failedRuns[run] ?? "", runs: [run])) }
         for error in report.errors { events.append(event(.cloudFailure, "reconcile pass", error)) }
         return events
     }

@@ -204,6 +204,12 @@ enum Migrations {
             PRIMARY KEY (instance_type, zone)
         );
         """,
+        // 12: the runs each timeline event concerns, and its detail without their IDs,
+        // so a user who is not an admin sees the fleet but not other users' runs.
+        """
+        ALTER TABLE events ADD COLUMN runs TEXT NOT NULL DEFAULT '';
+        ALTER TABLE events ADD COLUMN shared_detail TEXT;
+        """,
     ]
 
     static var latestVersion: Int { all.count }
