@@ -44,7 +44,8 @@ final class CostReconcilerTests: XCTestCase {
 
     /// The instance just launched, as the cloud lists it: in zone-a, launched at `launched`; its runner registers.
     private func launchedInstance(launched: Date) throws -> String {
-        let listed = try XCTUnwrap(cloud.liveInstances.first { try! state.read { tx in try tx.fleetInstance($0.id)?.registeredAt } == nil })
+        let registered = Set(try state.read { try $0.fleet(vendor: "fake") }.filter { $0.registeredAt != nil }.map(\.id))
+        let listed = try XCTUnwrap(cloud.liveInstances.first { !registered.contains($0.id) })
         cloud.add(ManagedInstance(id: listed.id, instanceType: "small", state: .running, launchTime: launched,
                                   spotRequestID: listed.spotRequestID, availabilityZone: "zone-a"))
         try state.write { tx in
