@@ -55,6 +55,18 @@ final class CostCLITests: CLITestCase {
         let infoTable = try ok("autoscale", "info")
         XCTAssertEqual(cell(infoTable, column: "SPEND TODAY", row: "local "), "$0.0000", infoTable)
         XCTAssertEqual(cell(infoTable, column: "SPEND 30D", row: "local "), "$0.7500", infoTable)
+
+        // The page's overview and /metrics read the same model: the whole life is 1.5 h
+        // at 0.25 + 1.5 h at 0.50.
+        let token = try String(contentsOf: home.appendingPathComponent("admin.token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        func get(_ path: String) throws -> String {
+            try runCommand("/usr/bin/curl", ["-sf", "-H", "Authorization: Bearer \(token)", server.url + path]).stdout
+        }
+        let overview = try JSONValue.parse(try get("/api/v1/overview"))
+        XCTAssertEqual(overview["rules"]?.arrayValue?.first?["spend_last30_days_dollars"]?.stringValue, "0.750000", "\(overview)")
+        let metrics = try get("/metrics")
+        XCTAssertTrue(metrics.split(separator: "\n").contains("dstack_spend_dollars 1.125"), metrics)
         server.stop()
     }
 
