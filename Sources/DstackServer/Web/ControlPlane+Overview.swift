@@ -3,7 +3,8 @@ import DstackCore
 import Foundation
 
 /// What the page and `/metrics` read: state and the cloud's list as the last reconcile
-/// pass saw it, with prices from the offerings cache. None of it calls the cloud, so a
+/// pass saw it, current prices from the offerings cache, and costs from the cost model
+/// (`CostLedger`, over the price history in state). None of it calls the cloud, so a
 /// page open in many browsers or a scraper every few seconds costs the account nothing.
 extension ControlPlane {
     func overview(now: Date = Date()) async throws -> OverviewReply {
