@@ -99,7 +99,7 @@ runner: apt-deps
 # The instance image is debootstrapped once (about 2 min) and cached under .build/.
 # The second run: the reconciler's tests and the local-provider end-to-end CLI tests
 # with their state in the throwaway PostgreSQL (DSTACK_TEST_STATE=postgres).
-POSTGRES_RERUN := DstackCoreTests.ReconcilerTests|DstackCoreTests.ProvisioningFailureTests|DstackCoreTests.DiskLaunchTests|CLITests.AutoscalerEndToEndTests|CLITests.LocalAutoscaleTests
+POSTGRES_RERUN := DstackCoreTests.ReconcilerTests|DstackCoreTests.ProvisioningFailureTests|DstackCoreTests.DiskLaunchTests|CLITests.AutoscalerEndToEndTests|CLITests.LocalAutoscaleTests|DstackCoreTests.CostReconcilerTests
 test: deps build e2e-image-root
 	$(SWIFT) test
 	DSTACK_TEST_STATE=postgres $(SWIFT) test --skip-build --filter '$(POSTGRES_RERUN)'

@@ -6,11 +6,11 @@ import Foundation
 /// (DescribeSubnets, cached for the process). Both are within `ec2:Describe*`.
 actor AWSSpotCaches {
     static let priceLifetime: TimeInterval = 600
-    private var prices: [String: (at: Date, byZone: [String: Double])] = [:]
+    private var prices: [String: (at: Date, history: [SpotPricePoint])] = [:]
     private var subnets: [String: String?] = [:]
 
-    func prices(_ type: String, now: Date, load: () async throws -> [String: Double]) async rethrows -> [String: Double] {
-        if let cached = prices[type], now.timeIntervalSince(cached.at) < Self.priceLifetime { return cached.byZone }
+    func prices(_ type: String, now: Date, load: () async throws -> [SpotPricePoint]) async rethrows -> [SpotPricePoint] {
+        if let cached = prices[type], now.timeIntervalSince(cached.at) < Self.priceLifetime { return cached.history }
         let fresh = try await load()
         prices[type] = (now, fresh)
         return fresh
@@ -25,11 +25,12 @@ actor AWSSpotCaches {
 }
 
 extension AWSProvider {
-    /// The latest Linux spot price of `type` in each zone of the region; empty when EC2
-    /// gives none (the planner then ranks types by size).
-    func spotPricesByZone(_ type: String) async -> [String: Double] {
+    /// The Linux spot price history of `type` in each zone of the region from now on
+    /// (EC2 includes the entry in effect at the start time, with its own timestamp); empty
+    /// when EC2 gives none (the planner then ranks types by size).
+    func spotPriceHistory(_ type: String) async -> [SpotPricePoint] {
         (try? await spotCaches.prices(type, now: client.now()) {
-            var latest: [String: (at: Date, price: Double)] = [:]
+            var points: [SpotPricePoint] = []
             let parameters = EC2Params.list("InstanceType", [type]) + EC2Params.list("ProductDescription", ["Linux/UNIX"])
                 + [("StartTime", EC2Time.format(client.now()))]
             try await client.paginate("DescribeSpotPriceHistory", parameters, pageSize: 1000) { page in
@@ -37,12 +38,19 @@ extension AWSProvider {
                     guard let zone = item.string("availabilityZone"), let price = item.string("spotPrice").flatMap(Double.init) else {
                         continue
                     }
-                    let at = item.string("timestamp").flatMap(EC2Time.parse) ?? .distantPast
-                    if latest[zone].map({ $0.at <= at }) ?? true { latest[zone] = (at, price) }
+                    let at = item.string("timestamp").flatMap(EC2Time.parse) ?? client.now()
+                    points.append(SpotPricePoint(zone: zone, at: at, pricePerHour: price))
                 }
             }
-            return latest.mapValues(\.price)
-        }) ?? [:]
+            return points
+        }) ?? []
+    }
+
+    /// The latest price of each zone in a history.
+    static func latestByZone(_ history: [SpotPricePoint]) -> [String: Double] {
+        var latest: [String: SpotPricePoint] = [:]
+        for point in history where latest[point.zone].map({ $0.at <= point.at }) ?? true { latest[point.zone] = point }
+        return latest.mapValues(\.pricePerHour)
     }
 
     /// The default subnet of `zone` (a spot request placed in a zone needs a subnet

@@ -70,7 +70,8 @@ public final class AWSProvider: CloudProvider, Sendable {
     public func validateInstanceType(_ name: String) async throws -> InstanceTypeFacts {
         try await guarded {
             var facts = try await resources.facts(name) { try await self.lookUpInstanceType(name) }
-            facts.spotPricesByZone = await spotPricesByZone(name)
+            facts.spotPriceHistory = await spotPriceHistory(name)
+            facts.spotPricesByZone = AWSProvider.latestByZone(facts.spotPriceHistory)
             facts.spotPricePerHour = facts.spotPricesByZone.values.min()
             return facts
         }

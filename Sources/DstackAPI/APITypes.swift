@@ -138,9 +138,17 @@ public struct RuleStatus: Codable, Sendable, Equatable {
     /// and that zone; absent when the cloud gives no prices or zones.
     public var spotPrice: Double?
     public var zone: String?
+    /// What this rule's instances cost while idle or booting (busy time is its runs'
+    /// cost), today since 00:00 UTC and over the last 30 days: exact decimal US dollars
+    /// with six places ("0.012345"), from the cost model. Absent when no price is known
+    /// for the type (a provider without prices) or from a server from before it.
+    public var spendTodayDollars: String?
+    public var spendLast30DaysDollars: String?
 
     public init(instanceType: String, max: Int, instances: Int, onRebalance: String? = nil, spotPrice: Double? = nil,
-                zone: String? = nil) {
+                zone: String? = nil, spendTodayDollars: String? = nil, spendLast30DaysDollars: String? = nil) {
+        self.spendTodayDollars = spendTodayDollars
+        self.spendLast30DaysDollars = spendLast30DaysDollars
         self.onRebalance = onRebalance
         self.spotPrice = spotPrice
         self.zone = zone

@@ -88,10 +88,17 @@ public struct RunInfo: Codable, Sendable, Equatable {
     /// one; absent from a server from before them.
     public var interruptions: Int?
     public var interruptedBy: String?
+    /// What the run has cost so far, every attempt on every instance summed: the spot
+    /// price of the time it held an instance, as exact decimal US dollars with six places
+    /// ("0.012345"). Absent when no price is known (it has not run, or ran where the
+    /// provider reports no prices).
+    public var costDollars: String?
 
     public init(id: String, workflow: String?, user: String?, status: String, reason: String?, stage: String?,
                 instanceId: String?, attempt: Int, exitCode: Int?, submittedAt: Date, finishedAt: Date?,
-                artifacts: ArtifactSummary? = nil, interruptions: Int? = nil, interruptedBy: String? = nil) {
+                artifacts: ArtifactSummary? = nil, interruptions: Int? = nil, interruptedBy: String? = nil,
+                costDollars: String? = nil) {
+        self.costDollars = costDollars
         self.interruptions = interruptions
         self.interruptedBy = interruptedBy
         self.id = id

@@ -30,15 +30,20 @@ public struct RuleOverview: Codable, Sendable, Equatable {
     public var instances: Int
     /// Dollars an hour for one instance; nil when the provider reports no price.
     public var pricePerHour: Double?
-    /// Dollars so far of this type's live instances; nil when the price is unknown.
-    public var spendDollars: Double?
+    /// What the rule's instances cost idle or booting today (UTC) and over the last 30
+    /// days (decimal dollars, six places, as `RuleStatus` carries them); nil when no price
+    /// is known for the type.
+    public var spendTodayDollars: String?
+    public var spendLast30DaysDollars: String?
 
-    public init(instanceType: String, max: Int, instances: Int, pricePerHour: Double? = nil, spendDollars: Double? = nil) {
+    public init(instanceType: String, max: Int, instances: Int, pricePerHour: Double? = nil, spendTodayDollars: String? = nil,
+                spendLast30DaysDollars: String? = nil) {
         self.instanceType = instanceType
         self.max = max
         self.instances = instances
         self.pricePerHour = pricePerHour
-        self.spendDollars = spendDollars
+        self.spendTodayDollars = spendTodayDollars
+        self.spendLast30DaysDollars = spendLast30DaysDollars
     }
 }
 
@@ -50,11 +55,12 @@ public struct InstanceOverview: Codable, Sendable, Equatable {
     public var runId: String?
     public var launchTime: Date?
     public var idleSince: Date?
-    /// Dollars so far (uptime x price); nil when the price is unknown.
-    public var costDollars: Double?
+    /// What it has cost so far, from the cost model (decimal dollars, six places); nil
+    /// when no price is known for its type and zone.
+    public var costDollars: String?
 
     public init(id: String, instanceType: String, zone: String? = nil, state: String, runId: String? = nil,
-                launchTime: Date? = nil, idleSince: Date? = nil, costDollars: Double? = nil) {
+                launchTime: Date? = nil, idleSince: Date? = nil, costDollars: String? = nil) {
         self.id = id
         self.instanceType = instanceType
         self.zone = zone

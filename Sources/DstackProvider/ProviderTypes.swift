@@ -13,6 +13,9 @@ public struct InstanceTypeFacts: Sendable, Equatable, Hashable {
     /// The current spot price in each availability zone that offers the type (USD per
     /// hour), when the provider knows it; empty: zones are the cloud's choice.
     public var spotPricesByZone: [String: Double] = [:]
+    /// The price history the provider read with those prices (each zone's entries, with
+    /// the cloud's own timestamps); empty when it has none. The cost model keeps them.
+    public var spotPriceHistory: [SpotPricePoint] = []
 
     public init(name: String, vcpus: Int, memoryMiB: Int, gpus: [GPUFacts] = [], architecture: String, spotPricePerHour: Double? = nil) {
         self.name = name

@@ -81,7 +81,7 @@ extension Dstack.Autoscale {
 
     struct Info: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List the autoscale rules and the instances each has now.",
+            abstract: "List the autoscale rules: the instances each has now, the spot price and zone of its next launch, and what its instances cost idle or booting today (UTC) and over the last 30 days (runs' time is in dstack ps).",
             usage: "dstack autoscale info [--json]"
         )
 
@@ -99,10 +99,11 @@ extension Dstack.Autoscale {
                 say("No rules. Add one with: dstack autoscale allow INSTANCE_TYPE --max MAX")
                 return
             }
-            var table = TextTable(header: ["INSTANCE TYPE", "MAX", "INSTANCES", "ON REBALANCE", "SPOT PRICE", "ZONE"])
+            var table = TextTable(header: ["INSTANCE TYPE", "MAX", "INSTANCES", "ON REBALANCE", "SPOT PRICE", "ZONE", "SPEND TODAY", "SPEND 30D"])
             table.rows = info.rules.map {
                 [$0.instanceType, String($0.max), String($0.instances), $0.onRebalance ?? "ignore",
-                 $0.spotPrice.map { String(format: "$%.4f/h", $0) } ?? "-", $0.zone ?? "-"]
+                 $0.spotPrice.map { String(format: "$%.4f/h", $0) } ?? "-", $0.zone ?? "-",
+                 CostColumn.text($0.spendTodayDollars), CostColumn.text($0.spendLast30DaysDollars)]
             }
             say(table.render())
         }

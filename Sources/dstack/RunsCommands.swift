@@ -9,7 +9,7 @@ import Foundation
 extension Dstack {
     struct Ps: DstackCommand {
         static let configuration = CommandConfiguration(
-            abstract: "List runs: ID, workflow, who submitted it, status, instance, age, artifacts (count and size). A user sees their own runs; an admin sees every run.",
+            abstract: "List runs: ID, workflow, who submitted it, status, instance, age, cost so far (spot price of the time it held instances; - when unknown), artifacts (count and size). A user sees their own runs; an admin sees every run.",
             usage: "dstack ps [--all] [--json]"
         )
 
@@ -31,10 +31,11 @@ extension Dstack {
                 say("No runs. Submit one with: dstack run WORKFLOW, or dstack run -- CMD ARGS...")
                 return
             }
-            var table = TextTable(header: ["RUN", "WORKFLOW", "USER", "STATUS", "INSTANCE", "AGE", "ARTIFACTS", "REASON"])
+            var table = TextTable(header: ["RUN", "WORKFLOW", "USER", "STATUS", "INSTANCE", "AGE", "COST", "ARTIFACTS", "REASON"])
             table.rows = runs.map { run in
                 [run.id, run.workflow ?? "-", run.user ?? "-", run.status, run.instanceId ?? "-",
-                 DurationText.format(now.timeIntervalSince(run.submittedAt)), ArtifactColumn.text(run.artifacts), run.reason ?? Self.interruptionNote(run) ?? ""]
+                 DurationText.format(now.timeIntervalSince(run.submittedAt)), CostColumn.text(run.costDollars),
+                 ArtifactColumn.text(run.artifacts), run.reason ?? Self.interruptionNote(run) ?? ""]
             }
             say(table.render())
         }
@@ -111,4 +112,11 @@ extension Dstack {
         )
     }
 
+}
+
+/// A cost the API sent as decimal dollars, to four places ("$0.0123"); "-" when unknown.
+enum CostColumn {
+    static func text(_ decimalDollars: String?) -> String {
+        decimalDollars.flatMap(MicroDollars.init(decimalText:))?.displayText ?? "-"
+    }
 }

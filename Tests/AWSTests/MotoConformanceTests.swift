@@ -31,10 +31,17 @@ final class MotoConformanceTests: XCTestCase {
         var sized = facts
         sized.spotPricesByZone = [:]
         sized.spotPricePerHour = nil
+        sized.spotPriceHistory = []
         XCTAssertEqual(sized, InstanceTypeFacts(name: "m5.xlarge", vcpus: 4, memoryMiB: 16384, gpus: [], architecture: "x86_64"))
         // The spot price of each zone, from DescribeSpotPriceHistory (moto prices every zone the same).
         XCTAssertTrue(facts.spotPricesByZone.keys.contains("us-east-1a"), "\(facts.spotPricesByZone)")
         XCTAssertEqual(facts.spotPricePerHour, facts.spotPricesByZone.values.min())
+        // The history entries those prices came from, with EC2's timestamps, for the cost model.
+        XCTAssertEqual(Set(facts.spotPriceHistory.map(\.zone)), Set(facts.spotPricesByZone.keys))
+        for (zone, price) in facts.spotPricesByZone {
+            let latest = facts.spotPriceHistory.filter { $0.zone == zone }.max { $0.at < $1.at }
+            XCTAssertEqual(latest?.pricePerHour, price, zone)
+        }
         let gpu = try await provider.validateInstanceType("g4dn.xlarge")
         XCTAssertEqual(gpu.gpus, [GPUFacts(count: 1, model: "NVIDIA T4", memoryMiB: 16384)])
     }

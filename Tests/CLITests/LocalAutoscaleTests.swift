@@ -13,10 +13,10 @@ final class LocalAutoscaleTests: CLITestCase {
         try ok("local", "configure")
         XCTAssertEqual(try ok("autoscale", "allow", "local", "--max", "2"), "Allowed up to 2 instances of local.\n")
         XCTAssertEqual(try ok("autoscale", "info", "--json"),
-                       #"{"enabled": true, "provider": "local", "rules": [{"instance_type": "local", "max": 2, "instances": 0, "on_rebalance": "ignore", "spot_price": null, "zone": null}]}"# + "\n")
+                       #"{"enabled": true, "provider": "local", "rules": [{"instance_type": "local", "max": 2, "instances": 0, "on_rebalance": "ignore", "spot_price": null, "zone": null, "spend_today_dollars": null, "spend_last30_days_dollars": null}]}"# + "\n")
         let table = try ok("autoscale", "info")
         XCTAssertTrue(table.contains("Autoscaling is enabled; provider: local."), table)
-        XCTAssertTrue(table.contains("INSTANCE TYPE  MAX  INSTANCES  ON REBALANCE  SPOT PRICE  ZONE\nlocal          2    0          ignore        -           -"), table)
+        XCTAssertTrue(table.contains("INSTANCE TYPE  MAX  INSTANCES  ON REBALANCE  SPOT PRICE  ZONE  SPEND TODAY  SPEND 30D\nlocal          2    0          ignore        -           -     -            -"), table)
 
         XCTAssertEqual(try ok("autoscale", "disable"), "Autoscaling is now disabled.\n")
         XCTAssertEqual(try ok("autoscale", "disable"), "Autoscaling was already disabled.\n")

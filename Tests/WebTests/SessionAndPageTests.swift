@@ -86,6 +86,10 @@ final class SessionAndPageTests: XCTestCase {
         XCTAssertEqual(rule["max"]?.intValue, 1)
         XCTAssertEqual(rule["instances"]?.intValue, 1)
         XCTAssertEqual(overview["instances"]?.arrayValue?.first?["state"]?.stringValue, "running")
+        // The local provider reports no prices: the cost model's numbers are unknown, not $0.
+        XCTAssertEqual(rule["spend_today_dollars"], .null)
+        XCTAssertEqual(rule["spend_last30_days_dollars"], .null)
+        XCTAssertEqual(overview["instances"]?.arrayValue?.first?["cost_dollars"], .null)
 
         let events = try JSONValue.parse(try server.get("/api/v1/events", token: admin).bodyText)["events"]?.arrayValue ?? []
         let kinds = events.compactMap { $0["kind"]?.stringValue }

@@ -14,6 +14,7 @@ extension Reconciler {
             if let facts = try? await active.provider.validateInstanceType(rule.instanceType) {
                 factsCache[rule.instanceType] = facts
                 factsFetchedAt[rule.instanceType] = now
+                try recordSpotPrices(facts, now: now)
             }
         }
         let cooled = try workspace.state().read { try $0.offeringCooldowns(at: now) }
@@ -189,7 +190,7 @@ extension Reconciler {
                 for assignment in assignments {
                     guard try tx.fleetInstance(assignment.instanceID)?.phase == .idle,
                           let attempt = try tx.startAttempt(assignment.runID, on: assignment.instanceID, at: assignedAt) else { continue }
-                    try tx.assign(runID: assignment.runID, to: assignment.instanceID)
+                    try tx.assign(runID: assignment.runID, to: assignment.instanceID, at: assignedAt)
                     try tx.appendLog(runID: assignment.runID, attempt: attempt, stream: .system,
                                      text: "[dstack] attempt \(attempt) assigned to instance \(assignment.instanceID)\n", at: assignedAt)
                     try tx.setRunStage(assignment.runID, RunStage.runnerRegistered)

@@ -122,6 +122,7 @@ public final class Reconciler: @unchecked Sendable {
         report.providerCalls += 1
         let cloud = try await active.provider.list(known: known)
         onCloudList?(cloud)
+        try state.write { try $0.recordInstanceLives(cloud, vendor: vendor, at: now) } // the cost model's lifetimes
 
         try noteSpotSignals(cloud, active: active, now: now, report: &report)
         try await settleHeldRequests(cloud, active: active, now: now, report: &report)

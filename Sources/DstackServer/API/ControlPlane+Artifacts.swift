@@ -32,13 +32,17 @@ extension ControlPlane {
         return (paths, deps)
     }
 
-    /// The runs as the API shows them, each with its artifacts' summary.
+    /// The runs as the API shows them, each with its artifacts' summary and its cost.
     func infoWithArtifacts(_ records: [RunRecord]) async throws -> [RunInfo] {
-        let summaries = try await BlockingWork.run { [workspace] in
-            try workspace.state().read { try $0.runArtifacts(records.map(\.id)) }
+        let now = Date()
+        let (summaries, costs) = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in
+                (try tx.runArtifacts(records.map(\.id)), try CostLedger.runCosts(records.map(\.id), tx: tx, now: now))
+            }
         }
         return records.map { record in
             var info = Self.info(record)
+            info.costDollars = costs[record.id]?.decimalText
             if let summary = summaries[record.id], !summary.0.paths.isEmpty {
                 let (artifacts, counts) = summary
                 let (state, reason) = ArtifactStatus.describe(artifacts, runStatus: record.status)

@@ -70,9 +70,15 @@ extension ControlPlane {
                 placements[rule.instanceType] = (zone.flatMap { facts.spotPricesByZone[$0] } ?? facts.spotPricePerHour, zone)
             }
         }
+        let now = Date()
+        let spend = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { try CostLedger.ruleSpend(rules.map(\.instanceType), tx: $0, now: now) }
+        }
         return AutoscaleInfo(enabled: enabled, provider: vendor, rules: zip(rules, policies).map { rule, policy in
             RuleStatus(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0, onRebalance: policy,
-                       spotPrice: placements[rule.instanceType]?.price, zone: placements[rule.instanceType]?.zone)
+                       spotPrice: placements[rule.instanceType]?.price, zone: placements[rule.instanceType]?.zone,
+                       spendTodayDollars: spend[rule.instanceType]?.today?.decimalText,
+                       spendLast30DaysDollars: spend[rule.instanceType]?.last30Days?.decimalText)
         })
     }
 

@@ -2426,6 +2426,22 @@ enum OpenAPIDocument {
               "string",
               "null"
             ]
+          },
+          "spend_today_dollars": {
+            "description": "What the rule's instances cost idle or booting today (since 00:00 UTC), from the cost model: exact decimal US dollars, six places. Busy time is in each run's cost_dollars. Null when no price is known for the type.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^-?[0-9]+\\.[0-9]{6}$"
+          },
+          "spend_last30_days_dollars": {
+            "description": "The same over the last 30 days.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^-?[0-9]+\\.[0-9]{6}$"
           }
         },
         "additionalProperties": false,
@@ -2920,6 +2936,14 @@ enum OpenAPIDocument {
               "string",
               "null"
             ]
+          },
+          "cost_dollars": {
+            "description": "What the run has cost so far: the spot price of the time it held an instance, every attempt summed, from the cost model; exact decimal US dollars, six places. Null when no price is known (it has not run, or ran where the provider reports no prices).",
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^-?[0-9]+\\.[0-9]{6}$"
           }
         },
         "additionalProperties": false,
@@ -3377,11 +3401,21 @@ enum OpenAPIDocument {
               "null"
             ]
           },
-          "spend_dollars": {
+          "spend_today_dollars": {
+            "description": "What the rule's instances cost idle or booting today (UTC), from the cost model; decimal US dollars.",
             "type": [
-              "number",
+              "string",
               "null"
-            ]
+            ],
+            "pattern": "^-?[0-9]+\\.[0-9]{6}$"
+          },
+          "spend_last30_days_dollars": {
+            "description": "The same over the last 30 days.",
+            "type": [
+              "string",
+              "null"
+            ],
+            "pattern": "^-?[0-9]+\\.[0-9]{6}$"
           }
         },
         "required": [
@@ -3429,10 +3463,12 @@ enum OpenAPIDocument {
             "format": "date-time"
           },
           "cost_dollars": {
+            "description": "What the instance has cost so far, from the cost model (spot price over its life, piecewise); decimal US dollars.",
             "type": [
-              "number",
+              "string",
               "null"
-            ]
+            ],
+            "pattern": "^-?[0-9]+\\.[0-9]{6}$"
           }
         },
         "required": [

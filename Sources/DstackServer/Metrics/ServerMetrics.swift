@@ -115,7 +115,8 @@ final class ServerMetrics: CloudCallObserver, Sendable {
         var instances: [[String]: Int] = [:]
         var runsByStatus: [String: Int] = [:]
         var queueAgeSeconds: Double = 0
-        /// Dollars spent so far by the live instances whose price is known; nil when none is.
+        /// Dollars every instance dstack ran has cost, from the cost model; nil when no
+        /// price is known.
         var spendDollars: Double?
         var instancesPriced = 0
     }
@@ -132,10 +133,10 @@ final class ServerMetrics: CloudCallObserver, Sendable {
                                                        "How long the oldest run still waiting for an instance has waited (0: none waits)."))
             .set(reading.queueAgeSeconds)
         registry.makeGauge(descriptor: Self.descriptor("spend", unit: "dollars",
-            "Spend so far of the live instances whose spot price the provider reported (uptime x price); 0 while no provider reports prices."))
+            "What every instance dstack ran has cost, from the cost model (spot price over each instance's life, from the price history); 0 while no price is known."))
             .set(reading.spendDollars ?? 0)
         registry.makeGauge(descriptor: Self.descriptor("spend_priced_instances",
-                                                       "Live instances whose price is known, so counted in dstack_spend_dollars."))
+                                                       "Running instances whose price is known, so their cost is in dstack_spend_dollars."))
             .set(Double(reading.instancesPriced))
         return registry.emitToString()
     }

@@ -3,7 +3,8 @@ import DstackCore
 import Foundation
 
 /// What the page and `/metrics` read: state and the cloud's list as the last reconcile
-/// pass saw it, with prices from the offerings cache. None of it calls the cloud, so a
+/// pass saw it, current prices from the offerings cache, and costs from the cost model
+/// (`CostLedger`, over the price history in state). None of it calls the cloud, so a
 /// page open in many browsers or a scraper every few seconds costs the account nothing.
 extension ControlPlane {
     func overview(now: Date = Date()) async throws -> OverviewReply {
@@ -23,26 +24,27 @@ extension ControlPlane {
         let price: (String) -> Double? = { [offerings] type in
             vendor.flatMap { offerings.known(vendor: $0, instanceType: type)?.spotPricePerHour }
         }
-        let instances = cloud.filter { $0.state != .terminated }
+        let shown = cloud.filter { $0.state != .terminated }
+        let (costs, spend) = try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in
+                (try CostLedger.instanceCosts(shown.map(\.id), tx: tx, now: now),
+                 try CostLedger.ruleSpend(rules.map(\.instanceType), tx: tx, now: now))
+            }
+        }
+        let instances = shown
             .sorted { ($0.launchTime ?? .distantFuture, $0.id) < ($1.launchTime ?? .distantFuture, $1.id) }
             .map { instance -> InstanceOverview in
                 let state = instance.isUnfulfilledRequest ? "requested" : instance.state.rawValue
-                let uptime = instance.launchTime.map { max(0, now.timeIntervalSince($0)) }
-                let cost = instance.state.isLive && !instance.isUnfulfilledRequest
-                    ? price(instance.instanceType).flatMap { perHour in uptime.map { $0 / 3600 * perHour } } : nil
                 return InstanceOverview(id: instance.id, instanceType: instance.instanceType,
-                                        zone: instance.extras["availability_zone"], state: state,
+                                        zone: instance.extras["availability_zone"] ?? instance.availabilityZone, state: state,
                                         runId: known[instance.id]?.runID, launchTime: instance.launchTime,
-                                        idleSince: known[instance.id]?.idleSince, costDollars: cost)
+                                        idleSince: known[instance.id]?.idleSince, costDollars: costs[instance.id]?.decimalText)
             }
         let counts = AutoscaleService.liveCounts(cloud)
         let ruleOverviews = rules.map { rule -> RuleOverview in
-            let perHour = price(rule.instanceType)
-            let spend = perHour.map { _ in
-                instances.filter { $0.instanceType == rule.instanceType }.compactMap(\.costDollars).reduce(0, +)
-            }
-            return RuleOverview(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0,
-                                pricePerHour: perHour, spendDollars: spend)
+            RuleOverview(instanceType: rule.instanceType, max: rule.max, instances: counts[rule.instanceType] ?? 0,
+                         pricePerHour: price(rule.instanceType), spendTodayDollars: spend[rule.instanceType]?.today?.decimalText,
+                         spendLast30DaysDollars: spend[rule.instanceType]?.last30Days?.decimalText)
         }
         return OverviewReply(provider: vendor, enabled: enabled, listedAt: listed?.at, now: now, rules: ruleOverviews,
                              instances: instances)
@@ -74,11 +76,10 @@ extension ControlPlane {
         let overview = try await overview(now: now)
         for instance in overview.instances {
             reading.instances[[instance.instanceType, instance.zone ?? "unknown", instance.state], default: 0] += 1
-            if let cost = instance.costDollars {
-                reading.spendDollars = (reading.spendDollars ?? 0) + cost
-                reading.instancesPriced += 1
-            }
         }
+        let spend = try await BlockingWork.run { [workspace] in try workspace.state().read { try CostLedger.totalSpend($0, now: now) } }
+        if spend.pricedRunning > 0 || spend.total > .zero { reading.spendDollars = Double(spend.total.micros) / 1_000_000 }
+        reading.instancesPriced = spend.pricedRunning
         return reading
     }
 

@@ -69,7 +69,7 @@ extension WebPage {
     <div class="table-wrap">
       <table id="rules-table">
         <thead><tr><th scope="col">Type</th><th scope="col" class="num">Max</th><th scope="col" class="num">Instances now</th>
-          <th scope="col" class="num">Spot price</th><th scope="col" class="num">Spend</th><th scope="col" class="admin-only">Change</th></tr></thead>
+          <th scope="col" class="num">Spot price</th><th scope="col" class="num">Idle spend today</th><th scope="col" class="num">Idle spend 30 days</th><th scope="col" class="admin-only">Change</th></tr></thead>
         <tbody></tbody>
       </table>
     </div>

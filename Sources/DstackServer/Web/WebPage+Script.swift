@@ -50,7 +50,7 @@ function duration(s) {
   return Math.floor(s / 86400) + "d " + Math.floor((s % 86400) / 3600) + "h";
 }
 
-function dollars(v) { return (v === null || v === undefined) ? "\u2014" : "$" + Number(v).toFixed(v < 1 ? 4 : 2); }
+function dollars(v) { return (v === null || v === undefined) ? "\u2014" : "$" + Number(v).toFixed(Number(v) < 1 ? 4 : 2); }
 
 function clock(iso) {
   const d = new Date(iso);
@@ -127,7 +127,7 @@ async function renderRuns() {
       { text: waiting ? [r.reason, r.stage].filter(Boolean).join("; ") : "", className: "wrap" },
       { text: r.attempt, className: "num" },
       { text: duration(seconds(r.submitted_at, r.finished_at)), className: "num" },
-      { text: "\u2014", className: "num" },
+      { text: dollars(r.cost_dollars), className: "num" },
     ]);
   }), "runs-empty");
   $("runs-more").hidden = everyRun || runs.length < firstRuns;
@@ -159,7 +159,8 @@ async function renderRules() {
   fill($("rules-table").tBodies[0], o.rules.map((r) => {
     const cells = [r.instance_type, { text: r.max, className: "num" }, { text: r.instances, className: "num" },
       { text: r.price_per_hour === null || r.price_per_hour === undefined ? "\u2014" : dollars(r.price_per_hour) + "/h", className: "num" },
-      { text: dollars(r.spend_dollars), className: "num" }];
+      { text: dollars(r.spend_today_dollars), className: "num" },
+      { text: dollars(r.spend_last30_days_dollars), className: "num" }];
     if (admin) {
       const button = el("button", "Change max\u2026");
       button.type = "button";
@@ -191,7 +192,7 @@ async function renderRun(id) {
   const facts = [["Workflow", run.workflow || "(command)"], ["User", run.user || ""], ["Status", run.status],
     ["Why", run.reason || run.stage || "\u2014"], ["Instance", run.instance_id || "\u2014"], ["Attempts", run.attempt],
     ["Exit code", run.exit_code === null || run.exit_code === undefined ? "\u2014" : run.exit_code],
-    ["Duration", duration(seconds(run.submitted_at, run.finished_at))]];
+    ["Duration", duration(seconds(run.submitted_at, run.finished_at))], ["Cost", dollars(run.cost_dollars)]];
   const dl = $("run-facts");
   const fragment = document.createDocumentFragment();
   for (const [k, v] of facts) {

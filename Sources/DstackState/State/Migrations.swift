@@ -210,6 +210,36 @@ enum Migrations {
         ALTER TABLE events ADD COLUMN runs TEXT NOT NULL DEFAULT '';
         ALTER TABLE events ADD COLUMN shared_detail TEXT;
         """,
+        // 13: the cost model's inputs, kept after the instances and runs they describe are
+        // gone: the spot price history seen per type and zone (micro-dollars an hour, from
+        // the cloud's own timestamps); each instance's life (launch or fulfilment to
+        // termination) with its zone; each span of an instance given to a run.
+        """
+        CREATE TABLE spot_prices (
+            instance_type TEXT NOT NULL,
+            zone          TEXT NOT NULL,
+            at            REAL NOT NULL,
+            micros_per_hour INTEGER NOT NULL CHECK (micros_per_hour >= 0),
+            PRIMARY KEY (instance_type, zone, at)
+        );
+        CREATE TABLE instance_lives (
+            id            TEXT PRIMARY KEY,
+            vendor        TEXT NOT NULL,
+            instance_type TEXT NOT NULL,
+            zone          TEXT,
+            started_at    REAL NOT NULL,
+            ended_at      REAL
+        );
+        CREATE INDEX instance_lives_by_end ON instance_lives(ended_at);
+        CREATE TABLE run_usage (
+            run_id      TEXT NOT NULL,
+            instance_id TEXT NOT NULL,
+            started_at  REAL NOT NULL,
+            ended_at    REAL,
+            PRIMARY KEY (run_id, instance_id, started_at)
+        );
+        CREATE INDEX run_usage_by_instance ON run_usage(instance_id, ended_at);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -157,23 +157,27 @@ extension StateTransaction {
 
     /// Gives an idle instance a run; false when it is no longer idle (or gone).
     @discardableResult
-    public func assign(runID: String, to instanceID: String) throws -> Bool {
+    public func assign(runID: String, to instanceID: String, at now: Date = Date()) throws -> Bool {
         try db.query("UPDATE instances SET phase = 'busy', run_id = ?, idle_since = NULL WHERE id = ? AND phase = 'idle'",
                      [.text(runID), .text(instanceID)])
-        return db.changes == 1
+        guard db.changes == 1 else { return false }
+        try startRunUsage(runID: runID, instanceID: instanceID, at: now) // the cost model's busy span
+        return true
     }
 
     public func release(instanceID: String, at now: Date = Date()) throws {
         try db.query("UPDATE instances SET phase = 'idle', run_id = NULL, idle_since = ? WHERE id = ?",
                      [.real(now.timeIntervalSince1970), .text(instanceID)])
+        try endRunUsage(instanceID: instanceID, at: now)
     }
 
     public func heartbeat(instanceID: String, at now: Date = Date()) throws {
         try db.query("UPDATE instances SET heartbeat_at = ? WHERE id = ?", [.real(now.timeIntervalSince1970), .text(instanceID)])
     }
 
-    public func removeInstance(_ id: String) throws {
+    public func removeInstance(_ id: String, at now: Date = Date()) throws {
         try db.query("DELETE FROM instances WHERE id = ?", [.text(id)])
+        try endRunUsage(instanceID: id, at: now)
     }
 
     private static func fleetInstance(_ row: [SQLiteValue]) -> FleetInstance {

@@ -33,6 +33,7 @@ extension StateTransaction {
             terminate_at = ? WHERE id = ? AND interruption IS NULL
             """, [.text(signal), .real(now.timeIntervalSince1970), terminateAt.map { .real($0.timeIntervalSince1970) } ?? .null,
                   .text(instanceID)])
+        try endRunUsage(instanceID: instanceID, at: now)
         return instance
     }
 

@@ -78,6 +78,7 @@ extension StateTransaction {
     public func forget(_ target: TerminationTarget, vendor: String) throws {
         for id in target.instanceIDs {
             try db.query("DELETE FROM instances WHERE id = ? AND vendor = ?", [.text(id), .text(vendor)])
+            try endRunUsage(instanceID: id, at: Date())
         }
         guard !target.spotRequestIDs.isEmpty else { return }
         let cancelled = Set(target.spotRequestIDs)
