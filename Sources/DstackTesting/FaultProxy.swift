@@ -19,6 +19,9 @@ public final class FaultProxy: @unchecked Sendable {
         case delay(TimeInterval)
         /// Forward nothing and answer with this status (a 503 from a struggling server).
         case status(Int)
+        /// Forward nothing and answer with this status and body: a service's own error
+        /// shape, such as a cloud API's throttling reply.
+        case reply(status: Int, contentType: String, body: String)
     }
 
     /// Decides the fault for a request; `earlier` is how many requests with the same
@@ -51,6 +54,19 @@ public final class FaultProxy: @unchecked Sendable {
         }
     }
 
+    /// Faults `fraction` of the requests `applies` picks, each fault drawn from `faults`,
+    /// both by a generator seeded with `seed`: a chaos run that fails can be replayed
+    /// with the same draws (the order requests arrive in still varies).
+    public static func random(fraction: Double, of faults: [Fault], seed: UInt64,
+                              applies: @escaping @Sendable (LocalHTTPServer.Request) -> Bool = { _ in true }) -> Rule {
+        let generator = SeededGenerator(seed: seed)
+        return { request, _ in
+            guard !faults.isEmpty, applies(request) else { return .none }
+            let (draw, pick) = generator.next2()
+            return draw < fraction ? faults[Int(pick * Double(faults.count)) % faults.count] : .none
+        }
+    }
+
     /// The faults injected so far, as "METHOD /path" and the fault.
     public var faults: [(request: String, fault: Fault)] { lock.withLock { _faults } }
 
@@ -73,6 +89,9 @@ public final class FaultProxy: @unchecked Sendable {
         if case .status(let status) = fault {
             return LocalHTTPServer.Response(status: status, headers: [("Content-Type", "application/json")],
                                             body: #"{"error":"injected by the fault proxy"}"#)
+        }
+        if case .reply(let status, let contentType, let body) = fault {
+            return LocalHTTPServer.Response(status: status, headers: [("Content-Type", contentType)], body: body)
         }
         let forwarded = HTTPRequest(
             method: request.method, url: upstream + request.path,
@@ -99,5 +118,29 @@ public final class FaultProxy: @unchecked Sendable {
 
     private static func pathWithoutQuery(_ path: String) -> String {
         path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
+    }
+}
+
+
+/// SplitMix64, for `FaultProxy.random`: small, seedable, good enough to pick faults.
+// @unchecked: `state` is guarded by `lock`.
+final class SeededGenerator: @unchecked Sendable {
+    private let lock = NSLock()
+    private var state: UInt64
+
+    init(seed: UInt64) { state = seed }
+
+    /// Two numbers in [0, 1), drawn together.
+    func next2() -> (Double, Double) {
+        lock.withLock { (unit(), unit()) }
+    }
+
+    private func unit() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
     }
 }

@@ -204,6 +204,21 @@ enum Migrations {
             PRIMARY KEY (instance_type, zone)
         );
         """,
+        // 12: what the spot lifecycle kept in memory only, so a restart keeps it: the
+        // spot requests dstack cancelled unfulfilled (an instance the cloud fulfils one
+        // with afterwards is terminated at once, not swept after the grace period), and
+        // why a waiting run's last spot request was given up, shown while its next
+        // launch comes up.
+        """
+        ALTER TABLE runs ADD COLUMN wait_note TEXT;
+        CREATE INDEX runs_with_wait_note ON runs(id) WHERE wait_note IS NOT NULL;
+        CREATE TABLE cancelled_spot_requests (
+            vendor       TEXT NOT NULL,
+            request_id   TEXT NOT NULL,
+            cancelled_at REAL NOT NULL,
+            PRIMARY KEY (vendor, request_id)
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }
