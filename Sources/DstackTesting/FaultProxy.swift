@@ -56,14 +56,18 @@ public final class FaultProxy: @unchecked Sendable {
 
     /// Faults `fraction` of the requests `applies` picks, each fault drawn from `faults`,
     /// both by a generator seeded with `seed`: a chaos run that fails can be replayed
-    /// with the same draws (the order requests arrive in still varies).
-    public static func random(fraction: Double, of faults: [Fault], seed: UInt64,
+    /// with the same draws (the order requests arrive in still varies). With
+    /// `eachFirst`, the first faults are each of `faults` once, in order, so a short
+    /// run still sees every kind.
+    public static func random(fraction: Double, of faults: [Fault], seed: UInt64, eachFirst: Bool = false,
                               applies: @escaping @Sendable (LocalHTTPServer.Request) -> Bool = { _ in true }) -> Rule {
         let generator = SeededGenerator(seed: seed)
         return { request, _ in
             guard !faults.isEmpty, applies(request) else { return .none }
-            let (draw, pick) = generator.next2()
-            return draw < fraction ? faults[Int(pick * Double(faults.count)) % faults.count] : .none
+            let (draw, pick, injected) = generator.next2(fraction: fraction)
+            guard draw < fraction else { return .none }
+            if eachFirst, injected < faults.count { return faults[injected] }
+            return faults[Int(pick * Double(faults.count)) % faults.count]
         }
     }
 
@@ -123,16 +127,23 @@ public final class FaultProxy: @unchecked Sendable {
 
 
 /// SplitMix64, for `FaultProxy.random`: small, seedable, good enough to pick faults.
-// @unchecked: `state` is guarded by `lock`.
+// @unchecked: `state` and `faulted` are guarded by `lock`.
 final class SeededGenerator: @unchecked Sendable {
     private let lock = NSLock()
     private var state: UInt64
+    private var faulted = 0
 
     init(seed: UInt64) { state = seed }
 
-    /// Two numbers in [0, 1), drawn together.
-    func next2() -> (Double, Double) {
-        lock.withLock { (unit(), unit()) }
+    /// Two numbers in [0, 1), drawn together, and how many draws before this one fell
+    /// under `fraction` (counted when the first number does).
+    func next2(fraction: Double) -> (Double, Double, Int) {
+        lock.withLock {
+            let (draw, pick) = (unit(), unit())
+            let before = faulted
+            if draw < fraction { faulted += 1 }
+            return (draw, pick, before)
+        }
     }
 
     private func unit() -> Double {

@@ -34,6 +34,11 @@ final class ChaosOnEC2Tests: EC2EndToEndTestCase {
     }
 
     override func tearDown() {
+        if (testRun?.failureCount ?? 0) > 0, let serverLog {
+            let kept = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-chaos-server-\(UUID().uuidString).log")
+            try? FileManager.default.copyItem(at: serverLog, to: kept)
+            print("chaos: the server's log is kept in \(kept.path)")
+        }
         stopSampler()
         for runner in runners.values where runner.isRunning { runner.terminate(); runner.waitUntilExit() }
         metadata?.stop()
@@ -49,7 +54,7 @@ final class ChaosOnEC2Tests: EC2EndToEndTestCase {
         defer { idempotent.stop() }
         let armed = ArmedSwitch()
         let chaos = try FaultProxy(upstream: idempotent.url,
-                                   rule: FaultProxy.random(fraction: 0.3, of: Self.ec2Faults, seed: seed) { _ in armed.isOn })
+                                   rule: FaultProxy.random(fraction: 0.3, of: Self.ec2Faults, seed: seed, eachFirst: true) { _ in armed.isOn })
         defer { chaos.stop() }
         let maxima = ["m5.large": 2, "c5.large": 1]
 
@@ -103,8 +108,10 @@ final class ChaosOnEC2Tests: EC2EndToEndTestCase {
         let kinds = Set(injected.map { Self.kind($0.fault) })
         XCTAssertEqual(kinds, Set(Self.ec2Faults.map(Self.kind)), "each kind of fault was injected at least once")
         let share = Double(injected.count) / Double(max(1, chaos.requests.count))
-        print(String(format: "chaos: 8 runs done in %.1f s; %d of %d EC2 calls faulted (%.0f%%); %d spot requests replayed by ClientToken; peaks %@",
-                     ranFor, injected.count, chaos.requests.count, share * 100, idempotent.replayed, "\(sampled.peaks)"))
+        let failedPasses = serverOutput.components(separatedBy: "reconcile failed").count - 1
+        print(String(format: "chaos: 8 runs done in %.1f s; %d of %d EC2 calls faulted (%.0f%%); %d passes failed; "
+                     + "%d spot requests replayed by ClientToken; peaks %@",
+                     ranFor, injected.count, chaos.requests.count, share * 100, failedPasses, idempotent.replayed, "\(sampled.peaks)"))
     }
 
     static func kind(_ fault: FaultProxy.Fault) -> String {

@@ -67,6 +67,10 @@ final class FaultProxyTests: XCTestCase {
         XCTAssertEqual(draws(seed: 42), first, "the same seed draws the same faults")
         XCTAssertNotEqual(draws(seed: 43), first)
 
+        let eachFirst = FaultProxy.random(fraction: 0.3, of: faults, seed: 7, eachFirst: true)
+        XCTAssertEqual(Array((0..<2000).map { eachFirst(request, $0) }.filter { $0 != .none }.prefix(4)), faults,
+                       "each fault once, in order, before the random ones")
+
         let never = FaultProxy.random(fraction: 1, of: faults, seed: 1) { $0.method == "GET" }
         XCTAssertEqual(never(request, 0), .none, "a request the rule does not apply to is forwarded")
     }
