@@ -34,7 +34,8 @@ final class ChaosOnEC2Tests: EC2EndToEndTestCase {
     }
 
     override func tearDown() {
-        if (testRun?.failureCount ?? 0) > 0, let serverLog {
+        let keep = (testRun?.failureCount ?? 0) > 0 || ProcessInfo.processInfo.environment["DSTACK_CHAOS_KEEP_LOG"] != nil
+        if keep, let serverLog {
             let kept = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-chaos-server-\(UUID().uuidString).log")
             try? FileManager.default.copyItem(at: serverLog, to: kept)
             print("chaos: the server's log is kept in \(kept.path)")
@@ -49,12 +50,14 @@ final class ChaosOnEC2Tests: EC2EndToEndTestCase {
 
     func testEightWorkflowsFinishUnderInjectedEC2FaultsWithinEveryMaxAndDisableLeavesNothing() throws {
         let seed = UInt64(ProcessInfo.processInfo.environment["DSTACK_CHAOS_SEED"] ?? "") ?? UInt64.random(in: 1...UInt64(1 << 32))
-        print("chaos: seed \(seed) (DSTACK_CHAOS_SEED=\(seed) draws the same faults)")
+        // The 30%; more (DSTACK_CHAOS_FRACTION) makes calls fail past the provider's retries.
+        let fraction = Double(ProcessInfo.processInfo.environment["DSTACK_CHAOS_FRACTION"] ?? "") ?? 0.3
+        print("chaos: seed \(seed) (DSTACK_CHAOS_SEED=\(seed) draws the same faults), \(Int(fraction * 100))% of EC2 calls faulted")
         let idempotent = try EC2ClientTokenProxy(upstream: moto.url)
         defer { idempotent.stop() }
         let armed = ArmedSwitch()
         let chaos = try FaultProxy(upstream: idempotent.url,
-                                   rule: FaultProxy.random(fraction: 0.3, of: Self.ec2Faults, seed: seed, eachFirst: true) { _ in armed.isOn })
+                                   rule: FaultProxy.random(fraction: fraction, of: Self.ec2Faults, seed: seed, eachFirst: true) { _ in armed.isOn })
         defer { chaos.stop() }
         let maxima = ["m5.large": 2, "c5.large": 1]
 

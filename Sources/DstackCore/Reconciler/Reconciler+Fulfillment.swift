@@ -72,9 +72,7 @@ extension Reconciler {
             }
         }
         guard !target.isEmpty else { return }
-        report.providerCalls += 1
-        try await active.provider.terminate(target)
-        try state.write { try $0.forget(target, vendor: active.vendor) }
+        try await terminate(target, active: active, report: &report)
         report.terminated += target.instanceIDs
     }
 

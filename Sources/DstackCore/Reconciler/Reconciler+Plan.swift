@@ -117,9 +117,7 @@ extension Reconciler {
                 }
             }
             if !target.isEmpty {
-                report.providerCalls += 1
-                try await active.provider.terminate(target)
-                try state.write { try $0.forget(target, vendor: vendor) }
+                try await terminate(target, active: active, report: &report)
                 report.terminated += target.instanceIDs
             }
         }

@@ -116,6 +116,7 @@ public final class Reconciler: @unchecked Sendable {
         let vendor = active.vendor
 
         try await resendUnsentLaunches(active, now: now, report: &report)
+        try await resendJournaledTerminations(active, report: &report)
 
         let known = try state.read { try $0.knownResources(vendor: vendor) }
         report.providerCalls += 1

@@ -208,7 +208,8 @@ enum Migrations {
         // spot requests dstack cancelled unfulfilled (an instance the cloud fulfils one
         // with afterwards is terminated at once, not swept after the grace period), and
         // why a waiting run's last spot request was given up, shown while its next
-        // launch comes up.
+        // launch comes up. And terminations journaled before the cloud is called, until
+        // it has taken them: one the cloud failed is sent again the next pass.
         """
         ALTER TABLE runs ADD COLUMN wait_note TEXT;
         CREATE INDEX runs_with_wait_note ON runs(id) WHERE wait_note IS NOT NULL;
@@ -217,6 +218,13 @@ enum Migrations {
             request_id   TEXT NOT NULL,
             cancelled_at REAL NOT NULL,
             PRIMARY KEY (vendor, request_id)
+        );
+        CREATE TABLE pending_terminations (
+            vendor      TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            at          REAL NOT NULL,
+            PRIMARY KEY (vendor, resource_id)
         );
         """,
     ]
