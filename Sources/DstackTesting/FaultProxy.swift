@@ -19,6 +19,9 @@ public final class FaultProxy: @unchecked Sendable {
         case delay(TimeInterval)
         /// Forward nothing and answer with this status (a 503 from a struggling server).
         case status(Int)
+        /// Forward nothing and answer with this status and body: a service's own error
+        /// shape, such as a cloud API's throttling reply.
+        case reply(status: Int, contentType: String, body: String)
     }
 
     /// Decides the fault for a request; `earlier` is how many requests with the same
@@ -51,6 +54,23 @@ public final class FaultProxy: @unchecked Sendable {
         }
     }
 
+    /// Faults `fraction` of the requests `applies` picks, each fault drawn from `faults`,
+    /// both by a generator seeded with `seed`: a chaos run that fails can be replayed
+    /// with the same draws (the order requests arrive in still varies). With
+    /// `eachFirst`, the first faults are each of `faults` once, in order, so a short
+    /// run still sees every kind.
+    public static func random(fraction: Double, of faults: [Fault], seed: UInt64, eachFirst: Bool = false,
+                              applies: @escaping @Sendable (LocalHTTPServer.Request) -> Bool = { _ in true }) -> Rule {
+        let generator = SeededGenerator(seed: seed)
+        return { request, _ in
+            guard !faults.isEmpty, applies(request) else { return .none }
+            let (draw, pick, injected) = generator.next2(fraction: fraction)
+            guard draw < fraction else { return .none }
+            if eachFirst, injected < faults.count { return faults[injected] }
+            return faults[Int(pick * Double(faults.count)) % faults.count]
+        }
+    }
+
     /// The faults injected so far, as "METHOD /path" and the fault.
     public var faults: [(request: String, fault: Fault)] { lock.withLock { _faults } }
 
@@ -73,6 +93,9 @@ public final class FaultProxy: @unchecked Sendable {
         if case .status(let status) = fault {
             return LocalHTTPServer.Response(status: status, headers: [("Content-Type", "application/json")],
                                             body: #"{"error":"injected by the fault proxy"}"#)
+        }
+        if case .reply(let status, let contentType, let body) = fault {
+            return LocalHTTPServer.Response(status: status, headers: [("Content-Type", contentType)], body: body)
         }
         let forwarded = HTTPRequest(
             method: request.method, url: upstream + request.path,
@@ -99,5 +122,36 @@ public final class FaultProxy: @unchecked Sendable {
 
     private static func pathWithoutQuery(_ path: String) -> String {
         path.split(separator: "?", maxSplits: 1, omittingEmptySubsequences: false).first.map(String.init) ?? path
+    }
+}
+
+
+/// SplitMix64, for `FaultProxy.random`: small, seedable, good enough to pick faults.
+// @unchecked: `state` and `faulted` are guarded by `lock`.
+final class SeededGenerator: @unchecked Sendable {
+    private let lock = NSLock()
+    private var state: UInt64
+    private var faulted = 0
+
+    init(seed: UInt64) { state = seed }
+
+    /// Two numbers in [0, 1), drawn together, and how many draws before this one fell
+    /// under `fraction` (counted when the first number does).
+    func next2(fraction: Double) -> (Double, Double, Int) {
+        lock.withLock {
+            let (draw, pick) = (unit(), unit())
+            let before = faulted
+            if draw < fraction { faulted += 1 }
+            return (draw, pick, before)
+        }
+    }
+
+    private func unit() -> Double {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Double(z >> 11) / Double(1 << 53)
     }
 }

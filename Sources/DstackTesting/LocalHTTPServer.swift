@@ -15,6 +15,13 @@ public final class LocalHTTPServer: @unchecked Sendable {
         public var headers: [(name: String, value: String)]
         public var body: [UInt8]
 
+        public init(method: String, path: String, headers: [(name: String, value: String)] = [], body: [UInt8] = []) {
+            self.method = method
+            self.path = path
+            self.headers = headers
+            self.body = body
+        }
+
         public func header(_ name: String) -> String? {
             headers.first { $0.name.lowercased() == name.lowercased() }?.value
         }

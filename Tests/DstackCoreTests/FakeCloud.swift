@@ -19,6 +19,8 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
     private(set) var calls: [String] = []
     /// The zone each spot request asked for, in order (nil: the cloud's choice).
     private(set) var requestedZones: [String?] = []
+    /// How many of the next terminate calls fail, throttled, having done nothing.
+    var failTerminations = 0
     /// Runs inside requestSpot, before anything is created (to look at state then).
     var onRequest: ((SpotRequest) -> Void)?
     private var counter = 0
@@ -70,6 +72,11 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
 
     func terminate(_ target: TerminationTarget) async throws {
         record("terminate")
+        let fails: Bool = lock.withLock {
+            if failTerminations > 0 { failTerminations -= 1; return true }
+            return false
+        }
+        if fails { throw ProviderError.throttled(detail: "TerminateInstances: RequestLimitExceeded (after 5 attempts)") }
         lock.withLock {
             for id in target.instanceIDs { instances[id]?.state = .terminated }
             for id in target.spotRequestIDs {

@@ -51,6 +51,7 @@ public enum InstanceShutdown {
                     try tx.closeBatch(token: batch.token)
                 }
             }
+            try tx.journalTermination(target, vendor: active.vendor, at: Date())
             return try instances.map { instance in
                 Outcome(instanceID: instance.id, requeuedRunID: try journal(instanceID: instance.id, why: why, tx: tx))
             }

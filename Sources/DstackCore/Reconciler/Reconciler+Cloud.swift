@@ -16,6 +16,30 @@ extension Reconciler {
         }
     }
 
+    /// Journals `target`, has the cloud terminate it, then forgets it and its journal
+    /// entry. Should the call fail, the entry stays for `resendJournaledTerminations`.
+    func terminate(_ target: TerminationTarget, active: ActiveProvider, report: inout Report) async throws {
+        try workspace.state().write { try $0.journalTermination(target, vendor: active.vendor, at: clock()) }
+        report.providerCalls += 1
+        try await active.provider.terminate(target)
+        try workspace.state().write { try $0.forget(target, vendor: active.vendor) }
+    }
+
+    /// Terminations journaled that the cloud did not take (its call failed after the
+    /// instances left the fleet) go again first thing, not once the sweep's grace is
+    /// past. A failure again is reported and left for the next pass: planning goes on.
+    func resendJournaledTerminations(_ active: ActiveProvider, report: inout Report) async throws {
+        let pending = try workspace.state().read { try $0.journaledTerminations(vendor: active.vendor) }
+        guard !pending.isEmpty else { return }
+        do {
+            try await terminate(pending, active: active, report: &report)
+            report.terminated += pending.instanceIDs
+        } catch {
+            let message = (error as? ProviderError)?.userMessage ?? String(describing: error)
+            report.errors.append("could not terminate \((pending.instanceIDs + pending.spotRequestIDs).joined(separator: ", ")) yet: \(message)")
+        }
+    }
+
     /// Makes state agree with the cloud's list: vanished instances lose their runs to a
     /// retry, launch batches that never came up are given up, and instances the cloud
     /// lists as ours that state does not know are swept once older than the grace period.
@@ -120,9 +144,7 @@ extension Reconciler {
             report.swept.append(instance.id)
         }
         if !toTerminate.isEmpty {
-            report.providerCalls += 1
-            try await active.provider.terminate(toTerminate)
-            try state.write { try $0.forget(toTerminate, vendor: vendor) }
+            try await terminate(toTerminate, active: active, report: &report)
             report.terminated += toTerminate.instanceIDs.filter { !report.swept.contains($0) }
         }
     }

@@ -10,9 +10,15 @@ import Foundation
 extension Reconciler {
     func settleHeldRequests(_ cloud: [ManagedInstance], active: ActiveProvider, now: Date, report: inout Report) async throws {
         let state = try workspace.state()
+        cancelledRequests = try state.read { try $0.cancelledSpotRequests(vendor: active.vendor) }
         var target = TerminationTarget()
-        for item in cloud where item.state.isLive && !item.isUnfulfilledRequest {
-            if let request = item.spotRequestID, cancelledRequests.contains(request) { target.instanceIDs.append(item.id) }
+        for item in cloud where item.state.isLive {
+            guard let request = item.spotRequestID, cancelledRequests.contains(request) else { continue }
+            if item.isUnfulfilledRequest {
+                target.spotRequestIDs.append(item.id) // still open: the cancel did not go through, so again
+            } else {
+                target.instanceIDs.append(item.id)
+            }
         }
         let batches = try state.read { try $0.openBatches(vendor: active.vendor) }.filter { $0.status == .sent }
         var held: [(batch: OpenBatch, requests: [ManagedInstance])] = []
@@ -48,13 +54,17 @@ extension Reconciler {
                     report.heldRequests[batch.token] = note
                     for runID in launchedFor[batch.token] ?? [] {
                         guard let run = try tx.run(runID), run.status.isWaiting, !run.stopRequested else { continue }
-                        waitNotes[runID] = note
+                        try tx.setWaitNote(runID, note)
                         try tx.appendLog(runID: runID, attempt: run.attempt, stream: .system, text: """
                             [dstack] the spot request of launch \(batch.token) was not fulfilled (\(note)); it was cancelled\n
                             """, at: now)
                         try tx.setRunReason(runID, status: .pending, reason: note)
                     }
                 }
+                // Journaled before the cancel goes out: a fulfilment that races it is
+                // recognised even if this process stops right after.
+                try tx.recordCancelledSpotRequests(held.flatMap { $0.requests.map(\.id) }, vendor: active.vendor, at: now,
+                                                   forgetBefore: now.addingTimeInterval(-Self.cancelledRequestMemory))
             }
             for (_, requests) in held {
                 target.spotRequestIDs += requests.map(\.id)
@@ -62,16 +72,19 @@ extension Reconciler {
             }
         }
         guard !target.isEmpty else { return }
-        report.providerCalls += 1
-        try await active.provider.terminate(target)
-        try state.write { try $0.forget(target, vendor: active.vendor) }
+        try await terminate(target, active: active, report: &report)
         report.terminated += target.instanceIDs
     }
 
+    /// How long a cancelled request is remembered: far longer than a cloud takes to
+    /// fulfil one as it is cancelled, and past the sweep grace, after which an instance
+    /// state does not know is swept anyway.
+    static let cancelledRequestMemory: TimeInterval = 24 * 3600
+
     /// A run's reason while its next launch comes up: the note of the request given up
     /// for it, if any, else what the planner says.
-    func waitingReason(_ runID: String, planned: String, claimed: Bool) -> String {
-        guard claimed, let note = waitNotes[runID] else { return planned }
+    static func waitingReason(planned: String, note: String?, claimed: Bool) -> String {
+        guard claimed, let note else { return planned }
         return note
     }
 }

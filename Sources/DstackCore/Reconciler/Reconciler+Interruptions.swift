@@ -62,9 +62,7 @@ extension Reconciler {
                 if let request = instance.spotRequestID { target.spotRequestIDs.append(request) }
             }
         }
-        report.providerCalls += 1
-        try await active.provider.terminate(target)
-        try state.write { try $0.forget(target, vendor: active.vendor) }
+        try await terminate(target, active: active, report: &report)
         report.terminated += target.instanceIDs
     }
 

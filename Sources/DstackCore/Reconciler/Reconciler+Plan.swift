@@ -118,9 +118,7 @@ extension Reconciler {
                 }
             }
             if !target.isEmpty {
-                report.providerCalls += 1
-                try await active.provider.terminate(target)
-                try state.write { try $0.forget(target, vendor: vendor) }
+                try await terminate(target, active: active, report: &report)
                 report.terminated += target.instanceIDs
             }
         }
@@ -208,10 +206,12 @@ extension Reconciler {
             // theirs from pass to pass, and an update each would hold the write lock for long.
             let current = Dictionary(try tx.waitingRunSummaries().map { ($0.id, ($0.status, $0.reason)) },
                                      uniquingKeysWith: { first, _ in first })
-            waitNotes = waitNotes.filter { plan.claimedProvisioning[$0.key] != nil }
+            // A note lasts while a launch is bringing its run up.
+            let notes = try tx.waitNotes()
+            for runID in notes.keys where plan.claimedProvisioning[runID] == nil { try tx.setWaitNote(runID, nil) }
             for (runID, planned) in plan.waiting where !failedLaunchRuns.contains(runID) {
                 let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
-                let reason = waitingReason(runID, planned: planned, claimed: status == .provisioning)
+                let reason = Self.waitingReason(planned: planned, note: notes[runID], claimed: status == .provisioning)
                 guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
                 try tx.setRunReason(runID, status: status, reason: reason)
             }

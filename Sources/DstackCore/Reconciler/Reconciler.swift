@@ -26,11 +26,10 @@ public final class Reconciler: @unchecked Sendable {
     var factsCache: [String: InstanceTypeFacts] = [:]
     /// When each type's facts were asked for: prices go stale after `factsLifetime`.
     var factsFetchedAt: [String: Date] = [:]
-    /// Spot requests dstack cancelled unfulfilled: an instance the cloud fulfils one with
-    /// afterwards is terminated at once.
+    /// Spot requests dstack cancelled unfulfilled, as state holds them at this pass (it
+    /// keeps them across restarts): an instance the cloud fulfils one with afterwards is
+    /// terminated at once. Why a run's last request was given up is in state too.
     var cancelledRequests: Set<String> = []
-    /// Why a run's last spot request was given up, shown while its next launch comes up.
-    var waitNotes: [String: String] = [:]
 
     public init(workspace: Workspace, options: ReconcilerOptions = ReconcilerOptions(),
                 clock: @escaping @Sendable () -> Date = { Date() }) {
@@ -117,6 +116,7 @@ public final class Reconciler: @unchecked Sendable {
         let vendor = active.vendor
 
         try await resendUnsentLaunches(active, now: now, report: &report)
+        try await resendJournaledTerminations(active, report: &report)
 
         let known = try state.read { try $0.knownResources(vendor: vendor) }
         report.providerCalls += 1

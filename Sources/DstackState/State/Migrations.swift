@@ -240,6 +240,29 @@ enum Migrations {
         );
         CREATE INDEX run_usage_by_instance ON run_usage(instance_id, ended_at);
         """,
+        // 14: what the spot lifecycle kept in memory only, so a restart keeps it: the
+        // spot requests dstack cancelled unfulfilled (an instance the cloud fulfils one
+        // with afterwards is terminated at once, not swept after the grace period), and
+        // why a waiting run's last spot request was given up, shown while its next
+        // launch comes up. And terminations journaled before the cloud is called, until
+        // it has taken them: one the cloud failed is sent again the next pass.
+        """
+        ALTER TABLE runs ADD COLUMN wait_note TEXT;
+        CREATE INDEX runs_with_wait_note ON runs(id) WHERE wait_note IS NOT NULL;
+        CREATE TABLE cancelled_spot_requests (
+            vendor       TEXT NOT NULL,
+            request_id   TEXT NOT NULL,
+            cancelled_at REAL NOT NULL,
+            PRIMARY KEY (vendor, request_id)
+        );
+        CREATE TABLE pending_terminations (
+            vendor      TEXT NOT NULL,
+            resource_id TEXT NOT NULL,
+            kind        TEXT NOT NULL,
+            at          REAL NOT NULL,
+            PRIMARY KEY (vendor, resource_id)
+        );
+        """,
     ]
 
     static var latestVersion: Int { all.count }

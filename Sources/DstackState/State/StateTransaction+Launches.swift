@@ -76,6 +76,7 @@ extension StateTransaction {
 
     /// Forgets terminated instances and the spot requests that were cancelled with them.
     public func forget(_ target: TerminationTarget, vendor: String) throws {
+        try forgetJournaledTermination(target, vendor: vendor)
         for id in target.instanceIDs {
             try db.query("DELETE FROM instances WHERE id = ? AND vendor = ?", [.text(id), .text(vendor)])
             try endRunUsage(instanceID: id, at: Date())
