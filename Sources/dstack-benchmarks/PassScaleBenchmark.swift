@@ -153,25 +153,25 @@ func benchmarkPassScale(instances: Int, runs: Int, passes: Int) async throws -> 
     }
 
     let sqlite = try workspace("sqlite", databaseURL: nil)
-    log("pass-scale: filling SQLite (\(sqlite.home.stateFile.path)) with \(instances) instances and \(runs) runs")
+    progress("pass-scale: filling SQLite (\(sqlite.home.stateFile.path)) with \(instances) instances and \(runs) runs")
     var start = monotonicNanoseconds()
     try PassScaleWorld.fill(try sqlite.state(), instances: instances, runs: runs)
     let fillSeconds = Double(monotonicNanoseconds() - start) / 1e9
 
-    log("pass-scale: starting a throwaway PostgreSQL 15")
+    progress("pass-scale: starting a throwaway PostgreSQL 15")
     let postgres = try ThrowawayPostgres()
     defer { postgres.stop() }
     let url = try DatabaseURL(parsing: try postgres.makeDatabase("passscale"))
     let onPostgres = try workspace("postgres", databaseURL: url)
-    log("pass-scale: copying the state to Postgres (StateCopy, as migrate-state does)")
+    progress("pass-scale: copying the state to Postgres (StateCopy, as migrate-state does)")
     start = monotonicNanoseconds()
     try StateCopy.copy(from: try sqlite.state(), to: try onPostgres.state())
     let copySeconds = Double(monotonicNanoseconds() - start) / 1e9
 
     var results: [PassScaleBackendResult] = []
-    for (name, workspace) in [("SQLite", sqlite), ("PostgreSQL 15", onPostgres)] {
-        let reconciler = Reconciler(workspace: workspace, options: options)
-        log("pass-scale: \(name): first pass")
+    for (name, space) in [("SQLite", sqlite), ("PostgreSQL 15", onPostgres)] {
+        let reconciler = Reconciler(workspace: space, options: options)
+        progress("pass-scale: \(name): first pass")
         start = monotonicNanoseconds()
         let first = try await reconciler.reconcile()
         let firstSeconds = Double(monotonicNanoseconds() - start) / 1e9
@@ -185,9 +185,9 @@ func benchmarkPassScale(instances: Int, runs: Int, passes: Int) async throws -> 
                   report.retried.isEmpty, report.errors.isEmpty else {
                 throw BenchmarkError("\(name): pass \(pass) was not steady: \(report)")
             }
-            log(String(format: "pass-scale: \(name): pass %d took %.1f ms", pass, steady.last! * 1000))
+            progress(String(format: "pass-scale: \(name): pass %d took %.1f ms", pass, steady.last! * 1000))
         }
-        let (waiting, busy) = try workspace.state().read { tx in
+        let (waiting, busy) = try space.state().read { tx in
             (try tx.waitingRunSummaries().count, try tx.fleet(vendor: PassScaleWorld.vendor).filter { $0.phase == .busy }.count)
         }
         guard waiting == runs - instances, busy == instances else {
@@ -199,7 +199,7 @@ func benchmarkPassScale(instances: Int, runs: Int, passes: Int) async throws -> 
     return PassScaleResult(instances: instances, runs: runs, fillSeconds: fillSeconds, copySeconds: copySeconds, backends: results)
 }
 
-private func log(_ line: String) {
+private func progress(_ line: String) {
     FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 

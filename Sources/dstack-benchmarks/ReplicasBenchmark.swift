@@ -132,8 +132,11 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
     let submission = try JSONValueEncoder.api.encode(RunSubmission(
         workflow: nil, commands: ["true"], requirements: RequirementsPayload(), environment: [:], codeSha256: nil, codeSize: nil, wait: false))
     var routes: [RouteLatencies] = []
-    for (route, method, expected, body) in [("ps (GET /api/v1/runs)", HTTPMethod.GET, 200, nil as JSONValue?),
-                                            ("run submission (POST /api/v1/runs)", .POST, 201, submission)] {
+    let cases: [(route: String, method: HTTPMethod, expected: Int, body: JSONValue?)] = [
+        ("ps (GET /api/v1/runs)", .GET, 200, nil),
+        ("run submission (POST /api/v1/runs)", .POST, 201, submission),
+    ]
+    for (route, method, expected, body) in cases {
         say("replicas: \(route), \(clients) clients for \(seconds) s")
         let byReplica = try await closedLoop(ports: replicas.map(\.port), clients: clients, seconds: seconds, token: token,
                                              method: method, path: APIPaths.runs, body: body, expected: expected, group: group)
@@ -141,7 +144,7 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
     }
 
     var failovers: [FailoverSample] = []
-    for kill in 0..<kills {
+    for round in 0..<kills {
         var leader: Replica?
         try waitUntil(timeout: 30, interval: 0.05, "one replica to lead") {
             let leaders = replicas.filter { $0.leads() == true }
@@ -152,12 +155,12 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
         let others = replicas.filter { $0 !== leader }
         let before = others.map { $0.passCount() ?? 0 }
         let killedAt = monotonicNanoseconds()
-        Foundation.kill(leader.child.pid, SIGKILL)
+        kill(leader.child.pid, SIGKILL)
         var tookLead: UInt64?
         var passed: UInt64?
         let deadline = Date().addingTimeInterval(60)
         while passed == nil {
-            guard Date() < deadline else { throw BenchmarkError("no replica took over within 60 s of killing the leader (kill \(kill + 1))") }
+            guard Date() < deadline else { throw BenchmarkError("no replica took over within 60 s of killing the leader (kill \(round + 1))") }
             for (index, other) in others.enumerated() {
                 if tookLead == nil, other.leads() == true { tookLead = monotonicNanoseconds() }
                 if let count = other.passCount(), count > before[index] {
@@ -165,10 +168,10 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
                     if tookLead == nil { tookLead = passed }
                 }
             }
-            Thread.sleep(forTimeInterval: 0.01)
+            try await Task.sleep(nanoseconds: 10_000_000)
         }
         failovers.append(FailoverSample(leaderSeconds: Double(tookLead! - killedAt) / 1e9, firstPassSeconds: Double(passed! - killedAt) / 1e9))
-        say(String(format: "replicas: kill %d: leader after %.2f s, its first pass done after %.2f s", kill + 1,
+        say(String(format: "replicas: kill %d: leader after %.2f s, its first pass done after %.2f s", round + 1,
                    failovers.last!.leaderSeconds, failovers.last!.firstPassSeconds))
         leader.child.process.waitUntilExit()
         try leader.restart()
