@@ -222,7 +222,7 @@ private func say(_ line: String) {
 }
 
 func printReplicas(_ result: ReplicasResult) {
-    print("replicas: \(result.replicas) release dstack-server on one PostgreSQL 15, \(result.runs) runs in state at the start, "
+    print("replicas: \(result.replicas) dstack-server on one PostgreSQL 15, \(result.runs) runs in state at the start, "
           + "\(result.clients) closed-loop clients spread over the replicas (\(result.runsAtEnd) runs at the end)")
     print("")
     print("| route | requests/s | p50 | p90 | p99 | max | p99 per replica |")
