@@ -25,6 +25,10 @@ import Foundation
 //   dstack-benchmarks artifact-s3 [--megabytes 1024] [--dstack PATH]         (ArtifactS3Benchmark.swift)
 // Issue 11's:
 //   dstack-benchmarks page-load [LOADS] [--dstack PATH]                      (PageLoadBenchmark.swift)
+// Issue 10's (a throwaway PostgreSQL 15 of their own):
+//   dstack-benchmarks pass-scale [--instances 10000] [--runs 100000] [--passes 5] (PassScaleBenchmark.swift)
+//   dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--kills 3] [--server PATH] [--dstack PATH]
+//                                                                            (ReplicasBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
 
@@ -131,6 +135,18 @@ func positional(_ index: Int) -> String? {
 func intList(_ text: String?, default fallback: [Int]) -> [Int] {
     text.map { $0.split(separator: ",").compactMap { Int($0) } } ?? fallback
 }
+/// Runs an async benchmark on a detached task (a plain Task here would inherit the main
+/// actor, whose thread waits) and waits for its result.
+func waitForDetached<T: Sendable>(_ body: @escaping @Sendable () async throws -> T) throws -> T {
+    let done = DispatchSemaphore(value: 0)
+    let outcome = LockedBox<Result<T, Error>?>(nil)
+    Task.detached {
+        do { outcome.value = .success(try await body()) } catch { outcome.value = .failure(error) }
+        done.signal()
+    }
+    done.wait()
+    return try outcome.value!.get()
+}
 do {
     switch arguments.dropFirst().first {
     case "planner":
@@ -179,6 +195,29 @@ do {
         let result = try outcome.value!.get()
         printScale(result)
         if result.runsDone != result.runs { exit(1) }
+    case "pass-scale":
+        let instances = option("--instances").flatMap { Int($0) } ?? 10_000
+        let runs = option("--runs").flatMap { Int($0) } ?? 100_000
+        let passes = option("--passes").flatMap { Int($0) } ?? 5
+        guard instances > 0, runs >= instances, passes > 0 else {
+            throw BenchmarkError("--instances and --passes must be positive and --runs at least --instances")
+        }
+        let result = try waitForDetached { try await benchmarkPassScale(instances: instances, runs: runs, passes: passes) }
+        printPassScale(result)
+    case "replicas":
+        let replicas = option("--replicas").flatMap { Int($0) } ?? 3
+        let runs = option("--runs").flatMap { Int($0) } ?? 1_000
+        let clients = option("--clients").flatMap { Int($0) } ?? 12
+        let seconds = option("--seconds").flatMap { Double($0) } ?? 10
+        let kills = option("--kills").flatMap { Int($0) } ?? 3
+        guard replicas > 1, runs >= 0, clients > 0, seconds > 1, kills >= 0 else {
+            throw BenchmarkError("--replicas must be at least 2, --clients positive and --seconds above 1 (the first second is a warm-up)")
+        }
+        let result = try waitForDetached {
+            try await benchmarkReplicas(replicaCount: replicas, runs: runs, clients: clients, seconds: seconds, kills: kills,
+                                        serverOverride: option("--server"), dstackOverride: option("--dstack"))
+        }
+        printReplicas(result)
     case "artifact-upload":
         try benchmarkArtifactUpload(megabytes: option("--megabytes").flatMap { Int($0) } ?? 1024, dstackOverride: option("--dstack"),
                                     runnerOverride: option("--runner"))
@@ -207,6 +246,8 @@ do {
                    dstack-benchmarks page-load [LOADS] [--dstack PATH]
                    dstack-benchmarks artifact-s3 [--megabytes 1024] [--dstack PATH]
                    dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
+                   dstack-benchmarks pass-scale [--instances 10000] [--runs 100000] [--passes 5]
+                   dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--kills 3] [--server PATH] [--dstack PATH]
             """)
         exit(2)
     }
