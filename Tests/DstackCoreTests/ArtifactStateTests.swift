@@ -66,10 +66,11 @@ final class ArtifactStateTests: XCTestCase {
         XCTAssertEqual(ArtifactStatus.describe(incomplete, runStatus: .done).reason, "1 of 2 files failed to upload")
     }
 
-    func testMultipartPartsAreAtLeast64MiBAndNeverMoreThan10000() {
+    func testMultipartPartsAreAtLeast16MiBAndNeverMoreThan10000() {
         let mib = 1 << 20
-        XCTAssertEqual(ArtifactService.partSize(for: 1 << 30), 64 * mib, "1 GiB goes in 16 parts of 64 MiB")
-        XCTAssertEqual(ArtifactService.partSize(for: 64 * mib + 1), 64 * mib)
+        XCTAssertEqual(ArtifactService.partSize(for: 1 << 30), 16 * mib, "1 GiB goes in 64 parts of 16 MiB")
+        XCTAssertEqual(ArtifactService.partSize(for: 64 * mib + 1), 16 * mib, "a file just over the threshold goes in 5 parts")
+        XCTAssertGreaterThanOrEqual(ArtifactService.minimumPartSize, 5 * mib, "S3 refuses parts under 5 MiB but the last")
         let huge = 1 << 40
         let part = ArtifactService.partSize(for: huge)
         XCTAssertLessThanOrEqual((huge + part - 1) / part, 10_000)
