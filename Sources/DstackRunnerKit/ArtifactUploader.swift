@@ -69,7 +69,8 @@ struct ArtifactUploader {
         // one first (one PUT, and the server's store checks the hash as it writes).
         let hashing = size > Int64(RunnerAPI.multipartThreshold) ? BackgroundHash(fd: fd, size: size) : nil
         defer { hashing?.cancelAndWait() } // runs before close(fd)
-        var sha256 = hashing == nil ? try FileHashing.sha256(fd: fd, size: size) : nil
+        var sha256: String?
+        if hashing == nil { sha256 = try FileHashing.sha256(fd: fd, size: size) }
         var failures = 0
         var delays = backoff
         var plan: RunnerAPI.UploadPlan?
@@ -78,7 +79,9 @@ struct ArtifactUploader {
             let ask = RunnerAPI.UploadRequest(attempt: attempt, path: file.path, size: Int(size), sha256: sha256)
             let outcome: ArtifactTransfer.TransferOutcome
             if plan == nil {
-                (outcome, plan) = transfer.uploadPlan(runID: runID, ask)
+                let (asked, given) = transfer.uploadPlan(runID: runID, ask)
+                plan = given
+                outcome = asked
             } else if let url = plan?.url, let sha256 {
                 outcome = transfer.put(url: url, fd: fd, offset: 0, length: size)
                 if case .ok = outcome { return RunnerAPI.ManifestFile(path: file.path, size: Int(size), sha256: sha256) }
