@@ -32,7 +32,7 @@ extension ArtifactsOnS3AndEC2Tests {
         let proxy = try FaultProxy(upstream: moto.url) { request, _ in
             guard request.method == "PUT" else { return .none }
             let index = counter.next()
-            return index == 0 ? .delay(2) : faults[index % faults.count]
+            return index == 0 ? .delay(2) : faults[(index - 1) % faults.count]
         }
         self.proxy = proxy
         let (runID, serverURL, _) = try startTrainOnEC2(s3Endpoint: proxy.url, workflows: Self.randomBigFileWorkflow)
@@ -54,7 +54,8 @@ extension ArtifactsOnS3AndEC2Tests {
                        "the SHA-256 the runner computed while the parts went out is the file's")
 
         XCTAssertGreaterThanOrEqual(proxy.mostInFlight, 2, "parts were in flight together")
-        XCTAssertGreaterThanOrEqual(proxy.faults.filter { $0.fault != .delay(2) }.count, 3, "faults were injected: \(proxy.faults)")
+        XCTAssertEqual(Set(proxy.faults.map { "\($0.fault)" }), ["delay(2.0)", "status(503)", "dropRequest", "dropReply"],
+                       "every kind of fault was injected: \(proxy.faults)")
         XCTAssertEqual(try openMultipartUploads(), [], "the upload was completed, not left open")
     }
 
