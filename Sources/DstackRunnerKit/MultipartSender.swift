@@ -143,7 +143,7 @@ final class MultipartSender: @unchecked Sendable { // `condition` guards every `
             }
             if pending.isEmpty, inFlight.isEmpty { return nil }
             // Parts in flight may yet fail and come back, or fresh URLs may be on their way.
-            condition.wait(until: Date().addingTimeInterval(1))
+            _ = condition.wait(until: Date().addingTimeInterval(1))
         }
     }
 
