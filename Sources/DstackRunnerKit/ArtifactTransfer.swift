@@ -12,14 +12,15 @@ import Glibc
 final class ArtifactTransfer: @unchecked Sendable { // immutable after init; CurlHTTPClient locks its own pool
     let client: RunnerAPIClient
     /// No total timeout (a 1 GiB file over a slow link takes what it takes), but a
-    /// stalled transfer ends after a minute under 1 KiB/s.
+    /// stalled transfer ends after a minute under 1 KiB/s. Keeps a connection for each
+    /// part a multipart upload has in flight.
     private let transferHTTP: CurlHTTPClient
 
-    init(client: RunnerAPIClient) {
+    init(client: RunnerAPIClient, connections: Int = 8) {
         self.client = client
         transferHTTP = CurlHTTPClient(options: .init(connectTimeout: 10, totalTimeout: 0,
                                                      proxy: ProxySettings.fromEnvironment(ProcessInfo.processInfo.environment),
-                                                     pinnedPublicKey: client.serverPin))
+                                                     maxIdlePerHost: connections, pinnedPublicKey: client.serverPin))
     }
 
     /// What one request came to.

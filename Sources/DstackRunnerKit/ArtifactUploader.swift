@@ -4,11 +4,13 @@ import Foundation
 import Glibc
 #endif
 
-/// Uploads a run's artifacts after its commands end: each file hashed (SHA-256, read
-/// from disk 1 MiB at a time), then streamed from disk to where the server says (its
-/// own store, or presigned bucket URLs; over 64 MiB as a multipart upload). Failures
-/// are retried with backoff: 5xx and dropped connections as they are, expired URLs with
-/// fresh ones from the server. The manifest goes last, complete or not, with the reason.
+/// Uploads a run's artifacts after its commands end: each file streamed from disk to
+/// where the server says (its own store, or presigned bucket URLs; over 64 MiB as a
+/// multipart upload whose parts go out `partsInFlight` at a time, `MultipartSender`),
+/// with its SHA-256 (read 1 MiB at a time: first for a small file, alongside the parts
+/// for a big one). Failures are retried with backoff: 5xx and dropped connections as
+/// they are, expired URLs with fresh ones from the server. The manifest goes last,
+/// complete or not, with the reason.
 struct ArtifactUploader {
     let transfer: ArtifactTransfer
     let lifetime: Lifetime
@@ -16,8 +18,11 @@ struct ArtifactUploader {
     let note: (String) -> Void
     /// True once the run was stopped: a stopped run uploads nothing more.
     let stopped: () -> Bool
-    /// Failed requests a file may have before it is given up.
+    /// Failed requests in a row a file (or a multipart upload's part) may have before
+    /// the file is given up.
     var maxFailures = 10
+    /// A multipart upload's parts sent at once.
+    var partsInFlight = 8
     var backoff = Backoff(base: 0.5, cap: 15)
 
     struct Failure: Error, CustomStringConvertible {
@@ -60,35 +65,42 @@ struct ArtifactUploader {
         var info = stat()
         guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw Failure(description: "it is no longer a regular file") }
         let size = Int64(info.st_size)
-        let sha256 = try Self.sha256(fd: fd, size: size)
-        let ask = RunnerAPI.UploadRequest(attempt: attempt, path: file.path, size: Int(size), sha256: sha256)
+        // A file big enough to go multipart is hashed while its parts go out; a smaller
+        // one first (one PUT, and the server's store checks the hash as it writes).
+        let hashing = size > Int64(RunnerAPI.multipartThreshold) ? BackgroundHash(fd: fd, size: size) : nil
+        defer { hashing?.cancelAndWait() } // runs before close(fd)
+        var sha256: String?
+        if hashing == nil { sha256 = try FileHashing.sha256(fd: fd, size: size) }
         var failures = 0
         var delays = backoff
         var plan: RunnerAPI.UploadPlan?
-        var etags: [Int: String] = [:]
-        var uploadInProgress: String?
         while true {
             if stopped() || lifetime.isStopped { throw Failure(description: "the run was stopped") }
+            let ask = RunnerAPI.UploadRequest(attempt: attempt, path: file.path, size: Int(size), sha256: sha256)
             let outcome: ArtifactTransfer.TransferOutcome
             if plan == nil {
                 let (asked, given) = transfer.uploadPlan(runID: runID, ask)
-                // Parts sent to another upload do not count toward this one.
-                if given?.uploadID != nil, given?.uploadID != uploadInProgress { etags = [:] }
-                uploadInProgress = given?.uploadID ?? uploadInProgress
                 plan = given
                 outcome = asked
-            } else if let url = plan?.url {
+            } else if let url = plan?.url, let sha256 {
                 outcome = transfer.put(url: url, fd: fd, offset: 0, length: size)
                 if case .ok = outcome { return RunnerAPI.ManifestFile(path: file.path, size: Int(size), sha256: sha256) }
-            } else if let plan, let uploadID = plan.uploadID {
-                outcome = sendParts(plan, fd: fd, size: size, etags: &etags)
-                if case .ok = outcome {
-                    let completion = RunnerAPI.CompleteUpload(
-                        attempt: attempt, path: file.path, uploadID: uploadID,
-                        parts: etags.sorted { $0.key < $1.key }.map { RunnerAPI.UploadedPart(partNumber: $0.key, etag: $0.value) })
-                    try retrying("completing the upload of \(file.path)") { transfer.complete(runID: runID, completion) }
-                    return RunnerAPI.ManifestFile(path: file.path, size: Int(size), sha256: sha256)
-                }
+            } else if let given = plan, given.uploadID != nil {
+                let sender = MultipartSender(transfer: transfer, fd: fd, size: size, plan: given,
+                                             refresh: { transfer.uploadPlan(runID: runID, ask) },
+                                             lifetime: lifetime, stopped: stopped, maxFailures: maxFailures, backoff: backoff)
+                let sent = try sender.send(concurrency: partsInFlight)
+                let digest = try sha256 ?? hashing!.result()
+                let completion = RunnerAPI.CompleteUpload(
+                    attempt: attempt, path: file.path, uploadID: sent.uploadID,
+                    parts: sent.etags.sorted { $0.key < $1.key }.map { RunnerAPI.UploadedPart(partNumber: $0.key, etag: $0.value) })
+                try retrying("completing the upload of \(file.path)") { transfer.complete(runID: runID, completion) }
+                return RunnerAPI.ManifestFile(path: file.path, size: Int(size), sha256: digest)
+            } else if sha256 == nil, let hashing {
+                // The server's store takes the hash with the request: wait for it, ask again.
+                sha256 = try hashing.result()
+                plan = nil
+                continue
             } else {
                 throw Failure(description: "the server's upload plan names neither a URL nor an upload")
             }
@@ -97,30 +109,13 @@ struct ArtifactUploader {
             case .fail(let reason): throw Failure(description: reason)
             case .refresh(let reason), .retry(let reason):
                 if case .refresh = outcome {
-                    plan = nil // fresh URLs (the same multipart upload goes on)
+                    plan = nil // a fresh URL
                 }
                 failures += 1
                 guard failures < maxFailures else { throw Failure(description: "\(reason) (after \(failures) tries)") }
                 lifetime.sleep(delays.nextDelay())
             }
         }
-    }
-
-    /// Sends the parts that have no ETag yet; `.ok` once every part has one.
-    private func sendParts(_ plan: RunnerAPI.UploadPlan, fd: Int32, size: Int64,
-                           etags: inout [Int: String]) -> ArtifactTransfer.TransferOutcome {
-        guard plan.partSize > 0 else { return .fail("the server's upload plan has no part size") }
-        for part in plan.parts where etags[part.partNumber] == nil {
-            if stopped() || lifetime.isStopped { return .fail("the run was stopped") }
-            let offset = Int64(part.partNumber - 1) * Int64(plan.partSize)
-            let length = min(Int64(plan.partSize), size - offset)
-            guard length > 0 else { return .fail("the upload plan's part \(part.partNumber) lies past the file's end") }
-            let outcome = transfer.put(url: part.url, fd: fd, offset: offset, length: length)
-            guard case .ok(let reply) = outcome else { return outcome }
-            guard let etag = reply.header("ETag"), !etag.isEmpty else { return .retry("part \(part.partNumber) got no ETag") }
-            etags[part.partNumber] = etag
-        }
-        return .ok(HTTPResponse(status: 200))
     }
 
     /// A JSON call retried like a transfer; throws its last reason when it never lands.
@@ -135,21 +130,6 @@ struct ArtifactUploader {
                 lifetime.sleep(delays.nextDelay())
             }
         }
-    }
-
-    /// The file's SHA-256, read 1 MiB at a time.
-    static func sha256(fd: Int32, size: Int64) throws -> String {
-        let digest = SHA256Digest()
-        var buffer = [UInt8](repeating: 0, count: 1 << 20)
-        var offset: Int64 = 0
-        while offset < size {
-            let n = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress, min($0.count, Int(size - offset)), off_t(offset)) }
-            if n < 0, errno == EINTR { continue }
-            guard n > 0 else { throw Failure(description: "it could not be read whole (it shrank while being read?)") }
-            buffer.withUnsafeBytes { digest.update(UnsafeRawBufferPointer(rebasing: $0[..<n])) }
-            offset += Int64(n)
-        }
-        return digest.finalHex()
     }
 }
 

@@ -37,6 +37,8 @@ public final class FaultProxy: @unchecked Sendable {
     private let lock = NSLock()
     private var seen: [String: Int] = [:]
     private var _faults: [(request: String, fault: Fault)] = []
+    private var inFlight = 0
+    private var _mostInFlight = 0
 
     /// `upstream`: the real server's base URL, e.g. `http://127.0.0.1:3000`.
     public init(upstream: String, rule: @escaping Rule) throws {
@@ -74,6 +76,10 @@ public final class FaultProxy: @unchecked Sendable {
     /// The faults injected so far, as "METHOD /path" and the fault.
     public var faults: [(request: String, fault: Fault)] { lock.withLock { _faults } }
 
+    /// The most requests the proxy was handling at once (from a request's whole body
+    /// arriving to its reply going out): whether a client sends in parallel.
+    public var mostInFlight: Int { lock.withLock { _mostInFlight } }
+
     /// Every request the proxy received, in order.
     public var requests: [LocalHTTPServer.Request] { server.requests }
 
@@ -87,8 +93,11 @@ public final class FaultProxy: @unchecked Sendable {
             let fault = rule(request, seen[key, default: 0])
             seen[key, default: 0] += 1
             if fault != .none { _faults.append((key, fault)) }
+            inFlight += 1
+            _mostInFlight = max(_mostInFlight, inFlight)
             return fault
         }
+        defer { lock.withLock { inFlight -= 1 } }
         if fault == .dropRequest { return LocalHTTPServer.Response(dropConnection: true) }
         if case .status(let status) = fault {
             return LocalHTTPServer.Response(status: status, headers: [("Content-Type", "application/json")],
@@ -112,7 +121,8 @@ public final class FaultProxy: @unchecked Sendable {
             status: reply.status,
             headers: reply.headers.filter { !Self.hopByHop.contains($0.name.lowercased()) }.map { ($0.name, $0.value) })
         response.body = reply.body
-        if case .delay(let seconds) = fault { response.delay = seconds }
+        // Held here rather than by the server, so that a held reply counts as in flight.
+        if case .delay(let seconds) = fault { Thread.sleep(forTimeInterval: seconds) }
         return response
     }
 

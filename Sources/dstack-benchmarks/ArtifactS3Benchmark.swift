@@ -1,7 +1,7 @@
 import DstackCore
 import Foundation
 
-// dstack-benchmarks artifact-s3 [--megabytes 1024] [--dstack PATH]
+// dstack-benchmarks artifact-s3 [--megabytes 1024] [--repeat 1] [--dstack PATH]
 //
 // The runner uploading one big artifact to an S3 bucket (moto) through the URLs the
 // server presigns, against `aws s3 cp` of the same file to the same moto in the same
@@ -13,15 +13,15 @@ import Foundation
 // as the AWS end-to-end tests do. A warm-up run brings the runner up. Then one run
 // writes MEGABYTES of random bytes to big.bin, hard-links it into the scratch directory
 // (so `aws s3 cp` sends the very same file), prints the time, and declares
-// `--artifact big.bin`. Figures:
+// `--artifact big.bin`; REPEAT times, each followed by `aws s3 cp`. Figures (medians):
 //   - upload: from that printed time to the run's `artifacts: complete` log line (the
-//     runner's SHA-256 pass, then the multipart upload through presigned UploadPart
-//     URLs, one part at a time); `aws s3 cp` of the file to the same moto;
+//     multipart upload through presigned UploadPart URLs, parts in flight together,
+//     the SHA-256 computed alongside); `aws s3 cp` of the file to the same moto;
 //   - the runner's peak RSS (VmHWM) and the highest RSS sampled every 20 ms: goal < 64 MB;
 //   - download: `dstack artifacts download RUN DIR` (presigned GETs, SHA-256 checked)
 //     against `aws s3 cp s3://BUCKET/dstack/artifacts/RUN/big.bin FILE`.
 
-func benchmarkArtifactS3(megabytes: Int, dstackOverride: String?) throws {
+func benchmarkArtifactS3(megabytes: Int, repetitions: Int, dstackOverride: String?) throws {
     let dstack = try siblingBinary("dstack", override: dstackOverride)
     guard let aws = which("aws") else { throw BenchmarkError("the AWS CLI (aws) is not on PATH") }
     let scratch = try scratchDirectory("artifact-s3")
@@ -49,26 +49,11 @@ func benchmarkArtifactS3(megabytes: Int, dstackOverride: String?) throws {
     try mustRun(dstack, ["autoscale", "allow", "m5.large", "--max", "1"], environment: environment)
     let state = try StateStore(home: DstackHome(url: home))
 
-    func submit(_ arguments: [String]) throws -> String {
-        let result = try run(dstack, ["run", "--detach", "--no-code", "--instance-type", "m5.large"] + arguments,
-                             environment: environment, directory: scratch)
-        guard result.status == 0, let id = result.output.split(separator: "\n").map(String.init).first(where: { $0.hasPrefix("run-") }) else {
-            throw BenchmarkError("dstack run failed (\(result.status)): \(result.output)")
-        }
-        return id
-    }
-    func waitForDone(_ id: String) throws {
-        try waitUntil(timeout: 1800, interval: 0.05, "run \(id) to finish") {
-            guard let run = try state.read({ try $0.run(id) }) else { return false }
-            if run.status.isFinished, run.status != .done {
-                throw BenchmarkError("run \(id) ended \(run.status): \(try state.read { try $0.logs(runID: id) }.map(\.text).joined())")
-            }
-            return run.status == .done
-        }
-    }
+    var runs = ArtifactBenchmarkRuns(dstack: dstack, environment: environment, directory: scratch, state: state)
+    runs.runOptions = ["--instance-type", "m5.large"]
 
     // The warm-up run makes moto launch the instance; boot its user data here.
-    let warmUp = try submit(["--", "true"])
+    let warmUp = try runs.submit(["--", "true"])
     var launched: [String] = []
     try waitUntil(timeout: 60, interval: 0.25, "a spot instance in moto") {
         let listed = try run(aws, ["ec2", "describe-instances", "--endpoint-url", moto.url, "--query",
@@ -91,33 +76,37 @@ func benchmarkArtifactS3(megabytes: Int, dstackOverride: String?) throws {
                                          "DSTACK_INSTANCE_DIR": scratch.appendingPathComponent("instance").path],
                            log: scratch.appendingPathComponent("runner.log"))
     defer { runner.stop() }
-    try waitForDone(warmUp)
+    try runs.waitForDone(warmUp)
     let pid = runner.pid
     let before = try ProcessStats.of(pid)
 
-    let sampling = LockedBox<(running: Bool, highest: Double)>((true, 0))
-    let sampler = Thread {
-        while sampling.value.running {
-            if let stats = try? ProcessStats.of(pid) { sampling.withValue { $0.highest = max($0.highest, stats.rssMiB) } }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-    }
-    sampler.start()
+    // Each repetition: a fresh run uploads a fresh file, then `aws s3 cp` sends the same bytes.
+    var uploads: [Double] = []
+    var awsUploads: [Double] = []
+    var highest = 0.0
+    var id = ""
     let same = scratch.appendingPathComponent("same.bin").path
-    let id = try submit(["--artifact", "big.bin", "--", "sh", "-c",
-                         "dd if=/dev/urandom of=big.bin bs=1M count=\(megabytes) status=none && ln big.bin '\(same)' && date +%s.%N"])
-    try waitForDone(id)
-    sampling.withValue { $0.running = false }
-    let after = try ProcessStats.of(pid)
-    let logs = try state.read { try $0.logs(runID: id) }
-    guard let written = logs.first(where: { $0.stream == .stdout }).flatMap({ Double($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
-          let complete = logs.first(where: { $0.text.contains("artifacts: complete") }) else {
-        throw BenchmarkError("run \(id) did not upload its artifact: \(logs.map(\.text).joined())\n\(runner.log)")
+    for repetition in 1...max(1, repetitions) {
+        try? FileManager.default.removeItem(atPath: same)
+        let sampler = RSSSampler(pid: pid)
+        id = try runs.submitBigFile(megabytes: megabytes, then: "ln big.bin '\(same)'")
+        try runs.waitForDone(id)
+        highest = max(highest, sampler.stop())
+        uploads.append(try runs.uploadSeconds(id, context: "\n\(runner.log)"))
+        let awsUpload = try run(aws, ["s3", "cp", same, "s3://\(bucket)/aws-cli/big-\(repetition).bin", "--endpoint-url", moto.url,
+                                      "--only-show-errors"], environment: awsEnvironment)
+        guard awsUpload.status == 0 else { throw BenchmarkError("aws s3 cp failed: \(awsUpload.output)") }
+        awsUploads.append(awsUpload.seconds)
+        // moto keeps objects in memory: drop this repetition's copies but the run's last one.
+        _ = try? run(aws, ["s3", "rm", "s3://\(bucket)/aws-cli/big-\(repetition).bin", "--endpoint-url", moto.url, "--only-show-errors"],
+                     environment: awsEnvironment)
+        if repetition < repetitions {
+            _ = try? run(aws, ["s3", "rm", "s3://\(bucket)/dstack/artifacts/\(id)/big.bin", "--endpoint-url", moto.url, "--only-show-errors"],
+                         environment: awsEnvironment)
+        }
+        print(String(format: "  repetition %d: runner %.2f s, aws s3 cp %.2f s", repetition, uploads.last!, awsUpload.seconds))
     }
-    let upload = complete.at.timeIntervalSince1970 - written
-    let awsUpload = try run(aws, ["s3", "cp", same, "s3://\(bucket)/aws-cli/big.bin", "--endpoint-url", moto.url, "--only-show-errors"],
-                            environment: awsEnvironment)
-    guard awsUpload.status == 0 else { throw BenchmarkError("aws s3 cp failed: \(awsUpload.output)") }
+    let after = try ProcessStats.of(pid)
 
     let target = scratch.appendingPathComponent("download")
     let download = try run(dstack, ["artifacts", "download", id, target.path], environment: environment)
@@ -128,11 +117,15 @@ func benchmarkArtifactS3(megabytes: Int, dstackOverride: String?) throws {
     let identical = try mustRun("/usr/bin/cmp", [same, target.appendingPathComponent("big.bin").path], environment: awsEnvironment)
 
     let mib = Double(megabytes)
-    print("artifact-s3: one \(megabytes) MiB file, runner → moto S3 through presigned URLs, in one run:")
-    print(String(format: "  upload by the runner (SHA-256 pass + multipart PUTs): %.2f s = %.0f MiB/s", upload, mib / upload))
-    print(String(format: "  aws s3 cp of the same file to the same moto:           %.2f s = %.0f MiB/s", awsUpload.seconds, mib / awsUpload.seconds))
-    print(String(format: "  runner peak RSS (VmHWM): %.1f MiB (%.1f MiB before the run); highest sampled RSS during it: %.1f MiB; goal < 64 MB",
-                 after.peakRSSMiB, before.peakRSSMiB, sampling.value.highest))
+    let (upload, awsUpload) = (median(uploads), median(awsUploads))
+    print("artifact-s3: one \(megabytes) MiB file, runner → moto S3 through presigned URLs, \(uploads.count) time(s); medians:")
+    print(String(format: "  upload by the runner (multipart, parts in flight together, SHA-256 alongside): %.2f s = %.0f MiB/s",
+                 upload, mib / upload))
+    print(String(format: "  aws s3 cp of the same file to the same moto:                                   %.2f s = %.0f MiB/s",
+                 awsUpload, mib / awsUpload))
+    print(String(format: "  runner / aws s3 cp: %.2fx the time", upload / awsUpload))
+    print(String(format: "  runner peak RSS (VmHWM): %.1f MiB (%.1f MiB before the runs); highest sampled RSS during them: %.1f MiB; goal < 64 MB",
+                 after.peakRSSMiB, before.peakRSSMiB, highest))
     print(String(format: "  dstack artifacts download (presigned GET + SHA-256): %.2f s = %.0f MiB/s", download.seconds, mib / download.seconds))
     print(String(format: "  aws s3 cp back from the same moto:                    %.2f s = %.0f MiB/s", awsDownload.seconds, mib / awsDownload.seconds))
     print("  the download matches the file byte for byte\(identical.isEmpty ? "" : ": \(identical)")")

@@ -16,7 +16,8 @@ import Foundation
 //     the highest RSS sampled every 20 ms during the upload: the goal is under 64 MB;
 //   - the server's peak RSS before and after (it streams the body to disk);
 //   - the floor, in the same run: `cp` of a file of the same size on the same disk.
-// The integrator adds the S3 comparison (moto, `aws s3 cp`) next to it.
+// The S3 comparison (moto, `aws s3 cp`) is `artifact-s3` (ArtifactS3Benchmark.swift);
+// both share ArtifactBenchmarkSupport.swift.
 
 func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOverride: String?) throws {
     let dstack = try siblingBinary("dstack", override: dstackOverride)
@@ -29,24 +30,9 @@ func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOver
     defer { fixture.stop() }
     let (home, environment, state) = (fixture.home, fixture.environment, fixture.state)
 
-    func submit(_ arguments: [String]) throws -> String {
-        let result = try run(dstack, ["run", "--detach", "--no-code"] + arguments, environment: environment, directory: work)
-        guard result.status == 0, let id = result.output.split(separator: "\n").map(String.init).first(where: { $0.hasPrefix("run-") }) else {
-            throw BenchmarkError("dstack run failed (\(result.status)): \(result.output)")
-        }
-        return id
-    }
-    func waitForDone(_ id: String) throws {
-        try waitUntil(timeout: 1800, interval: 0.05, "run \(id) to finish") {
-            guard let run = try state.read({ try $0.run(id) }) else { return false }
-            if run.status.isFinished, run.status != .done {
-                throw BenchmarkError("run \(id) ended \(run.status): \(try state.read { try $0.logs(runID: id) }.map(\.text).joined())")
-            }
-            return run.status == .done
-        }
-    }
+    let runs = ArtifactBenchmarkRuns(dstack: dstack, environment: environment, directory: work, state: state)
 
-    try waitForDone(try submit(["--", "true"])) // warm-up: starts the runner
+    try runs.waitForDone(try runs.submit(["--", "true"])) // warm-up: starts the runner
     let instances = home.appendingPathComponent("local/instances")
     guard let instance = try FileManager.default.contentsOfDirectory(atPath: instances.path).first,
           let record = try? JSONValue.parse(String(contentsOfFile: instances.appendingPathComponent("\(instance)/instance.json").path,
@@ -57,28 +43,13 @@ func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOver
     let before = try ProcessStats.of(Int32(pid))
     let serverBefore = try ProcessStats.of(fixture.server.pid)
 
-    let sampling = LockedBox<(running: Bool, highest: Double)>((true, 0))
-    let sampler = Thread {
-        while sampling.value.running {
-            if let stats = try? ProcessStats.of(Int32(pid)) {
-                sampling.withValue { $0.highest = max($0.highest, stats.rssMiB) }
-            }
-            Thread.sleep(forTimeInterval: 0.02)
-        }
-    }
-    sampler.start()
-    let id = try submit(["--artifact", "big.bin", "--", "sh", "-c",
-                         "dd if=/dev/urandom of=big.bin bs=1M count=\(megabytes) status=none && date +%s.%N"])
-    try waitForDone(id)
-    sampling.withValue { $0.running = false }
+    let sampler = RSSSampler(pid: Int32(pid))
+    let id = try runs.submitBigFile(megabytes: megabytes)
+    try runs.waitForDone(id)
+    let highest = sampler.stop()
     let after = try ProcessStats.of(Int32(pid))
     let serverAfter = try ProcessStats.of(fixture.server.pid)
-    let logs = try state.read { try $0.logs(runID: id) }
-    guard let written = logs.first(where: { $0.stream == .stdout }).flatMap({ Double($0.text.trimmingCharacters(in: .whitespacesAndNewlines)) }),
-          let complete = logs.first(where: { $0.text.contains("artifacts: complete") }) else {
-        throw BenchmarkError("run \(id) did not upload its artifact: \(logs.map(\.text).joined())")
-    }
-    let upload = complete.at.timeIntervalSince1970 - written
+    let upload = try runs.uploadSeconds(id)
     let stored = home.appendingPathComponent("artifacts/\(id)/big.bin").path
     let size = (try FileManager.default.attributesOfItem(atPath: stored)[.size] as? Int) ?? 0
 
@@ -92,7 +63,7 @@ func benchmarkArtifactUpload(megabytes: Int, dstackOverride: String?, runnerOver
     print("artifact-upload of one \(megabytes) MiB file to the server's store (local provider):")
     print(String(format: "  upload (SHA-256 pass + streamed PUT): %.2f s = %.0f MiB/s", upload, mib / upload))
     print(String(format: "  runner peak RSS (VmHWM): %.1f MiB (%.1f MiB before the run); highest sampled RSS during it: %.1f MiB; goal < 64 MB",
-                 after.peakRSSMiB, before.peakRSSMiB, sampling.value.highest))
+                 after.peakRSSMiB, before.peakRSSMiB, highest))
     print(String(format: "  server peak RSS (VmHWM): %.1f MiB (%.1f MiB before the run): the body is streamed to disk, not held",
                  serverAfter.peakRSSMiB, serverBefore.peakRSSMiB))
     print(String(format: "  floor: cp of the same size on the same disk: %.2f s = %.0f MiB/s", copy.seconds, mib / copy.seconds))

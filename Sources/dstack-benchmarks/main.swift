@@ -22,7 +22,7 @@ import Foundation
 //   dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH] (ScaleBenchmark.swift)
 // Issue 9's:
 //   dstack-benchmarks artifact-upload [--megabytes 1024] [--dstack PATH] [--runner PATH] (ArtifactUploadBenchmark.swift)
-//   dstack-benchmarks artifact-s3 [--megabytes 1024] [--dstack PATH]         (ArtifactS3Benchmark.swift)
+//   dstack-benchmarks artifact-s3 [--megabytes 1024] [--repeat 1] [--dstack PATH]         (ArtifactS3Benchmark.swift)
 // Issue 11's:
 //   dstack-benchmarks page-load [LOADS] [--dstack PATH]                      (PageLoadBenchmark.swift)
 // Issue 10's (a throwaway PostgreSQL 15 of their own):
@@ -222,7 +222,8 @@ do {
         try benchmarkArtifactUpload(megabytes: option("--megabytes").flatMap { Int($0) } ?? 1024, dstackOverride: option("--dstack"),
                                     runnerOverride: option("--runner"))
     case "artifact-s3":
-        try benchmarkArtifactS3(megabytes: option("--megabytes").flatMap { Int($0) } ?? 1024, dstackOverride: option("--dstack"))
+        try benchmarkArtifactS3(megabytes: option("--megabytes").flatMap { Int($0) } ?? 1024,
+                                repetitions: option("--repeat").flatMap { Int($0) } ?? 1, dstackOverride: option("--dstack"))
     case "sigv4":
         benchmarkSigV4(seconds: arguments.count > 2 ? Double(arguments[2]) ?? 3 : 3)
     case "allow" where arguments.count >= 4:
@@ -244,7 +245,7 @@ do {
                    dstack-benchmarks run-detach [RUNS] [--dstack PATH]
                    dstack-benchmarks artifact-upload [--megabytes 1024] [--dstack PATH] [--runner PATH]
                    dstack-benchmarks page-load [LOADS] [--dstack PATH]
-                   dstack-benchmarks artifact-s3 [--megabytes 1024] [--dstack PATH]
+                   dstack-benchmarks artifact-s3 [--megabytes 1024] [--repeat 1] [--dstack PATH]
                    dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
                    dstack-benchmarks pass-scale [--instances 10000] [--runs 100000] [--passes 5]
                    dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--kills 3] [--server PATH] [--dstack PATH]

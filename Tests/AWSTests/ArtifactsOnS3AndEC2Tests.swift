@@ -80,7 +80,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
         // 3 of every 10 upload requests (PUTs of objects and parts) fail: a 503, a
         // request that never arrives, a reply lost after S3 stored the bytes.
         let faults: [FaultProxy.Fault] = [.status(503), .none, .none, .dropRequest, .none, .none, .dropReply, .none, .none, .none]
-        let counter = Counter()
+        let counter = ArtifactRequestCounter()
         let proxy = try FaultProxy(upstream: moto.url) { request, _ in
             request.method == "PUT" ? faults[counter.next() % faults.count] : .none
         }
@@ -95,12 +95,12 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
 
     // MARK: - The flow
 
-    private func restartMoto(extra: [String: String]) throws {
+    func restartMoto(extra: [String: String]) throws {
         moto.stop()
         moto = try MotoServer(environment: try MotoS3Fixes.environment().merging(extra) { _, new in new })
     }
 
-    private func createBucket() throws {
+    func createBucket() throws {
         _ = try runPython("""
             import boto3
             boto3.client("s3", endpoint_url="\(moto.url)", region_name="us-east-1",
@@ -108,7 +108,11 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
             """)
     }
 
-    private func runAndCheck(s3Endpoint: String) throws {
+    /// Configures AWS on moto with the bucket (its S3 requests to `s3Endpoint`), starts
+    /// the server, submits the `train` workflow of `workflows` and boots the instance
+    /// moto launches for it on this machine.
+    func startTrainOnEC2(s3Endpoint: String, workflows: String = ArtifactsOnS3AndEC2Tests.workflows) throws
+        -> (runID: String, serverURL: String, instanceID: String) {
         try dstack("aws", "configure", "--access-key-id", key.id, "--secret-access-key", key.secret, "--region", "us-east-1",
                    "--endpoint-url", moto.url, "--s3-endpoint-url", s3Endpoint, "--artifact-s3-bucket", Self.bucket)
         try dstack("autoscale", "allow", "m5.large", "--max", "1")
@@ -117,7 +121,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
 
         let project = home.appendingPathComponent("project")
         try FileManager.default.createDirectory(at: project.appendingPathComponent(".dstack"), withIntermediateDirectories: true)
-        try Self.workflows.write(to: project.appendingPathComponent(".dstack/workflows.yaml"), atomically: true, encoding: .utf8)
+        try workflows.write(to: project.appendingPathComponent(".dstack/workflows.yaml"), atomically: true, encoding: .utf8)
         let runID = try dstack("run", "--detach", "train", serverURL: serverURL, in: project)
             .stdout.split(separator: "\n").first.map(String.init) ?? ""
         XCTAssertFalse(runID.isEmpty)
@@ -132,6 +136,11 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
             XCTAssertFalse(userData.contains(credential), "the user data carries no cloud credentials (\(credential))")
         }
         try boot(instanceID: instanceID, userData: userData)
+        return (runID, serverURL, instanceID)
+    }
+
+    private func runAndCheck(s3Endpoint: String) throws {
+        let (runID, serverURL, _) = try startTrainOnEC2(s3Endpoint: s3Endpoint)
 
         try eventually("the run to finish and its artifacts to be complete", timeout: 300) {
             guard let record = try run(runID), record["status"]?.stringValue == "done" else { return false }
@@ -174,7 +183,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
     }
 
     /// Boots the instance on this machine, as `AutoscalerOnEC2Tests` does, with moto's ID.
-    private func boot(instanceID: String, userData: String) throws {
+    func boot(instanceID: String, userData: String) throws {
         let script = home.appendingPathComponent("\(instanceID).sh")
         try userData.write(to: script, atomically: true, encoding: .utf8)
         let runner = Process()
@@ -198,7 +207,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
     }
 
     /// Instances in moto (id → user data), asked with the test's key.
-    private func launchedUserData() throws -> [String: String] {
+    func launchedUserData() throws -> [String: String] {
         let parsed = try JSONValue.parse(try runPython("""
             import base64, boto3, json
             ec2 = boto3.client("ec2", endpoint_url="\(moto.url)", region_name="us-east-1",
@@ -217,7 +226,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
 
     /// Key → size, SHA-256 and ETag of every object under `prefix`, as boto3 reads them.
     /// With moto's enforcement paused: its check of boto3's own ListObjectsV2 is wrong.
-    private func bucketObjects(prefix: String) throws -> JSONValue {
+    func bucketObjects(prefix: String) throws -> JSONValue {
         if enforcing { try setAuthCount(1_000_000_000) }
         defer { if enforcing { try? setAuthCount(0) } }
         return try JSONValue.parse(try runPython("""
@@ -232,7 +241,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
             """))
     }
 
-    private func setAuthCount(_ count: Int) throws {
+    func setAuthCount(_ count: Int) throws {
         let response = try CurlHTTPClient().sendBlocking(HTTPRequest(method: "POST", url: "\(moto.url)/moto-api/reset-auth",
                                                                      headers: [HTTPHeader("Content-Type", "text/plain")], body: String(count)))
         XCTAssertEqual(response.status, 200, response.bodyText)
@@ -241,7 +250,7 @@ final class ArtifactsOnS3AndEC2Tests: EC2EndToEndTestCase {
 
 /// A thread-safe counter for the proxy's rule.
 // @unchecked: `value` is guarded by `lock`.
-private final class Counter: @unchecked Sendable {
+final class ArtifactRequestCounter: @unchecked Sendable {
     private let lock = NSLock()
     private var value = 0
     func next() -> Int { lock.withLock { defer { value += 1 }; return value } }

@@ -66,10 +66,39 @@ final class ArtifactStateTests: XCTestCase {
         XCTAssertEqual(ArtifactStatus.describe(incomplete, runStatus: .done).reason, "1 of 2 files failed to upload")
     }
 
-    func testMultipartPartsAreAtLeast64MiBAndNeverMoreThan10000() {
+    func testOnlyUploadsOfRunsNoLongerRunningThatAttemptAreOrphanedAndForgettingOneKeepsANewerOne() throws {
+        func upload(_ run: String, attempt: Int, id: String) -> ArtifactUploadRecord {
+            ArtifactUploadRecord(runID: run, path: "big.bin", attempt: attempt, uploadID: id, size: 100 << 20, sha256: "",
+                                 location: "s3://bucket")
+        }
+        for id in ["run-up", "run-done", "run-moved", "run-requeued"] { try submit(id, paths: ["big.bin"]) }
+        try state.write { tx in
+            for id in ["run-up", "run-done", "run-moved", "run-requeued"] { _ = try tx.startAttempt(id, on: "i-1") }
+            try tx.recordArtifactUpload(upload("run-up", attempt: 1, id: "u-up"))
+            try tx.recordArtifactUpload(upload("run-done", attempt: 1, id: "u-done"))
+            try tx.recordArtifactUpload(upload("run-moved", attempt: 1, id: "u-moved"))
+            try tx.recordArtifactUpload(upload("run-requeued", attempt: 1, id: "u-requeued"))
+            try tx.setRunStatus("run-done", .failed, reason: "the runner died")
+            try tx.setRunStatus("run-moved", .pending, reason: "its instance vanished")
+            _ = try tx.startAttempt("run-moved", on: "i-2") // attempt 2 runs; attempt 1's upload is nobody's
+            try tx.setRunStatus("run-requeued", .pending, reason: "its instance vanished")
+        }
+        let orphans = try state.read { try $0.orphanedArtifactUploads() }
+        XCTAssertEqual(Set(orphans.map(\.uploadID)), ["u-done", "u-moved", "u-requeued"], "a running attempt's own upload is not orphaned")
+
+        try state.write { tx in
+            try tx.recordArtifactUpload(upload("run-moved", attempt: 2, id: "u-moved-2")) // attempt 2 opens its own
+            try tx.removeArtifactUpload(runID: "run-moved", path: "big.bin", uploadID: "u-moved") // the sweep, late
+        }
+        XCTAssertEqual(try state.read { try $0.openArtifactUpload(runID: "run-moved", path: "big.bin")?.uploadID }, "u-moved-2",
+                       "forgetting an aborted upload leaves the newer one of the same path")
+    }
+
+    func testMultipartPartsAreAtLeast16MiBAndNeverMoreThan10000() {
         let mib = 1 << 20
-        XCTAssertEqual(ArtifactService.partSize(for: 1 << 30), 64 * mib, "1 GiB goes in 16 parts of 64 MiB")
-        XCTAssertEqual(ArtifactService.partSize(for: 64 * mib + 1), 64 * mib)
+        XCTAssertEqual(ArtifactService.partSize(for: 1 << 30), 16 * mib, "1 GiB goes in 64 parts of 16 MiB")
+        XCTAssertEqual(ArtifactService.partSize(for: 64 * mib + 1), 16 * mib, "a file just over the threshold goes in 5 parts")
+        XCTAssertGreaterThanOrEqual(ArtifactService.minimumPartSize, 5 * mib, "S3 refuses parts under 5 MiB but the last")
         let huge = 1 << 40
         let part = ArtifactService.partSize(for: huge)
         XCTAssertLessThanOrEqual((huge + part - 1) / part, 10_000)

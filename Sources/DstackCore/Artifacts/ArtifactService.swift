@@ -35,11 +35,16 @@ public final class ArtifactService: Sendable {
         return bucket
     }
 
-    /// Parts of at least 64 MiB, and no more than S3's 10,000 of them.
+    /// A multipart upload's smallest part: S3 takes 5 MiB at least (but for the last);
+    /// 16 MiB parts let a runner keep several in flight on a file just over the 64 MiB
+    /// threshold, and a part that fails costs little to send again.
+    public static let minimumPartSize = 16 << 20
+
+    /// Parts of at least `minimumPartSize`, whole MiB, and no more than S3's 10,000 of them.
     public static func partSize(for size: Int) -> Int {
         let mib = 1 << 20
         let needed = (size + 9_999) / 10_000
-        return max(RunnerAPI.multipartThreshold, (needed + mib - 1) / mib * mib)
+        return max(minimumPartSize, (needed + mib - 1) / mib * mib)
     }
 
     // MARK: the runner's side
@@ -55,8 +60,10 @@ public final class ArtifactService: Sendable {
             return try tx.beginArtifactUpload(runID: runID, attempt: request.attempt, location: wanted)
         }
         if location == ArtifactStore.location {
+            // The store checks the hash as it writes: a runner that has none yet asks again with it.
+            guard let sha256 = request.sha256 else { return RunnerAPI.UploadPlan() }
             let query = RunnerAPI.query([("attempt", String(request.attempt)), ("path", request.path),
-                                         ("size", String(request.size)), ("sha256", request.sha256)])
+                                         ("size", String(request.size)), ("sha256", sha256)])
             return RunnerAPI.UploadPlan(url: RunnerAPI.artifactFilePath(instance: instanceID, run: runID) + "?" + query)
         }
         let target = try self.bucket(for: location, runID: runID)
@@ -66,7 +73,9 @@ public final class ArtifactService: Sendable {
         }
         let open = try workspace.state().read { try $0.openArtifactUpload(runID: runID, path: request.path) }
         let uploadID: String
-        if let open, open.attempt == request.attempt, open.size == request.size, open.sha256 == request.sha256,
+        // A runner that hashes while it sends names no hash (recorded as ""), and asks the same again.
+        let sha256 = request.sha256 ?? ""
+        if let open, open.attempt == request.attempt, open.size == request.size, open.sha256 == sha256,
            open.location == location {
             uploadID = open.uploadID // asked again for fresh URLs: the same upload goes on
         } else {
@@ -75,7 +84,7 @@ public final class ArtifactService: Sendable {
             try workspace.state().write { tx in
                 try tx.recordArtifactUpload(ArtifactUploadRecord(runID: runID, path: request.path, attempt: request.attempt,
                                                                  uploadID: uploadID, size: request.size,
-                                                                 sha256: request.sha256, location: location))
+                                                                 sha256: sha256, location: location))
             }
         }
         let partSize = Self.partSize(for: request.size)
@@ -167,6 +176,44 @@ public final class ArtifactService: Sendable {
                 try? await bucket.abortMultipartUpload(key: ArtifactBucketKey.key(runID: runID, path: upload.path), uploadID: upload.uploadID)
             }
         }
+    }
+
+    /// Aborts the multipart uploads no runner will complete (`orphanedArtifactUploads`:
+    /// the runner died, the run ended or was stopped without its manifest, its instance
+    /// went and the run moved on to another attempt), so their parts stop costing
+    /// storage; the reconciler calls it each pass. An upload whose bucket is no longer
+    /// the configured one stays recorded until it is again. Returns the upload IDs
+    /// aborted and a sentence for each that could not be.
+    public func abortOrphanedUploads() async -> (aborted: [String], errors: [String]) {
+        let orphans: [ArtifactUploadRecord]
+        do {
+            orphans = try workspace.state().read { try $0.orphanedArtifactUploads() }
+        } catch {
+            return ([], ["could not read the open multipart uploads: \(error)"])
+        }
+        guard !orphans.isEmpty else { return ([], []) }
+        let bucket: (any ArtifactBucket)?
+        do {
+            bucket = try activeBucket()
+        } catch {
+            return ([], ["could not reach the artifact bucket to abort \(orphans.count) abandoned uploads: \(error)"])
+        }
+        var aborted: [String] = []
+        var errors: [String] = []
+        for upload in orphans {
+            guard let bucket, bucket.displayName == upload.location else { continue }
+            do {
+                try await bucket.abortMultipartUpload(key: ArtifactBucketKey.key(runID: upload.runID, path: upload.path),
+                                                      uploadID: upload.uploadID)
+                try workspace.state().write {
+                    try $0.removeArtifactUpload(runID: upload.runID, path: upload.path, uploadID: upload.uploadID)
+                }
+                aborted.append(upload.uploadID)
+            } catch {
+                errors.append("could not abort the abandoned upload of \(upload.path) (run \(upload.runID)): \(error)")
+            }
+        }
+        return (aborted, errors)
     }
 
     /// The files of the run's deps, with fresh URLs to fetch each.
@@ -327,11 +374,12 @@ public final class ArtifactService: Sendable {
         return (run, record)
     }
 
-    static func checkFile(path: String, size: Int, sha256: String) throws {
+    static func checkFile(path: String, size: Int, sha256: String?) throws {
         guard ArtifactPath.isCanonical(path) else {
             throw ArtifactError.badRequest(ArtifactPath.problem(path) ?? "'\(path)' is not a normalized relative path")
         }
         guard size >= 0 else { throw ArtifactError.badRequest("the size of \(path) is negative") }
+        guard let sha256 else { return }
         guard sha256.count == 64, sha256.allSatisfy({ $0.isHexDigit && !$0.isUppercase }) else {
             throw ArtifactError.badRequest("the SHA-256 of \(path) is not 64 lower-case hex digits")
         }

@@ -65,6 +65,8 @@ public final class Reconciler: @unchecked Sendable {
         public var interrupted: [String: String] = [:]
         /// Launches whose held spot requests were cancelled this pass, with why and what next.
         public var heldRequests: [String: String] = [:]
+        /// Multipart artifact uploads aborted this pass: their runs will never complete them.
+        public var abortedUploads: [String] = []
         public init() {}
     }
 
@@ -133,6 +135,7 @@ public final class Reconciler: @unchecked Sendable {
         let input = try await plannerInput(active: active, now: now, report: &report)
         let plan = Planner.plan(input)
         try await apply(plan, active: active, cloud: cloud, now: now, report: &report)
+        await abortAbandonedUploads(report: &report)
         return report
     }
 }

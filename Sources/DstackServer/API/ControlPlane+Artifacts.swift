@@ -34,12 +34,17 @@ extension ControlPlane {
 
     /// The runs as the API shows them, each with its artifacts' summary and its cost.
     func infoWithArtifacts(_ records: [RunRecord]) async throws -> [RunInfo] {
-        let now = Date()
-        let (summaries, costs) = try await BlockingWork.run { [workspace] in
-            try workspace.state().read { tx in
-                (try tx.runArtifacts(records.map(\.id)), try CostLedger.runCosts(records.map(\.id), tx: tx, now: now))
-            }
+        try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in try Self.infoWithArtifacts(records, tx: tx, now: Date()) }
         }
+    }
+
+    /// The runs' info with their artifacts and cost, read in the caller's transaction
+    /// (`dstack ps` reads its page and these in one).
+    static func infoWithArtifacts(_ records: [RunRecord], tx: StateTransaction, now: Date) throws -> [RunInfo] {
+        let ids = records.map(\.id)
+        let summaries = try tx.runArtifacts(ids)
+        let costs = try CostLedger.runCosts(ids, tx: tx, now: now)
         return records.map { record in
             var info = Self.info(record)
             info.costDollars = costs[record.id]?.decimalText

@@ -98,9 +98,14 @@ extension ControlPlane {
 
     /// The caller's runs (every run for an admin), newest first.
     func runs(all: Bool, limit: Int? = nil, by caller: Caller) async throws -> [RunInfo] {
-        try await infoWithArtifacts(try await BlockingWork.run { [workspace] in
-            try workspace.state().read { try $0.runs(limit: limit ?? (all ? nil : 20), submittedBy: caller.isAdmin ? nil : caller.name) }
-        })
+        // One read transaction for the page, its artifacts and its costs: on Postgres each
+        // transaction is round trips, and `ps` is the API's most frequent call.
+        try await BlockingWork.run { [workspace] in
+            try workspace.state().read { tx in
+                let records = try tx.runs(limit: limit ?? (all ? nil : 20), submittedBy: caller.isAdmin ? nil : caller.name)
+                return try Self.infoWithArtifacts(records, tx: tx, now: Date())
+            }
+        }
     }
 
     /// A run by ID or unique prefix, if the caller may see it. Another user's run is a

@@ -263,6 +263,12 @@ enum Migrations {
             PRIMARY KEY (vendor, resource_id)
         );
         """,
+        // 15: `dstack ps` pages runs newest first, all of them or one user's; these
+        // indexes give that order without sorting the whole table.
+        """
+        CREATE INDEX runs_by_submission ON runs(submitted_at, id);
+        CREATE INDEX runs_by_user_submission ON runs(submitted_by, submitted_at, id);
+        """,
     ]
 
     static var latestVersion: Int { all.count }

@@ -181,6 +181,22 @@ extension StateTransaction {
         try db.query("DELETE FROM artifact_uploads WHERE run_id = ? AND path = ?", [.text(runID), .text(path)])
     }
 
+    /// Forgets one upload, and only that one (a newer attempt may have opened another for the path).
+    public func removeArtifactUpload(runID: String, path: String, uploadID: String) throws {
+        try db.query("DELETE FROM artifact_uploads WHERE run_id = ? AND path = ? AND upload_id = ?",
+                     [.text(runID), .text(path), .text(uploadID)])
+    }
+
+    /// Uploads no runner will complete: their run is no longer running, or runs another attempt.
+    public func orphanedArtifactUploads() throws -> [ArtifactUploadRecord] {
+        try db.query("""
+            SELECT u.run_id, u.path, u.attempt, u.upload_id, u.size, u.sha256, u.location
+            FROM artifact_uploads u LEFT JOIN runs r ON r.id = u.run_id
+            WHERE r.id IS NULL OR r.status <> 'running' OR r.attempt <> u.attempt
+            ORDER BY u.created_at
+            """, []).map(Self.uploadRecord)
+    }
+
     // MARK: rows
 
     private static func jsonList(_ items: [String]) -> String {

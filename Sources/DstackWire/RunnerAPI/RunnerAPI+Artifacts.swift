@@ -21,7 +21,7 @@ extension RunnerAPI {
 
     private static func runPath(_ instance: String, _ run: String) -> String { "/api/runners/\(instance)/runs/\(run)" }
 
-    /// Files over this size go as multipart uploads to a bucket, in parts of at least this size.
+    /// Files over this size go as multipart uploads to a bucket.
     public static let multipartThreshold = 64 << 20
 
     /// Asks where to upload one file; asking again for the same file gives fresh URLs
@@ -30,9 +30,11 @@ extension RunnerAPI {
         public var attempt: Int
         public var path: String
         public var size: Int
-        public var sha256: String
+        /// Absent for a file over `multipartThreshold`, which the runner hashes while its
+        /// parts go out (the manifest carries the hash).
+        public var sha256: String?
 
-        public init(attempt: Int, path: String, size: Int, sha256: String) {
+        public init(attempt: Int, path: String, size: Int, sha256: String?) {
             self.attempt = attempt
             self.path = path
             self.size = size
@@ -41,9 +43,11 @@ extension RunnerAPI {
     }
 
     /// Where one file goes. Either `url` (one PUT of the whole file) or `uploadID` with
-    /// `parts` (a multipart upload: part N is bytes `(N-1)*partSize ..< N*partSize`).
-    /// A URL starting with `/` is on the server (send the bearer); any other is
-    /// presigned (send nothing else).
+    /// `parts` (a multipart upload: part N is bytes `(N-1)*partSize ..< N*partSize`;
+    /// every part's URL at once). A URL starting with `/` is on the server (send the
+    /// bearer); any other is presigned (send nothing else). Neither, for a request
+    /// without the SHA-256 of a file bound for the server's store: the store checks the
+    /// hash as it writes, so ask again with it.
     public struct UploadPlan: RunnerAPIPayload {
         public var url: String?
         public var uploadID: String?
