@@ -14,7 +14,7 @@ WEB_TEST_APT_PACKAGES := chromium chromium-driver
 # The Postgres state backend's tests start a throwaway PostgreSQL 15 of their own
 # (DstackTesting.ThrowawayPostgres: initdb and pg_ctl in a temporary directory, as the
 # postgres user); psql is their independent reader.
-POSTGRES_APT_PACKAGES := postgresql-15 postgresql-client-15
+POSTGRES_APT_PACKAGES := postgresql-15 postgresql-client-15 openssl
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # The runner that dstack server hands to instances: release, Swift runtime linked

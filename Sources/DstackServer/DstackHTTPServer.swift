@@ -75,7 +75,9 @@ public struct DstackHTTPServer {
         loop.isLeader = { coordination.isLeader }
         let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, artifacts: artifacts,
                                        isLeader: { coordination.isLeader })
-        try control.users.ensureAdmin()
+        if try control.users.ensureAdmin() == .elsewhere {
+            warn(AdminTokenAdvice.elsewhere(home: workspace.home))
+        }
         control.observers.attach(runnerService: service)
         if coordination.isShared {
             signal.relay = { coordination.publish($0) }

@@ -91,7 +91,7 @@ public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards l
                 db = existing
             } else {
                 setLeading(false)
-                db = try PostgresStateConnection.connect(url, id: Int.random(in: 1_000_000...9_999_999), timeout: .seconds(3))
+                db = try PostgresStateConnection.connect(url, id: Int.random(in: 1_000_000...9_999_999), timeout: 3)
                 let replicaID = self.replicaID
                 db.connection.addListener(channel: Self.wakeChannel) { [weak self] _, notification in
                     let parts = notification.payload.split(separator: "|", maxSplits: 1).map(String.init)
