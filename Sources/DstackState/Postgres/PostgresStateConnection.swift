@@ -100,8 +100,10 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
     }
 
     /// Closes without waiting: for a connection that failed, whose peer may never answer.
+    /// The connection lives until its channel has closed (PostgresNIO insists on it).
     func abandon() {
-        connection.close().whenComplete { _ in }
+        let connection = self.connection
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
     }
 
     /// Blocks this (non-event-loop) thread for a future's result, at most `timeout`
