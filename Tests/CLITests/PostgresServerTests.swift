@@ -91,5 +91,8 @@ final class PostgresServerTests: CLITestCase {
         XCTAssertTrue(try ok("logs", first).contains("first"))
         XCTAssertTrue(server.process.isRunning, server.output)
         XCTAssertFalse(server.output.contains(postgres.password), "the password never reaches the log")
+        // Its instance goes while its database is still here (tearDown comes after the defer).
+        try ok("autoscale", "clear")
+        try eventually("the instance to be torn down") { try liveInstances().isEmpty }
     }
 }

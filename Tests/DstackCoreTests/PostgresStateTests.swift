@@ -83,4 +83,21 @@ final class PostgresStateTests: XCTestCase {
         _ = try state.write { try $0.setRule("m5.xlarge", max: 3) }
         XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 3)
     }
+
+    func testAfterARestartTheFirstRequestIsServedNotFailedOnAStaleConnection() throws {
+        let server = try ThrowawayPostgres() // its own: this test stops it
+        defer { server.stop() }
+        let state = try StateStore(databaseURL: try DatabaseURL(parsing: try server.makeDatabase()))
+        _ = try state.write { try $0.setRule("m5.xlarge", max: 2) }
+        // Several pooled connections, idle when the database goes.
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            for _ in 0..<20 { _ = try? state.read { try $0.rule(for: "m5.xlarge") } }
+        }
+        server.pause()
+        try server.restart()
+        // Nothing asked meanwhile: every idle connection is dead, and none is handed out.
+        XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 2)
+        for max in 3...8 { _ = try state.write { try $0.setRule("m5.xlarge", max: max) } }
+        XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 8)
+    }
 }

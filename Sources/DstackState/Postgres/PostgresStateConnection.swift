@@ -129,6 +129,13 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
         case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
         case .float4, .float8: return .real(try cell.decode(Double.self))
         case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        // SUM over BIGINT is NUMERIC in Postgres (an integer in SQLite): a whole one
+        // reads as an integer, as both dialects' callers expect.
+        case .numeric:
+            let number = try cell.decode(Decimal.self)
+            let whole = NSDecimalNumber(decimal: number).int64Value
+            if Decimal(whole) == number { return .integer(whole) }
+            return .real(NSDecimalNumber(decimal: number).doubleValue)
         // Text in binary format is its UTF-8; anything else (void) reads as its bytes.
         default: return .text(String(buffer: bytes))
         }
