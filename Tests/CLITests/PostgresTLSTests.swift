@@ -4,7 +4,7 @@ import Foundation
 import XCTest
 
 /// TLS to the state database (`?sslmode=...&sslrootcert=...` in the URL): a throwaway
-/// PostgreSQL with `ssl=on` and a self-signed certificate for 127.0.0.1 made here with
+/// PostgreSQL with `ssl=on` and a self-signed certificate for `localhost` made here with
 /// openssl. The right root opens it under verify-full; a wrong one is one sentence and
 /// exit 1, and neither shows the password.
 final class PostgresTLSTests: CLITestCase {
@@ -25,8 +25,8 @@ final class PostgresTLSTests: CLITestCase {
         certificates = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-pg-tls-\(UUID().uuidString)")
         Self.withTLS = (postgres, certificates)
         try FileManager.default.createDirectory(at: certificates, withIntermediateDirectories: true)
-        try selfSigned("server", subjectAltName: "IP:127.0.0.1")
-        try selfSigned("stranger", subjectAltName: "IP:127.0.0.1")
+        try selfSigned("server", subjectAltName: "DNS:localhost")
+        try selfSigned("stranger", subjectAltName: "DNS:localhost")
         try postgres.enableTLS(certificate: file("server.crt"), key: file("server.key"))
     }
 
@@ -51,8 +51,9 @@ final class PostgresTLSTests: CLITestCase {
         XCTAssertEqual(result.status, 0, result.description)
     }
 
-    private func databaseURL(_ options: String) throws -> String {
-        try postgres.makeDatabase() + "?" + options
+    /// A new database's URL with `options`, by the name the certificate holds (or not).
+    private func databaseURL(_ options: String, host: String = "localhost") throws -> String {
+        try postgres.makeDatabase().replacingOccurrences(of: "@127.0.0.1:", with: "@\(host):") + "?" + options
     }
 
     func testVerifyFullWithTheRightRootCertificateKeepsTheStateOverTLS() throws {
@@ -111,5 +112,18 @@ final class PostgresTLSTests: CLITestCase {
         let name = try DatabaseURL(parsing: url).database
         XCTAssertEqual(Set(try postgres.psql("SELECT s.ssl FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) WHERE a.datname = '\(name)'")
                             .split(separator: "\n")), ["t"])
+    }
+
+    func testVerifyFullChecksTheHostNameAndVerifyCAOnlyTheSignature() throws {
+        try startPostgresWithTLS()
+        // The certificate names localhost only; 127.0.0.1 is the same host by another name.
+        let root = "sslrootcert=\(file("server.crt"))"
+        let full = try dstack(["server", "--database-url", try databaseURL("sslmode=verify-full&" + root, host: "127.0.0.1")])
+        XCTAssertEqual(full.status, 1, full.description)
+        XCTAssertEqual(full.stderr.split(separator: "\n").count, 1, full.description)
+        XCTAssertTrue(full.stderr.contains("the database's TLS certificate does not name the host connected to"), full.description)
+
+        commandEnvironment["DSTACK_DATABASE_URL"] = try databaseURL("sslmode=verify-ca&" + root, host: "127.0.0.1")
+        XCTAssertEqual(try runs(), [], "verify-ca trusts the signature whatever the name")
     }
 }

@@ -44,30 +44,30 @@ extension DatabaseURL {
 extension PostgresFailure {
     /// A TLS failure as one sentence: the handshake refused the server's certificate
     /// (untrusted chain, wrong host name), or the server offers no TLS. nil: not TLS.
+    /// (The callers' errors name the database's URL, so these do not repeat it.)
     static func tls(_ error: any Error, url: DatabaseURL?) -> PostgresFailure? {
-        let place = url.map { " (\($0))" } ?? ""
         let mode = url.map { "sslmode=\($0.sslMode.rawValue)" } ?? "the database URL"
         var underlying: any Error = error
         if let psql = error as? PSQLError {
             if psql.code == .sslUnsupported {
-                return PostgresFailure(sentence: "the database\(place) does not offer TLS, which \(mode) asks for", unavailable: false)
+                return PostgresFailure(sentence: "the database does not offer TLS, which \(mode) asks for", unavailable: false)
             }
             if let inner = psql.underlying { underlying = inner }
         }
         switch underlying {
         case let ssl as NIOSSLExtraError where ssl == .failedToValidateHostname:
-            return PostgresFailure(sentence: "the database's TLS certificate does not name the host connected to\(place); "
+            return PostgresFailure(sentence: "the database's TLS certificate does not name the host connected to; "
                                    + "connect by a name the certificate holds, or use sslmode=verify-ca", unavailable: false)
         case let ssl as NIOSSLError:
             let detail = "\(ssl)".replacingOccurrences(of: "\n", with: " ")
             if detail.contains("CERTIFICATE_VERIFY_FAILED") || detail.lowercased().contains("certificate verify failed") {
                 let roots = url.map { $0.trustedRootsText } ?? "the trusted roots"
-                return PostgresFailure(sentence: "the database's TLS certificate is not signed by \(roots)\(place), so \(mode) refuses it",
+                return PostgresFailure(sentence: "the database's TLS certificate is not signed by \(roots), so \(mode) refuses it",
                                        unavailable: false)
             }
-            return PostgresFailure(sentence: "the TLS handshake with the database failed\(place): \(detail)", unavailable: true)
+            return PostgresFailure(sentence: "the TLS handshake with the database failed: \(detail)", unavailable: true)
         case is NIOSSLExtraError:
-            return PostgresFailure(sentence: "the TLS handshake with the database failed\(place): \(underlying)", unavailable: true)
+            return PostgresFailure(sentence: "the TLS handshake with the database failed: \(underlying)", unavailable: true)
         default:
             return nil
         }
