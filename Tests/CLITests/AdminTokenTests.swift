@@ -88,4 +88,15 @@ final class AdminTokenTests: CLITestCase {
             XCTAssertEqual(try ps(from: writtenHome, at: second).status, 0)
         }
     }
+
+    func testTwoServersOnOneHomeStartingTogetherLeaveItsTokenWorking() throws {
+        let first = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"], environment: stateEnvironment)
+        let second = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"], environment: stateEnvironment)
+        servers += [first, second]
+        try first.waitUntilListening()
+        try second.waitUntilListening()
+        XCTAssertNotNil(token(home))
+        XCTAssertEqual(try ps(from: home, at: first).status, 0, "the home's one token opens the admin account")
+        XCTAssertEqual(try ps(from: home, at: second).status, 0)
+    }
 }

@@ -22,6 +22,12 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
         self.connection = connection
     }
 
+    /// Whatever path let go of it, the connection is closed (PostgresNIO asserts that a
+    /// connection is never released open).
+    deinit {
+        if !connection.isClosed { abandon() }
+    }
+
     static func connect(_ url: DatabaseURL, id: Int, timeout: TimeInterval = 10) throws -> PostgresStateConnection {
         try refuseEventLoop()
         let tls = try url.postgresTLS()
@@ -37,11 +43,14 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
             // the certificate's IP entries instead, and never sent).
             if !url.isIPAddressHost { configuration.options.tlsServerName = url.host }
             configuration.options.connectTimeout = .milliseconds(Int64(timeout * 1000))
+            let connecting = PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
             let connection: PostgresConnection
             do {
-                connection = try Self.await(PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger),
-                                            timeout: timeout + 5)
+                connection = try Self.await(connecting, timeout: timeout + 5)
             } catch {
+                // Given up on (the event loop was slow): a connection that still arrives
+                // is closed, never dropped open.
+                connecting.whenSuccess { late in late.close().whenComplete { _ in withExtendedLifetime(late) {} } }
                 channel.close(promise: nil)
                 throw error
             }

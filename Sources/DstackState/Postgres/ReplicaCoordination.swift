@@ -98,8 +98,8 @@ public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards l
                     guard parts.count == 2, parts[0] != replicaID else { return }
                     self?.lock.withLock { self?.onWake }?(parts[1])
                 }
+                lock.withLock { connection = db } // closed by the catch below if LISTEN fails
                 try db.query("LISTEN \(Self.wakeChannel)", [])
-                lock.withLock { connection = db }
             }
             if isLeader {
                 try db.query("SELECT 1", [])

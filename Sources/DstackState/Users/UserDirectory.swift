@@ -2,6 +2,9 @@ import DstackProject
 import DstackProvider
 import DstackWire
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Users and their tokens, as the API server keeps them. A token is 256 random bits,
 /// shown once; state keeps only its SHA-256.
@@ -41,6 +44,12 @@ public struct UserDirectory: Sendable {
     /// it one on purpose.
     @discardableResult
     public func ensureAdmin() throws -> AdminTokenStatus {
+        // Servers sharing one home (and one database) start one at a time here, so one
+        // never overwrites the file the other's new admin token is in.
+        try withHomeLocked { try ensureAdminLocked() }
+    }
+
+    private func ensureAdminLocked() throws -> AdminTokenStatus {
         let admin = try state.read { try $0.user(named: Self.adminName) }
         if admin != nil, try adminTokenOpensAdmin() { return .kept }
         let shared = state.backendName == "postgres"
@@ -48,6 +57,17 @@ public struct UserDirectory: Sendable {
         // Two servers of one database starting together: the one that creates the admin
         // writes its token; the other leaves it alone.
         return try writeAdminToken(replacing: !shared) ? .written : .elsewhere
+    }
+
+    /// Runs `body` holding an exclusive lock on the home directory itself (flock: no
+    /// file of its own, released when the process dies).
+    private func withHomeLocked<T>(_ body: () throws -> T) throws -> T {
+        let descriptor = open(home.url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return try body() } // no home to lock: nothing to share either
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
     }
 
     /// Whether this home's admin.token opens the admin account.
