@@ -14,7 +14,7 @@ WEB_TEST_APT_PACKAGES := chromium chromium-driver
 # The Postgres state backend's tests start a throwaway PostgreSQL 15 of their own
 # (DstackTesting.ThrowawayPostgres: initdb and pg_ctl in a temporary directory, as the
 # postgres user); psql is their independent reader.
-POSTGRES_APT_PACKAGES := postgresql-15 postgresql-client-15
+POSTGRES_APT_PACKAGES := postgresql-15 postgresql-client-15 openssl
 SWIFT ?= swift
 DEMO_HOME ?= $(CURDIR)/.build/demo-home
 # The runner that dstack server hands to instances: release, Swift runtime linked
@@ -97,9 +97,18 @@ runner: apt-deps
 
 # The whole suite. Tests run one at a time: several start servers and processes.
 # The instance image is debootstrapped once (about 2 min) and cached under .build/.
-# The second run: the reconciler's tests and the local-provider end-to-end CLI tests
-# with their state in the throwaway PostgreSQL (DSTACK_TEST_STATE=postgres).
-POSTGRES_RERUN := DstackCoreTests.ReconcilerTests|DstackCoreTests.ProvisioningFailureTests|DstackCoreTests.DiskLaunchTests|CLITests.AutoscalerEndToEndTests|CLITests.LocalAutoscaleTests|DstackCoreTests.CostReconcilerTests
+# The second run: the state-backed core tests and the local-provider end-to-end CLI
+# tests with their state in the throwaway PostgreSQL (DSTACK_TEST_STATE=postgres).
+# Not rerun: ServerOperationTests, BadInputTests, BackgroundServerTests (server.lock and
+# state.db as files: SQLite's alone); the suites that always use Postgres (StateStore,
+# StateCopy, PostgresState, PostgresServer, PostgresTLS, AdminToken, MigrateState,
+# Replica); APIFuzzTests (the API's input handling, not the state's).
+POSTGRES_RERUN := DstackCoreTests.ReconcilerTests|DstackCoreTests.ProvisioningFailureTests|DstackCoreTests.DiskLaunchTests|CLITests.AutoscalerEndToEndTests|CLITests.LocalAutoscaleTests
+POSTGRES_RERUN := $(POSTGRES_RERUN)|DstackCoreTests.HeldRequestTests|DstackCoreTests.SpotLifecycleTests|DstackCoreTests.ArtifactStateTests
+POSTGRES_RERUN := $(POSTGRES_RERUN)|CLITests.ArtifactsEndToEndTests|CLITests.SpotInterruptionTests|CLITests.RunSubmissionTests|CLITests.RunCommandTests
+POSTGRES_RERUN := $(POSTGRES_RERUN)|CLITests.RunnerAPITests|CLITests.ServerShutdownTests|CLITests.APIAccessTests|CLITests.SecretsStayHiddenTests
+POSTGRES_RERUN := $(POSTGRES_RERUN)|CLITests.APIRefusalTests|CLITests.ProvisioningProgressTests|CLITests.RegistrationReplyLostTests
+POSTGRES_RERUN := $(POSTGRES_RERUN)|CLITests.ServerTLSTests|CLITests.ConfigureTests|CLITests.ConcurrencyTests|DstackCoreTests.CostReconcilerTests
 test: deps build e2e-image-root
 	$(SWIFT) test
 	DSTACK_TEST_STATE=postgres $(SWIFT) test --skip-build --filter '$(POSTGRES_RERUN)'

@@ -29,6 +29,8 @@ let package = Package(
         // The Postgres state backend (dstack server --database-url): the wire protocol, a
         // connection pool, LISTEN/NOTIFY. Only DstackState links it.
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // Already in the graph through postgres-nio: TLS to Postgres (sslmode, sslrootcert).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.25.0"),
     ],
     targets: [
         // Native libraries, found with pkg-config; `make` installs the apt packages.
@@ -62,6 +64,7 @@ let package = Package(
                                                    .product(name: "PostgresNIO", package: "postgres-nio"),
                                                    .product(name: "NIOCore", package: "swift-nio"),
                                                    .product(name: "NIOPosix", package: "swift-nio"),
+                                                   .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                                    .product(name: "Logging", package: "swift-log")]),
 
         // The control plane: the planner, the reconciler, the runner API's logic, the

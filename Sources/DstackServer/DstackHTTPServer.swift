@@ -75,15 +75,21 @@ public struct DstackHTTPServer {
         loop.isLeader = { coordination.isLeader }
         let control = try ControlPlane(workspace: workspace, reconciler: reconciler, loop: loop, signal: signal, artifacts: artifacts,
                                        isLeader: { coordination.isLeader })
-        try control.users.ensureAdmin()
+        if try control.users.ensureAdmin() == .elsewhere {
+            warn(AdminTokenAdvice.elsewhere(home: workspace.home))
+        }
         control.observers.attach(runnerService: service)
         if coordination.isShared {
             signal.relay = { coordination.publish($0) }
         }
-        coordination.start(leadership: { leading in
-            if coordination.isShared { log(leading ? "this server now leads the reconcile loop" : "this server no longer leads the reconcile loop") }
-            if leading { loop.wake() }
-        }, wake: { signal.notifyFromElsewhere($0) })
+        // Tries for the lease once the server listens: one that cannot (its port taken)
+        // never leads, not even for a moment.
+        let startCoordination: @Sendable () -> Void = {
+            coordination.start(leadership: { leading in
+                if coordination.isShared { log(leading ? "this server now leads the reconcile loop" : "this server no longer leads the reconcile loop") }
+                if leading { loop.wake() }
+            }, wake: { signal.notifyFromElsewhere($0) })
+        }
         defer { coordination.stop() }
         APIRoutes(control: control, web: WebOptions(metricsPublic: options.metricsPublic, secureCookie: options.tls != nil)).add(to: router)
         let scheme = options.tls == nil ? "http" : "https"
@@ -105,6 +111,7 @@ public struct DstackHTTPServer {
                 log("dstack server listening on \(address)")
                 log("instances are given \(delivery.advertiseURL)"
                     + (delivery.serverPin.map { " (self-signed certificate in \(ServerCertificate.directory(home).path), pinned in their user data; CLIs elsewhere: dstack login --pin \($0))" } ?? ""))
+                startCoordination()
             },
             logger: frameworkLogger)
         defer { ServerInfo.remove(home, pid: getpid()) }

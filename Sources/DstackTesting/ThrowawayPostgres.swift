@@ -75,6 +75,28 @@ public final class ThrowawayPostgres: @unchecked Sendable { // `lock` guards `st
         try start()
     }
 
+    /// Turns TLS on (`ssl=on` with this PEM certificate and key, copied into the
+    /// server's directory where only its user reads them) and reloads; plain connections
+    /// are still accepted. Returns once a new session sees it.
+    public func enableTLS(certificate: String, key: String) throws {
+        let certificateCopy = directory.appendingPathComponent("server.crt").path
+        let keyCopy = directory.appendingPathComponent("server.key").path
+        try Data(contentsOf: URL(fileURLWithPath: certificate)).write(to: URL(fileURLWithPath: certificateCopy))
+        try Data(contentsOf: URL(fileURLWithPath: key)).write(to: URL(fileURLWithPath: keyCopy))
+        // Postgres refuses a key others can read, and runs as `postgres` under root.
+        try Self.run("/bin/chmod", ["0600", certificateCopy, keyCopy])
+        if getuid() == 0 { try Self.run("/bin/chown", ["postgres:postgres", certificateCopy, keyCopy]) }
+        try psql("ALTER SYSTEM SET ssl_cert_file = '\(certificateCopy)'")
+        try psql("ALTER SYSTEM SET ssl_key_file = '\(keyCopy)'")
+        try psql("ALTER SYSTEM SET ssl = on")
+        try psql("SELECT pg_reload_conf()")
+        let deadline = Date().addingTimeInterval(30)
+        while try psql("SHOW ssl") != "on" {
+            guard Date() < deadline else { throw ThrowawayPostgresError("ssl=on did not take: \(try psql("SHOW ssl"))") }
+            usleep(100_000)
+        }
+    }
+
     /// `postgresql://dstack:PASSWORD@127.0.0.1:PORT/NAME`
     public func url(database: String) -> String {
         "postgresql://\(user):\(password)@127.0.0.1:\(port)/\(database)"

@@ -20,7 +20,10 @@ struct ServerCommand: DstackCommand {
         'dstack server stop' stops the server of this DSTACK_HOME; with no server running, \
         any CLI command starts one in the background. With --database-url (or \
         DSTACK_DATABASE_URL) the state is in that PostgreSQL database instead of \
-        DSTACK_HOME/state.db, and several servers may share it.
+        DSTACK_HOME/state.db, and several servers may share it; a server on a home of \
+        its own then writes no admin.token ('dstack server admin-token --reset' gives the \
+        admin a new one there). The URL takes ?sslmode=disable|prefer|require|verify-ca|verify-full \
+        and &sslrootcert=FILE for TLS to the database.
         """
     )
 
@@ -83,7 +86,7 @@ struct ServerCommand: DstackCommand {
     var metricsPublic = false
 
     @Option(name: .customLong("database-url"),
-            help: ArgumentHelp("Keep the state in this PostgreSQL database, postgresql://USER:PASSWORD@HOST:PORT/DATABASE "
+            help: ArgumentHelp("Keep the state in this PostgreSQL database, postgresql://USER:PASSWORD@HOST:PORT/DATABASE[?sslmode=verify-full&sslrootcert=FILE] "
                 + "(default: DSTACK_DATABASE_URL, else DSTACK_HOME/state.db).", valueName: "URL"))
     var databaseURL: String?
 

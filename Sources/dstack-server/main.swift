@@ -19,7 +19,7 @@ func sentence(for error: Error) -> String? {
     switch error {
     case let error as ProviderError: return error.userMessage
     case let error as CustomStringConvertible where error is ConfigError || error is StateError || error is HomeError
-        || error is WorkspaceError || error is CLIError || error is DatabaseURLError || error is StateCopyError || error is RunnerDeliveryError: return error.description
+        || error is WorkspaceError || error is CLIError || error is DatabaseURLError || error is StateCopyError || error is UserError || error is RunnerDeliveryError: return error.description
     default: return nil
     }
 }
@@ -27,5 +27,8 @@ func sentence(for error: Error) -> String? {
 let arguments = Array(CommandLine.arguments.dropFirst())
 if arguments.first == "migrate-state" {
     await runCommandLine(MigrateStateCommand.self, Array(arguments.dropFirst()), sentence: sentence(for:))
+}
+if arguments.first == "admin-token" {
+    await runCommandLine(AdminTokenCommand.self, Array(arguments.dropFirst()), sentence: sentence(for:))
 }
 await runCommandLine(ServerCommand.self, arguments, sentence: sentence(for:))

@@ -114,7 +114,7 @@ final class APIAccessTests: CLITestCase {
         let server = try startServer()
         // A registered runner's token, as state keeps it (only the hash).
         let runnerToken = "runner-" + SecureRandom.hex(16)
-        let state = try StateStore(home: DstackHome(url: home))
+        let state = try openState()
         try state.write { tx in
             try tx.journalBatch(token: "batch-1", vendor: "local", instanceType: "local", count: 1, registrationHash: "x")
             try tx.registerInstance(id: "i-runner", vendor: "local", instanceType: "local", spotRequestID: nil,
@@ -150,8 +150,14 @@ final class APIAccessTests: CLITestCase {
         XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
         let token = adminToken
         XCTAssertFalse(token.isEmpty)
-        let database = try Data(contentsOf: stateFile) + ((try? Data(contentsOf: URL(fileURLWithPath: stateFile.path + "-wal"))) ?? Data())
-        XCTAssertNil(database.range(of: Data(token.utf8)), "state.db must not hold the plain token")
+        if let url = commandEnvironment["DSTACK_DATABASE_URL"] {
+            // Every user row, as Postgres's own client prints it.
+            let users = try ThrowawayPostgres.shared().psql("SELECT * FROM users", database: try DatabaseURL(parsing: url).database)
+            XCTAssertTrue(users.contains("admin") && !users.contains(token), "the database must not hold the plain token")
+        } else {
+            let database = try Data(contentsOf: stateFile) + ((try? Data(contentsOf: URL(fileURLWithPath: stateFile.path + "-wal"))) ?? Data())
+            XCTAssertNil(database.range(of: Data(token.utf8)), "state.db must not hold the plain token")
+        }
     }
 }
 

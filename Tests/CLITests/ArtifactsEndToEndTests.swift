@@ -7,14 +7,12 @@ import XCTest
 /// `evaluate` pipeline through deps, downloads that match byte for byte and resume,
 /// paths that never leave the working directory, and what an incomplete run says.
 final class ArtifactsEndToEndTests: CLITestCase {
+    /// On whichever backend the test runs (make test reruns it on Postgres): the server
+    /// keeps its state where the configuring commands put it.
     private func startLocalServer(_ arguments: String..., port: Int? = nil) throws -> ServerProcess {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")
-        let server = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"] + arguments, port: port)
-        servers.append(server)
-        commandEnvironment["DSTACK_SERVER_URL"] = server.url
-        try server.waitUntilListening()
-        return server
+        return try startServer(arguments: arguments, port: port)
     }
 
     private func write(_ path: String, _ text: String) throws {

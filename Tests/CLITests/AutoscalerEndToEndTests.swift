@@ -154,8 +154,7 @@ extension AutoscalerEndToEndTests {
         let leaked = try XCTUnwrap(liveInstances().first?["id"]?.stringValue)
         // Forget it, as a crash between the cloud's answer and the journal would.
         // (On whichever backend the test runs: state.db, or Postgres under DSTACK_TEST_STATE.)
-        let database = try commandEnvironment["DSTACK_DATABASE_URL"].map { try DatabaseURL(parsing: $0) }
-        let state = try StateStore(home: DstackHome(url: home), databaseURL: database)
+        let state = try openState()
         try state.write { tx in
             try tx.forget(TerminationTarget(instanceIDs: [leaked]), vendor: "local")
             for batch in try tx.openBatches(vendor: "local") { try tx.closeBatch(token: batch.token) }

@@ -89,6 +89,14 @@ class CLITestCase: XCTestCase {
     var configFile: URL { home.appendingPathComponent("config.json") }
     var stateFile: URL { home.appendingPathComponent("state.db") }
 
+    /// The state this test's servers keep: the home's state.db, or the Postgres database
+    /// of DSTACK_TEST_STATE=postgres. For what no API shows (a log line's time, a
+    /// cooldown) or a fault to inject; everything else is read through the CLI.
+    func openState() throws -> StateStore {
+        let database = try commandEnvironment["DSTACK_DATABASE_URL"].map { try DatabaseURL(parsing: $0) }
+        return try StateStore(home: DstackHome(url: home), databaseURL: database)
+    }
+
     /// The server's own bookkeeping (where it listens, its log, its locks), which any
     /// command may start; not what a failed command must leave alone.
     static let serverFiles: Set<String> = ["server.json", "server.log", "server.lock", "server-start.lock", "admin.token"]

@@ -6,7 +6,8 @@ import XCTest
 final class ConcurrencyTests: CLITestCase {
     func testConcurrentProcessesNeverLoseAnIncrement() throws {
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
-        let db = home.appendingPathComponent("state.db").path
+        // The state the commands' server keeps (Postgres under DSTACK_TEST_STATE=postgres).
+        let db = commandEnvironment["DSTACK_DATABASE_URL"] ?? home.appendingPathComponent("state.db").path
         let workers = 4, iterations = 50
         let processes: [Process] = try (0..<workers).map { _ in
             let process = Process()
@@ -29,7 +30,7 @@ final class ConcurrencyTests: CLITestCase {
         // lock instead of failing with "database is locked".
         let group = DispatchGroup()
         let failures = Locked<[String]>([])
-        let dstack = BuiltProducts.path("dstack"), environment = ["DSTACK_HOME": home.path]
+        let dstack = BuiltProducts.path("dstack"), environment = stateEnvironment.merging(["DSTACK_HOME": home.path]) { _, new in new }
         for _ in 0..<6 {
             group.enter()
             DispatchQueue.global().async {

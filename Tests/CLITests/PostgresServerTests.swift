@@ -57,19 +57,42 @@ final class PostgresServerTests: CLITestCase {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")
         let server = try startServer()
+        let token = try String(contentsOf: home.appendingPathComponent("admin.token"), encoding: .utf8)
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        let http = CurlHTTPClient(options: .init(connectTimeout: 1, totalTimeout: 30, proxy: ProxySettings()))
+        func get(_ path: String) throws -> HTTPResponse {
+            try http.sendBlocking(HTTPRequest(url: server.url + path, headers: [HTTPHeader("Authorization", "Bearer \(token)")]))
+        }
+        // Acknowledged before the outage: it must finish whatever happens next. (The pool
+        // now holds connections, all of which the stop cuts.)
         let first = try submit("--", "sh", "-c", "sleep 2; echo first", server: server)
+        XCTAssertEqual(try get("/api/v1/runs").status, 200)
 
         postgres.pause()
+        XCTAssertEqual(try get("/api/v1/runs").status, 503, "the API answers 503 while the database is down")
+        let health = try JSONValue.parse(String(decoding: try get("/api/v1/health").body, as: UTF8.self))
+        XCTAssertEqual(health["database"]?.stringValue, "unreachable", "\(health)")
         let down = try dstack(["ps", "--json"])
-        XCTAssertNotEqual(down.status, 0, "the API answers 503 while the database is down: \(down)")
+        XCTAssertNotEqual(down.status, 0, "the CLI says so: \(down)")
         XCTAssertTrue(down.stderr.contains("unreachable"), down.description)
-        Thread.sleep(forTimeInterval: 2) // a reconcile pass or two fail meanwhile
+        let refused = try dstack(["run", "--detach", "--", "echo", "never acknowledged"], environment: ["DSTACK_SERVER_URL": server.url])
+        XCTAssertNotEqual(refused.status, 0, "a submission is refused, not half taken: \(refused)")
+        Thread.sleep(forTimeInterval: 2) // reconcile passes and a runner's polls fail meanwhile
         XCTAssertTrue(server.process.isRunning, "the server must not crash: \(server.output)")
         try postgres.restart()
 
-        try eventually("the server to answer again") { try dstack(["ps", "--json"]).status == 0 }
+        // Every pooled connection died with the old server: none is handed out again, so
+        // the API serves at the pool's next try (a bound on waiting, not a speed check).
+        try eventually("the server to answer again", timeout: 20) { try get("/api/v1/runs").status == 200 }
+        XCTAssertEqual(try get("/api/v1/runs").status, 200, "and keeps answering: no stale connection is left")
         let second = try submit("--", "sh", "-c", "echo second", server: server)
         try eventually("both runs to finish") { try status(first) == "done" && status(second) == "done" }
+        XCTAssertEqual(Set(try runs().compactMap { $0["id"]?.stringValue }), [first, second], "the refused one was never taken")
+        XCTAssertTrue(try ok("logs", first).contains("first"))
         XCTAssertTrue(server.process.isRunning, server.output)
+        XCTAssertFalse(server.output.contains(postgres.password), "the password never reaches the log")
+        // Its instance goes while its database is still here (tearDown comes after the defer).
+        try ok("autoscale", "clear")
+        try eventually("the instance to be torn down") { try liveInstances().isEmpty }
     }
 }

@@ -28,7 +28,7 @@ final class RunCommandTests: CLITestCase {
 
     func testAnAdHocCommandKeepsItsArgumentsQuoted() throws {
         let id = try ok("run", "-d", "--wait", "--", "echo", "a b", "it's").trimmingCharacters(in: .whitespacesAndNewlines)
-        let state = try StateStore(path: stateFile.path)
+        let state = try openState()
         XCTAssertEqual(try state.read { try $0.run(id)?.commands }, [#"echo 'a b' 'it'\''s'"#])
     }
 

@@ -93,7 +93,7 @@ final class RunSubmissionTests: CLITestCase {
         try ok("local", "configure")
         try write(".dstack/workflows.yaml", "workflows:\n  - name: w\n    commands: [x]\n    resources:\n      memory: 16\n      disk: 100\n")
         let id = try ok("run", "-d", "--wait", "w").trimmingCharacters(in: .whitespacesAndNewlines)
-        let requirements = try StateStore(path: stateFile.path).read { try $0.run(id)?.requirements }
+        let requirements = try openState().read { try $0.run(id)?.requirements }
         XCTAssertEqual(requirements, ResourceRequirements(memoryMiB: 16384, diskGB: 100))
     }
 
@@ -135,7 +135,7 @@ final class RunSubmissionTests: CLITestCase {
         XCTAssertEqual(second.status, 0, second.description)
         XCTAssertEqual(storedArchives.count, 1, "identical code is stored once: \(storedArchives)")
         let ids = try runs().compactMap { $0["id"]?.stringValue }
-        let hashes = try StateStore(path: stateFile.path).read { tx in try ids.map { try tx.run($0)?.code?.sha256 } }
+        let hashes = try openState().read { tx in try ids.map { try tx.run($0)?.code?.sha256 } }
         XCTAssertEqual(Set(hashes).count, 1)
         XCTAssertEqual(storedArchives.first, hashes.first!.map { "\($0).tar.gz" })
     }

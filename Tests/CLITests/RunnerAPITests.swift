@@ -16,11 +16,9 @@ final class RunnerAPITests: CLITestCase {
     private func startWithTwoInstances() throws {
         try ok("local", "configure")
         try ok("autoscale", "allow", "local", "--max", "1")
-        server = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s"])
-        commandEnvironment["DSTACK_SERVER_URL"] = server.url
-        try server.waitUntilListening()
+        server = try startServer()
         // Two registered instances whose tokens the test knows.
-        let state = try StateStore(path: stateFile.path)
+        let state = try openState()
         try state.write { tx in
             try tx.journalBatch(token: "seed", vendor: "other", instanceType: "local", count: 2, registrationHash: "none")
             for (id, token) in [("inst-a", "token-a"), ("inst-b", "token-b")] {
@@ -76,7 +74,7 @@ final class RunnerAPITests: CLITestCase {
         try "shipped\n".write(to: workingDirectory.appendingPathComponent("main.py"), atomically: false, encoding: .utf8)
         // A type no rule allows: the server never places it, so the test assigns it to inst-a.
         let id = try ok("run", "-d", "--wait", "--instance-type", "nowhere", "--", "true").trimmingCharacters(in: .whitespacesAndNewlines)
-        let state = try StateStore(path: stateFile.path)
+        let state = try openState()
         let code = try XCTUnwrap(try state.read { try $0.run(id)?.code })
         try state.write { tx in
             _ = try tx.startAttempt(id, on: "inst-a")

@@ -71,12 +71,25 @@ extension CLITestCase {
     /// commands at it and waits until it answers.
     @discardableResult
     func startServer(_ arguments: String..., interval: String = "1s", port: Int? = nil) throws -> ServerProcess {
+        try startServer(arguments: arguments, interval: interval, port: port)
+    }
+
+    /// The same, with the arguments as an array. The server keeps its state where the
+    /// commands' background server would (DSTACK_DATABASE_URL under DSTACK_TEST_STATE).
+    @discardableResult
+    func startServer(arguments: [String], interval: String = "1s", port: Int? = nil) throws -> ServerProcess {
         let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", interval] + arguments, port: port,
-                                        environment: commandEnvironment.filter { $0.key == "DSTACK_DATABASE_URL" })
+                                        environment: stateEnvironment)
         servers.append(started)
         commandEnvironment["DSTACK_SERVER_URL"] = started.url
         try started.waitUntilListening()
         return started
+    }
+
+    /// What a server the test starts itself needs to keep its state where the commands'
+    /// servers do: DSTACK_DATABASE_URL under DSTACK_TEST_STATE=postgres, else nothing.
+    var stateEnvironment: [String: String] {
+        commandEnvironment.filter { $0.key == "DSTACK_DATABASE_URL" }
     }
 
     /// `dstack ps --json` as a list of objects.

@@ -15,7 +15,7 @@ final class ServerShutdownTests: CLITestCase {
         let launchLock = try HeldFileLock(path: home.appendingPathComponent("local/launch.lock").path)
         let server = try startServer("--max-provisioning-attempts", "1")
         let id = try submit("--", "true", server: server)
-        let state = try StateStore(path: stateFile.path)
+        let state = try openState()
         try eventually("the launch to be journaled and sent") {
             try state.read { try $0.launches(vendor: "local") }.map(\.status) == [.intent]
         }

@@ -29,7 +29,8 @@ final class ServerTLSTests: CLITestCase {
         try ok("autoscale", "allow", "local", "--max", "1")
         let port = try LocalPort.free()
         let url = "https://127.0.0.1:\(port)"
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s", "--advertise-url", url], port: port)
+        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s", "--advertise-url", url], port: port,
+                                        environment: stateEnvironment)
         server = started
         try eventually("the server to write server.json; output: \(started.output)") {
             FileManager.default.fileExists(atPath: home.appendingPathComponent("server.json").path)
@@ -58,7 +59,8 @@ final class ServerTLSTests: CLITestCase {
 
         // A restart keeps the certificate: instances launched before it hold its pin.
         started.stop()
-        let again = try ServerProcess(home: home, arguments: ["--advertise-url", url], port: try LocalPort.free())
+        let again = try ServerProcess(home: home, arguments: ["--advertise-url", url], port: try LocalPort.free(),
+                                      environment: stateEnvironment)
         server = again
         try eventually("the restarted server to write server.json") {
             (try? serverInfo())?["local_url"]?.stringValue?.hasSuffix(":\(again.port)") == true
@@ -75,7 +77,8 @@ final class ServerTLSTests: CLITestCase {
     func testACLIElsewhereReachesASelfSignedServerThroughThePinItPrints() throws {
         let port = try LocalPort.free()
         let url = "https://127.0.0.1:\(port)"
-        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s", "--advertise-url", url], port: port)
+        let started = try ServerProcess(home: home, arguments: ["--reconcile-interval", "1s", "--advertise-url", url], port: port,
+                                        environment: stateEnvironment)
         server = started
         try eventually("the server to write server.json; output: \(started.output)") {
             (try? serverInfo())?["server_pin"]?.stringValue != nil

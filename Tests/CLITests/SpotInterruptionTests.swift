@@ -35,7 +35,9 @@ final class SpotInterruptionTests: CLITestCase {
         XCTAssertEqual(logs.stdout.components(separatedBy: "attempt-output").count - 1, 2, "both attempts stay in the log")
         XCTAssertTrue(try ok("ps", "--all").contains("interrupted once, last by \(signal)"))
 
-        let state = try StateStore(path: stateFile.path)
+        // The server's own clock and its cooldowns, which no API shows: read from its
+        // state, on whichever backend it runs (make test reruns this on Postgres).
+        let state = try openState()
         let requeuedAt = try XCTUnwrap(try state.read { try $0.logs(runID: id) }.first { $0.text.contains("interrupted: spot") }?.at)
         XCTAssertLessThan(requeuedAt.timeIntervalSince(announced), 10, "from the notice to the requeue, by the server's own clock")
         let cooled = try state.read { try $0.offeringCooldowns() }

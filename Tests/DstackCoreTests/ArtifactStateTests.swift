@@ -9,7 +9,7 @@ final class ArtifactStateTests: XCTestCase {
 
     override func setUpWithError() throws {
         temp = TempHome()
-        state = try StateStore(home: temp.home)
+        state = try StateStore(home: temp.home, databaseURL: try TestStateBackend.databaseURL())
     }
 
     override func tearDown() {

@@ -14,7 +14,7 @@ final class HeldRequestTests: XCTestCase {
         let fake = cloud!
         let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
                                                         makeProvider: { _, _ in fake })])
-        workspace = Workspace(home: temp.home, registry: registry, environment: [:])
+        workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
         try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
         var options = ReconcilerOptions()
         options.fulfillmentTimeout = fulfillmentTimeout

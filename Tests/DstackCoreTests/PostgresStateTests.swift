@@ -16,7 +16,9 @@ final class PostgresStateTests: XCTestCase {
 
     func testABadDatabaseURLIsOneSentenceThatNeverShowsThePassword() {
         for text in ["mysql://u:s3cret@h/d", "postgresql://u:s3cret@h", "postgresql://:s3cret@h/d", "postgresql:///d",
-                     "postgresql://u:s3cret@h:99999/d", "postgresql://u:s3cret@h/d?sslmode=require", "not a url"] {
+                     "postgresql://u:s3cret@h:99999/d", "postgresql://u:s3cret@h/d?sslmode=sometimes",
+                     "postgresql://u:s3cret@h/d?password=s3cret", "postgresql://u:s3cret@h/d?sslmode=disable&sslrootcert=/ca.pem",
+                     "not a url"] {
             XCTAssertThrowsError(try DatabaseURL(parsing: text), text) { error in
                 let message = "\(error)"
                 XCTAssertFalse(message.contains("s3cret"), message)
@@ -24,6 +26,21 @@ final class PostgresStateTests: XCTestCase {
                 XCTAssertTrue(message.hasPrefix("the database URL"), message)
             }
         }
+    }
+
+    func testTLSOptionsAreParsedAsLibpqReadsThemAndShownWithoutThePassword() throws {
+        let full = try DatabaseURL(parsing: "postgresql://dstack:s3cret@db.example/state?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+        XCTAssertEqual(full.sslMode, .verifyFull)
+        XCTAssertEqual(full.sslRootCertificate, "/etc/ca.pem")
+        XCTAssertEqual(full.description, "postgresql://dstack:***@db.example:5432/state?sslmode=verify-full&sslrootcert=/etc/ca.pem")
+        XCTAssertEqual(try DatabaseURL(parsing: full.secretURLString), full, "a child process is handed the same settings")
+        XCTAssertEqual(try DatabaseURL(parsing: "postgresql://u@h/d").sslMode, .disable, "no sslmode: plain, as before")
+        XCTAssertEqual(try DatabaseURL(parsing: "postgresql://u@h/d?sslmode=require").sslMode, .require)
+        // libpq: a root certificate with require (or no mode) checks the chain.
+        XCTAssertEqual(try DatabaseURL(parsing: "postgresql://u@h/d?sslmode=require&sslrootcert=/ca.pem").sslMode, .verifyCA)
+        XCTAssertEqual(try DatabaseURL(parsing: "postgresql://u@h/d?sslrootcert=/ca.pem").sslMode, .verifyCA)
+        XCTAssertEqual("\(DatabaseURLError.sslMode("sometimes"))",
+                       "the database URL's sslmode 'sometimes' is not one of disable, prefer, require, verify-ca, verify-full")
     }
 
     func testAWrongPasswordIsOneSentenceWithoutThePassword() throws {
@@ -65,5 +82,22 @@ final class PostgresStateTests: XCTestCase {
         XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 2, "the acknowledged write is kept; the refused one is not")
         _ = try state.write { try $0.setRule("m5.xlarge", max: 3) }
         XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 3)
+    }
+
+    func testAfterARestartTheFirstRequestIsServedNotFailedOnAStaleConnection() throws {
+        let server = try ThrowawayPostgres() // its own: this test stops it
+        defer { server.stop() }
+        let state = try StateStore(databaseURL: try DatabaseURL(parsing: try server.makeDatabase()))
+        _ = try state.write { try $0.setRule("m5.xlarge", max: 2) }
+        // Several pooled connections, idle when the database goes.
+        DispatchQueue.concurrentPerform(iterations: 6) { _ in
+            for _ in 0..<20 { _ = try? state.read { try $0.rule(for: "m5.xlarge") } }
+        }
+        server.pause()
+        try server.restart()
+        // Nothing asked meanwhile: every idle connection is dead, and none is handed out.
+        XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 2)
+        for max in 3...8 { _ = try state.write { try $0.setRule("m5.xlarge", max: max) } }
+        XCTAssertEqual(try state.read { try $0.rule(for: "m5.xlarge")?.max }, 8)
     }
 }

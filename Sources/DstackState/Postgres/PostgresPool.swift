@@ -2,11 +2,18 @@ import Foundation
 
 /// A small blocking pool of `PostgresStateConnection`s. The state is called
 /// synchronously from blocking threads (see `StateStore`), so a borrower waits on a
-/// condition rather than awaiting; PostgresClient's pool is async-only. A connection
-/// that failed is closed, not returned; while the database is unreachable, new
-/// connections are tried with backoff (0.25 s doubling to 5 s) and borrowers meanwhile
-/// fail at once with `StateError.unavailable`.
-final class PostgresPool: @unchecked Sendable { // `condition` guards idle, open, retryAt and backoff
+/// condition rather than awaiting; PostgresClient's pool is async-only.
+///
+/// Dead connections are found before they cost a borrower a wait: an idle connection
+/// whose socket closed (the database restarted or cut it) is dropped at checkout, and
+/// the first connection that fails for want of the database takes every idle one with
+/// it (they all went to the same server, which is gone or restarted), so the next
+/// borrower connects afresh instead of finding the next stale one. Sockets carry TCP
+/// keepalive and a user timeout (see `PostgresStateConnection.connect`), so a database
+/// that vanishes without closing them is noticed within seconds too. While the database
+/// is unreachable, new connections are tried with backoff (0.25 s doubling to 5 s) and
+/// borrowers meanwhile fail at once with `StateError.unavailable`.
+final class PostgresPool: @unchecked Sendable { // `condition` guards idle, open, retryAt, backoff and lastFailure
     let url: DatabaseURL
     private let capacity: Int
     private let condition = NSCondition()
@@ -16,6 +23,9 @@ final class PostgresPool: @unchecked Sendable { // `condition` guards idle, open
     private var retryAt = Date.distantPast
     private var backoff: TimeInterval = 0
     private var lastFailure = ""
+    /// How long a new connection may take to be made, once the server runs.
+    static let connectTimeout: TimeInterval = 5
+    static let maximumBackoff: TimeInterval = 5
 
     init(url: DatabaseURL, capacity: Int = 10) {
         self.url = url
@@ -31,10 +41,16 @@ final class PostgresPool: @unchecked Sendable { // `condition` guards idle, open
 
     func borrow() throws -> PostgresStateConnection {
         condition.lock()
-        while idle.isEmpty && open >= capacity { condition.wait() }
-        if let connection = idle.popLast() {
-            condition.unlock()
-            return connection
+        while true {
+            while idle.isEmpty && open >= capacity { condition.wait() }
+            guard let connection = idle.popLast() else { break }
+            if !connection.isClosed {
+                condition.unlock()
+                return connection
+            }
+            // Its socket closed while it sat idle: never hand it out.
+            open -= 1
+            connection.abandon()
         }
         if Date() < retryAt {
             let reason = lastFailure
@@ -46,37 +62,41 @@ final class PostgresPool: @unchecked Sendable { // `condition` guards idle, open
         let id = nextID
         condition.unlock()
         do {
-            let connection = try PostgresStateConnection.connect(url, id: id)
+            let connection = try PostgresStateConnection.connect(url, id: id, timeout: Self.connectTimeout)
             condition.withLock { backoff = 0; retryAt = .distantPast }
             return connection
         } catch {
+            let failure = PostgresFailure(error, url: url)
             condition.withLock {
                 open -= 1
-                backoff = min(5, max(0.25, backoff * 2))
+                backoff = min(Self.maximumBackoff, max(0.25, backoff * 2))
                 retryAt = Date().addingTimeInterval(backoff)
-                lastFailure = "\(error)"
+                lastFailure = failure.description
                 condition.signal()
             }
-            if let failure = error as? PostgresFailure, !failure.meansUnavailable {
-                throw StateError.failed(path: url.description, reason: failure.description)
-            }
-            throw StateError.unavailable(location: url.description, reason: "\(error)")
+            if !failure.meansUnavailable { throw StateError.failed(path: url.description, reason: failure.description) }
+            throw StateError.unavailable(location: url.description, reason: failure.description)
         }
     }
 
     func giveBack(_ connection: PostgresStateConnection) {
-        if connection.isClosed {
-            connection.close()
+        guard connection.isClosed else {
             condition.withLock {
-                open -= 1
+                idle.append(connection)
                 condition.signal()
             }
             return
         }
-        condition.withLock {
-            idle.append(connection)
-            condition.signal()
+        // Failed for want of the database: the idle ones went to the same server.
+        let stale: [PostgresStateConnection] = condition.withLock {
+            let dropped = connection.broken ? idle : idle.filter(\.isClosed)
+            idle.removeAll { candidate in dropped.contains { $0 === candidate } }
+            open -= 1 + dropped.count
+            condition.broadcast()
+            return dropped
         }
+        connection.abandon()
+        stale.forEach { $0.abandon() }
     }
 
     /// Closes every idle connection (borrowed ones close when given back broken).

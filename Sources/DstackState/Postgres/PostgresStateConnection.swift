@@ -1,7 +1,11 @@
 import Foundation
 import Logging
 import NIOCore
+import NIOPosix
 import PostgresNIO
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One PostgresNIO connection used synchronously: each statement's future is awaited by
 /// blocking the calling thread. The server calls state only from its blocking threads
@@ -18,19 +22,57 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
         self.connection = connection
     }
 
-    static func connect(_ url: DatabaseURL, id: Int, timeout: TimeAmount = .seconds(10)) throws -> PostgresStateConnection {
+    /// Whatever path let go of it, the connection is closed (PostgresNIO asserts that a
+    /// connection is never released open).
+    deinit {
+        if !connection.isClosed { abandon() }
+    }
+
+    static func connect(_ url: DatabaseURL, id: Int, timeout: TimeInterval = 10) throws -> PostgresStateConnection {
         try refuseEventLoop()
-        var configuration = PostgresConnection.Configuration(host: url.host, port: url.port, username: url.user,
-                                                             password: url.password, database: url.database, tls: .disable)
-        configuration.options.connectTimeout = timeout
+        let tls = try url.postgresTLS()
+        let eventLoop = PostgresConnection.defaultEventLoopGroup.any()
         do {
-            let connection = try Self.await(PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
-                                                                       configuration: configuration, id: id, logger: logger),
-                                            timeout: 30)
+            // The socket is ours (PostgresNIO takes an established channel): its options
+            // let the kernel find a database that vanished without closing it.
+            let channel = try Self.await(Self.bootstrap(on: eventLoop, timeout: timeout).connect(host: url.host, port: url.port),
+                                         timeout: timeout + 1)
+            var configuration = PostgresConnection.Configuration(establishedChannel: channel, tls: tls, username: url.user,
+                                                                 password: url.password, database: url.database)
+            // The name verify-full checks and SNI sends (an IP address is checked against
+            // the certificate's IP entries instead, and never sent).
+            if !url.isIPAddressHost { configuration.options.tlsServerName = url.host }
+            configuration.options.connectTimeout = .milliseconds(Int64(timeout * 1000))
+            let connecting = PostgresConnection.connect(on: eventLoop, configuration: configuration, id: id, logger: logger)
+            let connection: PostgresConnection
+            do {
+                connection = try Self.await(connecting, timeout: timeout + 5)
+            } catch {
+                // Given up on (the event loop was slow): a connection that still arrives
+                // is closed, never dropped open.
+                connecting.whenSuccess { late in late.close().whenComplete { _ in withExtendedLifetime(late) {} } }
+                channel.close(promise: nil)
+                throw error
+            }
             return PostgresStateConnection(connection: connection)
         } catch {
             throw PostgresFailure(error, url: url)
         }
+    }
+
+    /// TCP keepalive (first probe after 5 s idle, then every 2 s, 3 unanswered: dead) and
+    /// a user timeout (data unacknowledged for 10 s: dead), so neither an idle pooled
+    /// connection nor a statement in flight waits on a peer that is gone.
+    private static func bootstrap(on eventLoop: any EventLoop, timeout: TimeInterval) -> ClientBootstrap {
+        let tcp = SocketOptionLevel(IPPROTO_TCP)
+        return ClientBootstrap(group: eventLoop)
+            .connectTimeout(.milliseconds(Int64(timeout * 1000)))
+            .channelOption(.socketOption(.so_keepalive), value: 1)
+            .channelOption(.tcpOption(.tcp_nodelay), value: 1)
+            .channelOption(ChannelOptions.Types.SocketOption(level: tcp, name: SocketOptionName(TCP_KEEPIDLE)), value: 5)
+            .channelOption(ChannelOptions.Types.SocketOption(level: tcp, name: SocketOptionName(TCP_KEEPINTVL)), value: 2)
+            .channelOption(ChannelOptions.Types.SocketOption(level: tcp, name: SocketOptionName(TCP_KEEPCNT)), value: 3)
+            .channelOption(ChannelOptions.Types.SocketOption(level: tcp, name: SocketOptionName(TCP_USER_TIMEOUT)), value: 10_000)
     }
 
     @discardableResult
@@ -66,6 +108,13 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
         _ = try? Self.await(connection.close(), timeout: 5)
     }
 
+    /// Closes without waiting: for a connection that failed, whose peer may never answer.
+    /// The connection lives until its channel has closed (PostgresNIO insists on it).
+    func abandon() {
+        let connection = self.connection
+        connection.close().whenComplete { _ in withExtendedLifetime(connection) {} }
+    }
+
     /// Blocks this (non-event-loop) thread for a future's result, at most `timeout`
     /// seconds: a database that stops answering is a failure, never a hang.
     static func await<T: Sendable>(_ future: EventLoopFuture<T>, timeout: TimeInterval) throws -> T {
@@ -89,6 +138,13 @@ final class PostgresStateConnection: StateConnection, @unchecked Sendable { // o
         case .int2, .int4, .int8: return .integer(try cell.decode(Int64.self))
         case .float4, .float8: return .real(try cell.decode(Double.self))
         case .bool: return .integer(try cell.decode(Bool.self) ? 1 : 0)
+        // SUM over BIGINT is NUMERIC in Postgres (an integer in SQLite): a whole one
+        // reads as an integer, as both dialects' callers expect.
+        case .numeric:
+            let number = try cell.decode(Decimal.self)
+            let whole = NSDecimalNumber(decimal: number).int64Value
+            if Decimal(whole) == number { return .integer(whole) }
+            return .real(NSDecimalNumber(decimal: number).doubleValue)
         // Text in binary format is its UTF-8; anything else (void) reads as its bytes.
         default: return .text(String(buffer: bytes))
         }
@@ -123,8 +179,21 @@ struct PostgresFailure: Error, CustomStringConvertible {
     var meansAuthentication = false
     var sqlState: String?
 
+    init(sentence: String, unavailable: Bool = false) {
+        description = sentence
+        meansUnavailable = unavailable
+    }
+
     init(_ error: any Error, url: DatabaseURL?) {
         let place = url.map { " (\($0))" } ?? ""
+        if let failure = error as? PostgresFailure {
+            self = failure
+            return
+        }
+        if let tls = Self.tls(error, url: url) {
+            self = tls
+            return
+        }
         guard let psql = error as? PSQLError else {
             description = "cannot reach the database\(place): \(Self.plain(error))"
             meansUnavailable = true

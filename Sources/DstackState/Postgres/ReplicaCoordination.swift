@@ -91,15 +91,15 @@ public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards l
                 db = existing
             } else {
                 setLeading(false)
-                db = try PostgresStateConnection.connect(url, id: Int.random(in: 1_000_000...9_999_999), timeout: .seconds(3))
+                db = try PostgresStateConnection.connect(url, id: Int.random(in: 1_000_000...9_999_999), timeout: 3)
                 let replicaID = self.replicaID
                 db.connection.addListener(channel: Self.wakeChannel) { [weak self] _, notification in
                     let parts = notification.payload.split(separator: "|", maxSplits: 1).map(String.init)
                     guard parts.count == 2, parts[0] != replicaID else { return }
                     self?.lock.withLock { self?.onWake }?(parts[1])
                 }
+                lock.withLock { connection = db } // closed by the catch below if LISTEN fails
                 try db.query("LISTEN \(Self.wakeChannel)", [])
-                lock.withLock { connection = db }
             }
             if isLeader {
                 try db.query("SELECT 1", [])

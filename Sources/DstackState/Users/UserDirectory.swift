@@ -2,6 +2,9 @@ import DstackProject
 import DstackProvider
 import DstackWire
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Users and their tokens, as the API server keeps them. A token is 256 random bits,
 /// shown once; state keeps only its SHA-256.
@@ -21,32 +24,86 @@ public struct UserDirectory: Sendable {
 
     public static func newToken() -> String { "dstk_" + SecureRandom.hex(32) }
 
+    /// What `ensureAdmin` found or did with this home's admin.token.
+    public enum AdminTokenStatus: Equatable, Sendable {
+        /// The file opens the admin account.
+        case kept
+        /// The admin (new, or one no file opened) got a new token, written to the file.
+        case written
+        /// The admin lives in a database shared with other servers, and this home has no
+        /// token that opens it: nothing was written (that would lock out the others).
+        case elsewhere
+    }
+
     /// At first start: creates the admin user and writes its token file. Later starts
     /// leave both alone, unless the token file no longer opens the admin account (state
     /// was replaced, or the file deleted), when the admin gets a new token. A state in
     /// Postgres is shared by several servers, each with its own home: there an existing
-    /// admin keeps its token (another server's CLIs use it); copy admin.token from the
-    /// first server's home, or add users with `dstack users add`.
-    public func ensureAdmin() throws {
-        let file = Self.adminTokenFile(home)
-        let saved = (try? String(contentsOf: file, encoding: .utf8))?.trimmingCharacters(in: .whitespacesAndNewlines)
+    /// admin keeps its token (another server's CLIs use it) and this home is told
+    /// `.elsewhere`; `resetAdminToken()` (`dstack server admin-token --reset`) gives
+    /// it one on purpose.
+    @discardableResult
+    public func ensureAdmin() throws -> AdminTokenStatus {
+        // Servers sharing one home (and one database) start one at a time here, so one
+        // never overwrites the file the other's new admin token is in.
+        try withHomeLocked { try ensureAdminLocked() }
+    }
+
+    private func ensureAdminLocked() throws -> AdminTokenStatus {
         let admin = try state.read { try $0.user(named: Self.adminName) }
-        if admin != nil, state.backendName == "postgres" { return }
-        if let admin, admin.role == "admin", let saved, !saved.isEmpty,
-           try state.read({ try $0.user(tokenHash: TokenHash.sha256Hex(saved)) })?.name == admin.name {
-            return
-        }
+        if admin != nil, try adminTokenOpensAdmin() { return .kept }
+        let shared = state.backendName == "postgres"
+        if admin != nil, shared { return .elsewhere }
+        // Two servers of one database starting together: the one that creates the admin
+        // writes its token; the other leaves it alone.
+        return try writeAdminToken(replacing: !shared) ? .written : .elsewhere
+    }
+
+    /// Runs `body` holding an exclusive lock on the home directory itself (flock: no
+    /// file of its own, released when the process dies).
+    private func withHomeLocked<T>(_ body: () throws -> T) throws -> T {
+        let descriptor = open(home.url.path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return try body() } // no home to lock: nothing to share either
+        defer { close(descriptor) }
+        while flock(descriptor, LOCK_EX) != 0 && errno == EINTR {}
+        defer { flock(descriptor, LOCK_UN) }
+        return try body()
+    }
+
+    /// Whether this home's admin.token opens the admin account.
+    public func adminTokenOpensAdmin() throws -> Bool {
+        let saved = (try? String(contentsOf: Self.adminTokenFile(home), encoding: .utf8))?
+            .trimmingCharacters(in: .whitespacesAndNewlines)
+        guard let saved, !saved.isEmpty, let user = try user(token: saved) else { return false }
+        return user.name == Self.adminName && user.role == "admin"
+    }
+
+    /// Gives the admin user (made when missing) a new token and writes it to this home's
+    /// admin.token (0600). The admin's previous token stops opening anything, in every
+    /// home that holds it.
+    public func resetAdminToken() throws {
+        _ = try writeAdminToken(replacing: true)
+    }
+
+    /// Writes a new token to admin.token and makes it the admin's: creating the admin
+    /// when missing, replacing its token only when `replacing`. False (and no file) when
+    /// the admin exists and `replacing` is false.
+    private func writeAdminToken(replacing: Bool) throws -> Bool {
         let token = Self.newToken()
+        let file = Self.adminTokenFile(home)
         // The file first: a crash between the two leaves a token that opens nothing, and
         // the next start makes another, instead of an account no file can open.
         try AtomicFile.write(Array((token + "\n").utf8), to: file, mode: 0o600)
-        try state.write { tx in
+        let made = try state.write { tx -> Bool in
             if try tx.user(named: Self.adminName) == nil {
-                _ = try tx.addUser(name: Self.adminName, role: "admin", tokenHash: TokenHash.sha256Hex(token))
-            } else {
-                try tx.replaceToken(name: Self.adminName, tokenHash: TokenHash.sha256Hex(token))
+                return try tx.addUser(name: Self.adminName, role: "admin", tokenHash: TokenHash.sha256Hex(token))
             }
+            guard replacing else { return false }
+            try tx.replaceToken(name: Self.adminName, tokenHash: TokenHash.sha256Hex(token))
+            return true
         }
+        if !made { try? FileManager.default.removeItem(at: file) }
+        return made
     }
 
     /// The user a bearer token belongs to, or nil.
