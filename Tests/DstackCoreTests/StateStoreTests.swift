@@ -22,6 +22,25 @@ final class StateStoreTests: StateTestCase {
         }
     }
 
+    func testReasonsSetInBulkChangeOnlyRunsStillWaitingAcrossManyStatements() throws {
+        try onEachBackend { location in
+            let state = try location.open()
+            let ids = (0..<1_203).map { String(format: "run-%04d", $0) }
+            try state.write { tx in
+                for id in ids { try tx.submitRun(id: id, workflow: nil, commands: ["true"], requirements: ResourceRequirements()) }
+                try tx.setRunStatus(ids[700], .running)
+            }
+            try state.write { try $0.setRunReasons(ids, status: .pending, reason: "waiting for m5.large") }
+            try state.read { tx in
+                let runs = Dictionary(try tx.runs().map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
+                XCTAssertEqual(runs.values.filter { $0.status == .pending && $0.reason == "waiting for m5.large" }.count, 1_202,
+                               "every waiting run, in every chunk of the update")
+                XCTAssertEqual(runs[ids[700]]?.status, .running, "a run that started keeps its status")
+                XCTAssertNil(runs[ids[700]]?.reason)
+            }
+        }
+    }
+
     func testTheInstallationIDIsStableAcrossOpens() throws {
         try onEachBackend { location in
             let first = try location.open().read { try $0.installationID() }

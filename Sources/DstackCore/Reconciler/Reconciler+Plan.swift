@@ -209,11 +209,16 @@ extension Reconciler {
             // A note lasts while a launch is bringing its run up.
             let notes = try tx.waitNotes()
             for runID in notes.keys where plan.claimedProvisioning[runID] == nil { try tx.setWaitNote(runID, nil) }
+            // Grouped by what they change to: a queue's runs mostly wait for the same reason.
+            var changes: [RunStatus: [String?: [String]]] = [:]
             for (runID, planned) in plan.waiting where !failedLaunchRuns.contains(runID) {
                 let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
                 let reason = Self.waitingReason(planned: planned, note: notes[runID], claimed: status == .provisioning)
                 guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
-                try tx.setRunReason(runID, status: status, reason: reason)
+                changes[status, default: [:]][reason, default: []].append(runID)
+            }
+            for (status, byReason) in changes {
+                for (reason, runIDs) in byReason { try tx.setRunReasons(runIDs, status: status, reason: reason) }
             }
         }
         try recordStages(plan: plan, cloud: cloud, vendor: vendor)

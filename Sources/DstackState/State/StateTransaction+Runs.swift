@@ -109,6 +109,20 @@ extension StateTransaction {
                   .integer(status.isFinished ? 1 : 0), .real(now.timeIntervalSince1970), .text(id)])
     }
 
+    /// `setRunReason` for many runs that get the same status and reason, a few hundred
+    /// per statement: a long queue's first pass sets tens of thousands, and on Postgres
+    /// each statement is a round trip.
+    public func setRunReasons(_ ids: [String], status: RunStatus, reason: String?) throws {
+        let reasonValue = reason.map(SQLiteValue.text) ?? .null
+        for start in stride(from: 0, to: ids.count, by: 500) {
+            let chunk = ids[start..<min(start + 500, ids.count)]
+            try db.query("""
+                UPDATE runs SET status = ?, reason = ? WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
+                AND (status IS DISTINCT FROM ? OR reason IS DISTINCT FROM ?) AND status IN ('submitted', 'pending', 'provisioning')
+                """, [.text(status.rawValue), reasonValue] + chunk.map { .text($0) } + [.text(status.rawValue), reasonValue])
+        }
+    }
+
     /// Updates the status and reason of a run that is still waiting, when they changed.
     /// A plan made a moment ago must not move a run that has since started or ended.
     public func setRunReason(_ id: String, status: RunStatus, reason: String?) throws {
