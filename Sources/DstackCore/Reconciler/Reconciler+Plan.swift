@@ -210,16 +210,15 @@ extension Reconciler {
             let notes = try tx.waitNotes()
             for runID in notes.keys where plan.claimedProvisioning[runID] == nil { try tx.setWaitNote(runID, nil) }
             // Grouped by what they change to: a queue's runs mostly wait for the same reason.
-            var changes: [RunStatus: [String?: [String]]] = [:]
+            struct Change: Hashable { var status: RunStatus; var reason: String? }
+            var changes: [Change: [String]] = [:]
             for (runID, planned) in plan.waiting where !failedLaunchRuns.contains(runID) {
                 let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
                 let reason = Self.waitingReason(planned: planned, note: notes[runID], claimed: status == .provisioning)
                 guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
-                changes[status, default: [:]][reason, default: []].append(runID)
+                changes[Change(status: status, reason: reason), default: []].append(runID)
             }
-            for (status, byReason) in changes {
-                for (reason, runIDs) in byReason { try tx.setRunReasons(runIDs, status: status, reason: reason) }
-            }
+            for (change, runIDs) in changes { try tx.setRunReasons(runIDs, status: change.status, reason: change.reason) }
         }
         try recordStages(plan: plan, cloud: cloud, vendor: vendor)
     }

@@ -111,14 +111,16 @@ extension StateTransaction {
 
     /// `setRunReason` for many runs that get the same status and reason, a few hundred
     /// per statement: a long queue's first pass sets tens of thousands, and on Postgres
-    /// each statement is a round trip.
+    /// each statement is a round trip. The status test is an expression (`status || ''`)
+    /// so that SQLite looks the runs up by ID: on the status index it would read every
+    /// waiting run for each statement (3.6 s instead of 0.2 s for 90,000 runs).
     public func setRunReasons(_ ids: [String], status: RunStatus, reason: String?) throws {
         let reasonValue = reason.map(SQLiteValue.text) ?? .null
         for start in stride(from: 0, to: ids.count, by: 500) {
             let chunk = ids[start..<min(start + 500, ids.count)]
             try db.query("""
                 UPDATE runs SET status = ?, reason = ? WHERE id IN (\(chunk.map { _ in "?" }.joined(separator: ",")))
-                AND (status IS DISTINCT FROM ? OR reason IS DISTINCT FROM ?) AND status IN ('submitted', 'pending', 'provisioning')
+                AND (status IS DISTINCT FROM ? OR reason IS DISTINCT FROM ?) AND (status || '') IN ('submitted', 'pending', 'provisioning')
                 """, [.text(status.rawValue), reasonValue] + chunk.map { .text($0) } + [.text(status.rawValue), reasonValue])
         }
     }
