@@ -130,23 +130,7 @@ final class ChaosOnEC2Tests: EC2EndToEndTestCase {
 
     /// Boots every running instance moto holds that has no runner yet, from its user data.
     func bootNewInstances() throws {
-        for (instanceID, facts) in try emulator()["instances"]?.objectValue?.entries ?? []
-        where runners[instanceID] == nil && facts["state"]?.stringValue == "running" {
-            let script = home.appendingPathComponent("\(instanceID).sh")
-            try (facts["user_data"]?.stringValue ?? "").write(to: script, atomically: true, encoding: .utf8)
-            let runner = Process()
-            runner.executableURL = URL(fileURLWithPath: "/bin/sh")
-            runner.arguments = [script.path]
-            runner.environment = ["PATH": "/usr/bin:/bin",
-                                  "DSTACK_RUNNER": home.appendingPathComponent("bin-\(instanceID)/dstack-runner").path,
-                                  "DSTACK_INSTANCE_ID": instanceID, "DSTACK_ORPHAN_ACTION": "exit",
-                                  "DSTACK_INSTANCE_DIR": home.appendingPathComponent("runner-\(instanceID)").path,
-                                  "DSTACK_METADATA_URL": metadata.baseURL(instance: instanceID)]
-            runner.standardOutput = FileHandle.nullDevice
-            runner.standardError = FileHandle.nullDevice
-            try runner.run()
-            runners[instanceID] = runner
-        }
+        try bootNewInstances(&runners, metadata: metadata)
     }
 
     /// Watches moto directly (not through the fault proxy) with boto3, several times a

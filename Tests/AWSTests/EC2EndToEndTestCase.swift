@@ -79,6 +79,29 @@ class EC2EndToEndTestCase: XCTestCase {
 
     var serverOutput: String { (try? String(contentsOf: serverLog, encoding: .utf8)) ?? "" }
 
+    /// Boots every running instance moto holds that is not in `runners` yet, as a stock
+    /// image would: `sh` runs its user data, which fetches the runner from the server;
+    /// the runner reads its spot notices from `metadata`.
+    func bootNewInstances(_ runners: inout [String: Process], metadata: StubMetadataService) throws {
+        for (instanceID, facts) in try emulator()["instances"]?.objectValue?.entries ?? []
+        where runners[instanceID] == nil && facts["state"]?.stringValue == "running" {
+            let script = home.appendingPathComponent("\(instanceID).sh")
+            try (facts["user_data"]?.stringValue ?? "").write(to: script, atomically: true, encoding: .utf8)
+            let runner = Process()
+            runner.executableURL = URL(fileURLWithPath: "/bin/sh")
+            runner.arguments = [script.path]
+            runner.environment = ["PATH": "/usr/bin:/bin",
+                                  "DSTACK_RUNNER": home.appendingPathComponent("bin-\(instanceID)/dstack-runner").path,
+                                  "DSTACK_INSTANCE_ID": instanceID, "DSTACK_ORPHAN_ACTION": "exit",
+                                  "DSTACK_INSTANCE_DIR": home.appendingPathComponent("runner-\(instanceID)").path,
+                                  "DSTACK_METADATA_URL": metadata.baseURL(instance: instanceID)]
+            runner.standardOutput = FileHandle.nullDevice
+            runner.standardError = FileHandle.nullDevice
+            try runner.run()
+            runners[instanceID] = runner
+        }
+    }
+
     /// What moto holds: instances (id → state, type, spot request, user data) and spot requests (id → state).
     func emulator() throws -> JSONValue {
         try JSONValue.parse(try runPython("""
