@@ -21,11 +21,7 @@ final class CostReconcilerTests: XCTestCase {
                                   SpotPricePoint(zone: "zone-a", at: t0.addingTimeInterval(3600), pricePerHour: 0.4)]
         small.spotPricesByZone = ["zone-a": 0.4]
         cloud = FakeCloud(types: [small])
-        let fake = cloud!
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in fake })])
-        workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        workspace = try cloud.workspace(home: temp.home)
         var options = ReconcilerOptions()
         options.idleTimeout = 36_000
         options.maxRetries = 2

@@ -10,10 +10,7 @@ final class DiskLaunchTests: XCTestCase {
         let cloud = FakeCloud(types: [InstanceTypeFacts(name: "small", vcpus: 2, memoryMiB: 4096, architecture: "x86_64")])
         let requests = RequestLog()
         cloud.onRequest = { requests.append($0) }
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in cloud })])
-        let workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        let workspace = try cloud.workspace(home: temp.home)
         let state = try workspace.state()
         let workflow = try XCTUnwrap(WorkflowFile.parse(
             "workflows:\n  - name: w\n    commands: [x]\n    resources:\n      disk: 100\n", file: "w.yaml").workflow(named: "w"))

@@ -131,3 +131,16 @@ final class FakeCloud: CloudProvider, @unchecked Sendable {
 
     private func record(_ call: String) { lock.withLock { calls.append(call) } }
 }
+
+extension FakeCloud {
+    /// A workspace on `home` whose one configured provider, "fake", is this cloud; its
+    /// state on the test's backend unless `databaseURL` names one.
+    func workspace(home: DstackHome, databaseURL: DatabaseURL?? = nil) throws -> Workspace {
+        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
+                                                        makeProvider: { _, _ in self })])
+        let workspace = Workspace(home: home, registry: registry, environment: [:],
+                                  databaseURL: try databaseURL ?? TestStateBackend.databaseURL())
+        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        return workspace
+    }
+}

@@ -94,10 +94,7 @@ final class HeldRequestRestartTests: StateTestCase {
 
     /// A reconciler as a freshly started server has it: its own workspace over `location`'s state.
     static func server(_ location: Location, cloud: FakeCloud) throws -> Reconciler {
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in cloud })])
-        let workspace = Workspace(home: location.temp.home, registry: registry, environment: [:], databaseURL: location.databaseURL)
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        let workspace = try cloud.workspace(home: location.temp.home, databaseURL: location.databaseURL)
         var options = ReconcilerOptions()
         options.fulfillmentTimeout = 0
         options.delivery = RunnerDelivery(advertiseURL: "https://dstack.example:3000", runnerBinaries: ["x86_64": "0123abcd"])

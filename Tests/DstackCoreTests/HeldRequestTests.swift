@@ -11,11 +11,7 @@ final class HeldRequestTests: XCTestCase {
     func make(fulfillmentTimeout: TimeInterval, types: [InstanceTypeFacts]) throws {
         temp = TempHome()
         cloud = FakeCloud(types: types)
-        let fake = cloud!
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in fake })])
-        workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        workspace = try cloud.workspace(home: temp.home)
         var options = ReconcilerOptions()
         options.fulfillmentTimeout = fulfillmentTimeout
         options.delivery = RunnerDelivery(advertiseURL: "https://dstack.example:3000", runnerBinaries: ["x86_64": "0123abcd"])

@@ -14,11 +14,7 @@ final class ProvisioningFailureTests: XCTestCase {
     override func setUpWithError() throws {
         temp = TempHome()
         cloud = FakeCloud(types: [InstanceTypeFacts(name: "m5.large", vcpus: 2, memoryMiB: 8192, architecture: "x86_64")])
-        let fake = cloud!
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in fake })])
-        workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        workspace = try cloud.workspace(home: temp.home)
         var options = ReconcilerOptions()
         options.idleTimeout = 3600
         options.provisioningTimeout = 900

@@ -14,11 +14,7 @@ final class ReconcilerTests: XCTestCase {
             InstanceTypeFacts(name: "small", vcpus: 2, memoryMiB: 4096, architecture: "x86_64"),
             InstanceTypeFacts(name: "big", vcpus: 8, memoryMiB: 32768, architecture: "x86_64"),
         ])
-        let fake = cloud!
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in fake })])
-        workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        workspace = try cloud.workspace(home: temp.home)
         var options = ReconcilerOptions()
         options.idleTimeout = 3600
         options.delivery = RunnerDelivery(advertiseURL: "https://dstack.example:3000", runnerBinaries: ["x86_64": "0123abcd"])

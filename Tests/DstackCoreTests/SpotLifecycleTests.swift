@@ -18,11 +18,7 @@ final class SpotLifecycleTests: XCTestCase {
     override func setUpWithError() throws {
         temp = TempHome()
         cloud = FakeCloud(types: [InstanceTypeFacts(name: "small", vcpus: 2, memoryMiB: 4096, architecture: "x86_64")])
-        let fake = cloud!
-        let registry = ProviderRegistry([ProviderPlugin(vendor: "fake", displayName: "Fake", fields: [],
-                                                        makeProvider: { _, _ in fake })])
-        workspace = Workspace(home: temp.home, registry: registry, environment: [:], databaseURL: try TestStateBackend.databaseURL())
-        try workspace.configStore.save(Configuration(activeVendor: "fake", providers: ["fake": [:]]))
+        workspace = try cloud.workspace(home: temp.home)
         var options = ReconcilerOptions()
         options.idleTimeout = 3600
         options.maxRetries = 2
