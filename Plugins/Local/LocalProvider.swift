@@ -1,4 +1,5 @@
 import DstackProvider
+import DstackWire
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -115,7 +116,12 @@ public struct LocalProvider: CloudProvider {
                 process.executable = "/bin/sh"
                 process.arguments = [try store.writeUserData(request.userData, for: id)]
             }
-            let pid = try process.spawn()
+            let pid: pid_t
+            do {
+                pid = try process.spawn()
+            } catch {
+                throw ProviderError.cloud(code: "SpawnFailed", detail: error.description)
+            }
             record.pid = pid
             record.pidStartTicks = ProcessProbe.startTicks(of: pid)
             try store.write(record)

@@ -66,52 +66,22 @@ enum LocalServerStarter {
     }
 
     /// `dstack server --port P` in a new session (no terminal, no SIGHUP), output appended
-    /// to DSTACK_HOME/server.log.
+    /// to DSTACK_HOME/server.log, holding none of this CLI's descriptors: a pipe the CLI's
+    /// caller reads to its end would otherwise stay open for as long as the server runs.
     private static func spawn(home: DstackHome, port: Int) throws -> Int32 {
         let executable = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-        let logPath = home.url.appendingPathComponent(logFileName).path
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        // Nothing else of this CLI's goes with the server: a pipe the CLI's caller reads
-        // to its end would otherwise stay open for as long as the server runs.
-        for descriptor in openDescriptors() where descriptor > 2 {
-            posix_spawn_file_actions_addclose(&actions, descriptor)
-        }
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        // Its own session (POSIX_SPAWN_SETSID), and no signal blocked (POSIX_SPAWN_SETSIGMASK):
-        // a thread of Swift's concurrency pool may have SIGTERM blocked, and a server
-        // that inherited that mask would not stop on `dstack server stop`.
-        var noSignals = sigset_t()
-        sigemptyset(&noSignals)
-        posix_spawnattr_setsigmask(&attributes, &noSignals)
-        posix_spawnattr_setflags(&attributes, Int16(0x80 | 0x08))
         var environment = ProcessInfo.processInfo.environment
         environment["DSTACK_HOME"] = home.path
         environment.removeValue(forKey: "DSTACK_SERVER_URL")
-        let arguments = [executable, "server", "--port", String(port)]
-        let argv = arguments.map { strdup($0) } + [nil]
-        let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer {
-            argv.forEach { free($0) }
-            envp.forEach { free($0) }
+        let server = DetachedProcess(executable: executable, arguments: ["server", "--port", String(port)],
+                                     environment: environment, workingDirectory: nil,
+                                     logPath: home.url.appendingPathComponent(logFileName).path,
+                                     reapsWhenItExits: false)
+        do {
+            return try server.spawn()
+        } catch {
+            throw CLIError("could not start '\(executable) server': \(error.reason)")
         }
-        var pid: pid_t = 0
-        let result = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard result == 0 else {
-            throw CLIError("could not start '\(executable) server': \(String(cString: strerror(result)))")
-        }
-        return pid
-    }
-
-    private static func openDescriptors() -> [Int32] {
-        ((try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []).compactMap(Int32.init)
-            .filter { fcntl($0, F_GETFD) != -1 }
     }
 
     private static func lastLogLine(_ home: DstackHome) -> String? {

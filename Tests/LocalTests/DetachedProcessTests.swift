@@ -1,5 +1,6 @@
 @testable import DstackLocal
 import DstackCore
+import DstackWire
 import Foundation
 import XCTest
 
@@ -79,14 +80,10 @@ final class DetachedProcessTests: XCTestCase {
                        "still in /proc: \(ProcessProbe.readStat(pid).map { String($0.state) } ?? "?")")
     }
 
-    func testAMissingExecutableIsAProviderError() {
+    func testAMissingExecutableIsOneSentenceNamingIt() {
         XCTAssertThrowsError(try DetachedProcess(executable: "/nonexistent/runner", arguments: [], environment: [:],
                                                  workingDirectory: "/", logPath: directory.path + "/log").spawn()) { error in
-            guard case ProviderError.cloud(let code, let detail)? = error as? ProviderError else {
-                return XCTFail("not a ProviderError: \(error)")
-            }
-            XCTAssertEqual(code, "SpawnFailed")
-            XCTAssertTrue(detail.contains("/nonexistent/runner"), detail)
+            XCTAssertEqual("\(error)", "cannot start /nonexistent/runner: No such file or directory")
         }
     }
 }

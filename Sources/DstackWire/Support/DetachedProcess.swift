@@ -1,4 +1,3 @@
-import DstackProvider
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -8,17 +7,40 @@ import Glibc
 /// own process group, survives the CLI that started it, and can be signalled as a
 /// group), with default signal handling, stdin from /dev/null, stdout and stderr
 /// appended to a log, and no file descriptor of ours. Foundation.Process cannot setsid.
-struct DetachedProcess {
-    var executable: String
-    var arguments: [String]
-    var environment: [String: String]
-    var workingDirectory: String
-    var logPath: String
+/// The local provider starts its instances this way, and the CLI its background server.
+public struct DetachedProcess: Sendable {
+    public var executable: String
+    public var arguments: [String]
+    public var environment: [String: String]
+    /// Where it starts; nil keeps ours.
+    public var workingDirectory: String?
+    public var logPath: String
+    /// Whether a thread of ours waits for it to exit (see `reapWhenItExits`). A process
+    /// that outlives us soon, as the CLI's server does, needs none: init adopts it.
+    public var reapsWhenItExits: Bool
+
+    public init(executable: String, arguments: [String], environment: [String: String],
+                workingDirectory: String?, logPath: String, reapsWhenItExits: Bool = true) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.logPath = logPath
+        self.reapsWhenItExits = reapsWhenItExits
+    }
+
+    /// posix_spawn refused: the executable is missing or not executable, or the log
+    /// cannot be opened.
+    public struct SpawnFailure: Error, CustomStringConvertible {
+        public let executable: String
+        public let reason: String
+        public var description: String { "cannot start \(executable): \(reason)" }
+    }
 
     /// Glibc defines it only under _GNU_SOURCE, which Swift's Glibc module does not set.
     private static let setsidFlag: Int32 = 0x80
 
-    func spawn() throws -> pid_t {
+    public func spawn() throws(SpawnFailure) -> pid_t {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -40,7 +62,8 @@ struct DetachedProcess {
         posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         Self.closeInheritedDescriptors(&actions)
-        if let chdir = Self.glibcFunction("posix_spawn_file_actions_addchdir_np", as: AddChdir.self) {
+        if let workingDirectory,
+           let chdir = Self.glibcFunction("posix_spawn_file_actions_addchdir_np", as: AddChdir.self) {
             _ = chdir(&actions, workingDirectory)
         }
 
@@ -53,10 +76,9 @@ struct DetachedProcess {
         var pid: pid_t = 0
         let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard status == 0 else {
-            throw ProviderError.cloud(code: "SpawnFailed",
-                                      detail: "cannot start \(executable): \(String(cString: strerror(status)))")
+            throw SpawnFailure(executable: executable, reason: String(cString: strerror(status)))
         }
-        Self.reapWhenItExits(pid)
+        if reapsWhenItExits { Self.reapWhenItExits(pid) }
         return pid
     }
 
