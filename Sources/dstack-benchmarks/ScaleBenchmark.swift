@@ -1,5 +1,6 @@
 import DstackAPI
 import DstackCore
+import DstackWire
 import Foundation
 import NIOCore
 import NIOPosix
@@ -75,7 +76,11 @@ func benchmarkScale(runners: Int, runs: Int, inFlight: Int, timeout: TimeInterva
         }
         // Runners that finished their warm-up run early take runs submitted after it, so
         // the planner may launch fewer than RUNNERS instances: the rest are requested.
-        let missing = runners - fleet.registered
+        // Launched instances whose runners have not registered yet count as there (the
+        // max counts them, and would refuse the request).
+        let listed = try JSONValue.parse(mustRun(dstack, ["instances", "list", "--json"], environment: environment))
+        let live = (listed.arrayValue ?? []).filter { ["pending", "running"].contains($0["state"]?.stringValue ?? "") }.count
+        let missing = runners - live
         if missing > 0 {
             try mustRun(dstack, ["instances", "request", "local", "--count", String(missing)], environment: environment)
         }
