@@ -108,7 +108,7 @@ public struct LocalProvider: CloudProvider {
                 return record
             }
             let directory = store.directory(of: id)
-            var process = DetachedProcess(
+            var process = ChildProcess(
                 executable: runner, arguments: ["--instance-id", id, "--state-dir", directory],
                 environment: instanceEnvironment(id: id, directory: directory, runner: runner),
                 workingDirectory: directory, logPath: store.path(InstanceStore.logFile, of: id))

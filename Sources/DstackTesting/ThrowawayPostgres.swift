@@ -1,3 +1,4 @@
+import DstackWire
 import Foundation
 #if canImport(Glibc)
 import Glibc
@@ -161,38 +162,22 @@ public final class ThrowawayPostgres: @unchecked Sendable { // `lock` guards `st
         return try run("\(binDirectory)/\(program)", arguments)
     }
 
-    /// Runs a program to its end with posix_spawn and waitpid: its output to a file, not
-    /// a pipe (pg_ctl's postmaster outlives it and would hold a pipe open), and an empty
-    /// signal mask (the postmaster inherits it and must hear SIGINT).
+    /// Runs a program to its end: its output to a file, not a pipe (pg_ctl's postmaster
+    /// outlives it and would hold a pipe open), and an empty signal mask (the postmaster
+    /// inherits it and must hear SIGINT).
     @discardableResult
     static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws -> String {
         let outputFile = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-pg-run-\(UUID().uuidString)").path
         defer { try? FileManager.default.removeItem(atPath: outputFile) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        var attributes = posix_spawnattr_t()
-        posix_spawnattr_init(&attributes)
-        defer { posix_spawnattr_destroy(&attributes) }
-        var none = sigset_t()
-        sigemptyset(&none)
-        posix_spawnattr_setsigmask(&attributes, &none)
-        var defaults = sigset_t()
-        sigfillset(&defaults)
-        posix_spawnattr_setsigdefault(&attributes, &defaults)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
-        let env = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0.key)=\($0.value)" }
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        let envp = env.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
-        guard spawned == 0 else { throw ThrowawayPostgresError("cannot start \(executable): \(String(cString: strerror(spawned)))") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        let program = ChildProcess(running: executable, arguments,
+                                   environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+                                   outputPath: outputFile)
+        let status: Int32
+        do {
+            status = try program.runToExit()
+        } catch {
+            throw ThrowawayPostgresError(error.description)
+        }
         let text = ((try? String(contentsOfFile: outputFile, encoding: .utf8)) ?? "").trimmingCharacters(in: .whitespacesAndNewlines)
         guard status == 0 else {
             throw ThrowawayPostgresError("\((executable as NSString).lastPathComponent) \(arguments.prefix(2).joined(separator: " ")) failed: \(text)")

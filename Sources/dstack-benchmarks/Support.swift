@@ -1,5 +1,6 @@
 import DstackCore
 import DstackTesting
+import DstackWire
 import Foundation
 
 // Helpers the benchmarks share: moto started and stopped by PID, a counting forwarding
@@ -234,38 +235,24 @@ struct LocalServerFixture {
     }
 }
 
-/// Runs a command with posix_spawn and waitpid, timed from just before the spawn to the
-/// moment waitpid returns. Foundation's `Process.waitUntilExit` polls a run loop (about
-/// every 50 ms on Linux), which would add tens of milliseconds to a 20 ms command.
-/// Output goes to a file, read afterwards, so no pipe reader sits between spawn and exit.
+/// Runs a command to its end, timed from just before the spawn to the moment waitpid
+/// returns. Foundation's `Process.waitUntilExit` polls a run loop (about every 50 ms on
+/// Linux), which would add tens of milliseconds to a 20 ms command. Output goes to a
+/// file, read afterwards, so no pipe reader sits between spawn and exit.
 func timedSpawn(_ executable: String, _ arguments: [String], environment: [String: String],
                 directory: URL? = nil) throws -> (status: Int32, seconds: Double, output: String) {
     let outputPath = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-bench-out-\(UUID().uuidString)").path
     defer { unlink(outputPath) }
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-    posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
-    posix_spawn_file_actions_adddup2(&actions, 1, 2)
-    // The child inherits the working directory (Glibc's addchdir_np is not in Swift's view).
-    let previous = FileManager.default.currentDirectoryPath
-    if let directory { _ = FileManager.default.changeCurrentDirectoryPath(directory.path) }
-    defer { if directory != nil { _ = FileManager.default.changeCurrentDirectoryPath(previous) } }
-    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-    defer {
-        argv.forEach { free($0) }
-        envp.forEach { free($0) }
-    }
-    var pid: pid_t = 0
+    let command = ChildProcess(running: executable, arguments, environment: environment,
+                               workingDirectory: directory?.path, outputPath: outputPath)
     let start = monotonicNanoseconds()
-    let result = posix_spawn(&pid, executable, &actions, nil, argv, envp)
-    guard result == 0 else { throw BenchmarkError("could not start \(executable): \(String(cString: strerror(result)))") }
-    var status: Int32 = 0
-    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+    let status: Int32
+    do {
+        status = try command.runToExit()
+    } catch {
+        throw BenchmarkError(error.description)
+    }
     let seconds = Double(monotonicNanoseconds() - start) / 1e9
     let output = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-    let exitStatus: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
-    return (exitStatus, seconds, output)
+    return (status, seconds, output)
 }

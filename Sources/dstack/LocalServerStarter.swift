@@ -73,7 +73,7 @@ enum LocalServerStarter {
         var environment = ProcessInfo.processInfo.environment
         environment["DSTACK_HOME"] = home.path
         environment.removeValue(forKey: "DSTACK_SERVER_URL")
-        let server = DetachedProcess(executable: executable, arguments: ["server", "--port", String(port)],
+        let server = ChildProcess(executable: executable, arguments: ["server", "--port", String(port)],
                                      environment: environment, workingDirectory: nil,
                                      logPath: home.url.appendingPathComponent(logFileName).path,
                                      reapsWhenItExits: false)

@@ -3,34 +3,62 @@ import Foundation
 import Glibc
 #endif
 
-/// Starts a process the way a machine boots its init: in a new session (so it is its
-/// own process group, survives the CLI that started it, and can be signalled as a
-/// group), with default signal handling, stdin from /dev/null, stdout and stderr
-/// appended to a log, and no file descriptor of ours. Foundation.Process cannot setsid.
-/// The local provider starts its instances this way, and the CLI its background server.
-public struct DetachedProcess: Sendable {
+/// Starts a program with posix_spawn: default signal handling and an empty signal mask
+/// (a server that handles SIGTERM through a dispatch source ignores it, and Swift's pool
+/// threads may block it; the child must not inherit either), stdin from /dev/null,
+/// stdout and stderr to one file, and no other descriptor of ours (a pipe a caller reads
+/// to its end would never close, a lock would never be released).
+///
+/// `detached` puts it in a new session, the way a machine boots its init: its own
+/// process group, signalled as a group, and surviving whoever started it. The local
+/// provider starts its instances so, and the CLI its background server; Foundation's
+/// Process cannot setsid. Without it, `runToExit` runs a program to its end, for the
+/// test harness and the benchmarks: the output goes to a file rather than a pipe, since
+/// a daemon it starts (pg_ctl's postmaster) would hold a pipe open.
+public struct ChildProcess: Sendable {
     public var executable: String
     public var arguments: [String]
     public var environment: [String: String]
     /// Where it starts; nil keeps ours.
     public var workingDirectory: String?
-    public var logPath: String
+    /// Its stdout and stderr.
+    public var outputPath: String
+    /// Append to the output file (a log), or start it empty.
+    public var appendsOutput: Bool
+    /// Its own session and process group.
+    public var detached: Bool
     /// Whether a thread of ours waits for it to exit (see `reapWhenItExits`). A process
     /// that outlives us soon, as the CLI's server does, needs none: init adopts it.
     public var reapsWhenItExits: Bool
 
+    /// A detached process whose output is appended to a log.
     public init(executable: String, arguments: [String], environment: [String: String],
                 workingDirectory: String?, logPath: String, reapsWhenItExits: Bool = true) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
-        self.logPath = logPath
+        self.outputPath = logPath
+        self.appendsOutput = true
+        self.detached = true
         self.reapsWhenItExits = reapsWhenItExits
     }
 
-    /// posix_spawn refused: the executable is missing or not executable, or the log
-    /// cannot be opened.
+    /// A program to run to its end in our session, its output written afresh to `outputPath`.
+    public init(running executable: String, _ arguments: [String], environment: [String: String],
+                workingDirectory: String? = nil, outputPath: String) {
+        self.executable = executable
+        self.arguments = arguments
+        self.environment = environment
+        self.workingDirectory = workingDirectory
+        self.outputPath = outputPath
+        self.appendsOutput = false
+        self.detached = false
+        self.reapsWhenItExits = false
+    }
+
+    /// posix_spawn refused: the executable is missing or not executable, or the output
+    /// file cannot be opened.
     public struct SpawnFailure: Error, CustomStringConvertible {
         public let executable: String
         public let reason: String
@@ -44,22 +72,20 @@ public struct DetachedProcess: Sendable {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        // Reset what the parent may have changed: a server that handles SIGTERM through
-        // a dispatch source ignores it, and an ignored signal would be inherited.
         var allSignals = sigset_t()
         sigfillset(&allSignals)
         var noSignals = sigset_t()
         sigemptyset(&noSignals)
         posix_spawnattr_setsigdefault(&attributes, &allSignals)
         posix_spawnattr_setsigmask(&attributes, &noSignals)
-        let flags = Self.setsidFlag | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
+        let flags = (detached ? Self.setsidFlag : 0) | Int32(POSIX_SPAWN_SETSIGDEF) | Int32(POSIX_SPAWN_SETSIGMASK)
         posix_spawnattr_setflags(&attributes, Int16(flags))
 
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_APPEND, 0o600)
+        posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | (appendsOutput ? O_APPEND : O_TRUNC), 0o600)
         posix_spawn_file_actions_adddup2(&actions, 1, 2)
         Self.closeInheritedDescriptors(&actions)
         if let workingDirectory,
@@ -80,6 +106,16 @@ public struct DetachedProcess: Sendable {
         }
         if reapsWhenItExits { Self.reapWhenItExits(pid) }
         return pid
+    }
+
+    /// Runs it to its end and returns its exit status (128 + N when signal N ended it).
+    public func runToExit() throws(SpawnFailure) -> Int32 {
+        var program = self
+        program.reapsWhenItExits = false
+        let pid = try program.spawn()
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+        return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
     /// The instance is our child however detached it is (setsid changes its session, not

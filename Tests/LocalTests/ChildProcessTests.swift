@@ -5,8 +5,9 @@ import Foundation
 import XCTest
 
 /// An instance must start like a machine boots, whatever state its starter is in: its
-/// own session, default signal handling, and none of the starter's descriptors.
-final class DetachedProcessTests: XCTestCase {
+/// own session, default signal handling, and none of the starter's descriptors. A
+/// program run to its end gives its exit status and its output, and stays in our session.
+final class ChildProcessTests: XCTestCase {
     private var directory: URL!
     private var child: pid_t = 0
 
@@ -38,7 +39,7 @@ final class DetachedProcessTests: XCTestCase {
         let previousUSR2 = signal(SIGUSR2, SIG_IGN)
         let log = directory.appendingPathComponent("out.log").path
         let spawned = Result {
-            try DetachedProcess(executable: "/bin/sh", arguments: ["-c", "echo booted; exec sleep 30"],
+            try ChildProcess(executable: "/bin/sh", arguments: ["-c", "echo booted; exec sleep 30"],
                                 environment: ["PATH": "/usr/bin:/bin"], workingDirectory: directory.path,
                                 logPath: log).spawn()
         }
@@ -71,7 +72,7 @@ final class DetachedProcessTests: XCTestCase {
     }
 
     func testAnInstanceThatExitsIsReapedWithoutAnyoneLookingAtIt() throws {
-        let pid = try DetachedProcess(executable: "/bin/sh", arguments: ["-c", "exit 0"], environment: [:],
+        let pid = try ChildProcess(executable: "/bin/sh", arguments: ["-c", "exit 0"], environment: [:],
                                       workingDirectory: directory.path, logPath: directory.path + "/log").spawn()
         // Nobody lists or terminates it: a zombie would stay in /proc as "Z" for as long as we live.
         let deadline = Date().addingTimeInterval(10)
@@ -81,9 +82,27 @@ final class DetachedProcessTests: XCTestCase {
     }
 
     func testAMissingExecutableIsOneSentenceNamingIt() {
-        XCTAssertThrowsError(try DetachedProcess(executable: "/nonexistent/runner", arguments: [], environment: [:],
+        XCTAssertThrowsError(try ChildProcess(executable: "/nonexistent/runner", arguments: [], environment: [:],
                                                  workingDirectory: "/", logPath: directory.path + "/log").spawn()) { error in
             XCTAssertEqual("\(error)", "cannot start /nonexistent/runner: No such file or directory")
         }
+    }
+
+    func testAProgramRunToItsEndGivesItsStatusAndItsOutputAndStaysInOurSession() throws {
+        let output = directory.appendingPathComponent("out").path
+        try "stale lines from an earlier run\n".write(toFile: output, atomically: true, encoding: .utf8)
+        let status = try ChildProcess(running: "/bin/sh", ["-c", "pwd; [ \"$(ps -o sid= -p $$)\" -eq \"$0\" ] && echo same-session; echo oops >&2; exit 3",
+                                                       String(getsid(0))],
+                                      environment: ["PATH": "/usr/bin:/bin"], workingDirectory: directory.path,
+                                      outputPath: output).runToExit()
+        XCTAssertEqual(status, 3)
+        XCTAssertEqual(try String(contentsOfFile: output, encoding: .utf8), "\(directory.path)\nsame-session\noops\n",
+                       "stdout and stderr, in the given directory, written afresh")
+    }
+
+    func testAProgramEndedBySignalReportsOneHundredTwentyEightPlusTheSignal() throws {
+        let status = try ChildProcess(running: "/bin/sh", ["-c", "kill -TERM $$"], environment: [:],
+                                      outputPath: directory.appendingPathComponent("out").path).runToExit()
+        XCTAssertEqual(status, 128 + SIGTERM)
     }
 }
