@@ -105,8 +105,9 @@ final class InterruptedLaunchTests: LocalProviderTestCase {
         let launched = try await request()[0]
         try await provider.terminate(TerminationTarget(instanceIDs: [launched.id]))
         XCTAssertEqual(try directories(), [])
-        try FileManager.default.createDirectory(atPath: store.removingRoot + "/local-00000bad.1/work", withIntermediateDirectories: true)
+        let removing = home.appendingPathComponent("local/removing").path
+        try FileManager.default.createDirectory(atPath: removing + "/local-00000bad.1/work", withIntermediateDirectories: true)
         _ = try await request()
-        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: store.removingRoot), [])
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: removing), [])
     }
 }
