@@ -154,7 +154,9 @@ public struct LocalProvider: CloudProvider {
     /// The record with its process's pid filled in when the record lacks it and the
     /// process can be found (ProcessProbe.instanceLeader); otherwise as it is.
     private func withFoundLeader(_ record: InstanceRecord) -> InstanceRecord {
-        guard !record.simulated, record.pid == nil, let leader = ProcessProbe.instanceLeader(instanceID: record.id) else { return record }
+        guard !record.simulated, record.pid == nil,
+              let leader = ProcessProbe.instanceLeader(instanceID: record.id, directory: store.directory(of: record.id))
+        else { return record }
         var found = record
         found.pid = leader.pid
         found.pidStartTicks = leader.startTicks

@@ -52,15 +52,17 @@ enum ProcessProbe {
 
     /// The group leader of an instance whose record lost its pid (the launch died between
     /// spawning and writing it down): the earliest living process that leads its own
-    /// group and was started with `DSTACK_INSTANCE_ID=<id>` in its environment, as only
-    /// that instance's bootstrap (or the runner it exec'd) is. Nil without /proc.
-    static func instanceLeader(instanceID: String) -> (pid: pid_t, startTicks: UInt64)? {
+    /// group and was started with `DSTACK_INSTANCE_ID=<id>` and `DSTACK_INSTANCE_DIR=<its
+    /// directory>` (which names the home) in its environment, as only that instance's
+    /// bootstrap (or the runner it exec'd) is. Nil without /proc.
+    static func instanceLeader(instanceID: String, directory: String) -> (pid: pid_t, startTicks: UInt64)? {
         guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
-        let marker = Array("DSTACK_INSTANCE_ID=\(instanceID)".utf8)
+        let markers = [Array("DSTACK_INSTANCE_ID=\(instanceID)".utf8), Array("DSTACK_INSTANCE_DIR=\(directory)".utf8)]
         var found: (pid: pid_t, startTicks: UInt64)?
         for entry in entries {
             guard let pid = pid_t(entry), let stat = readStat(pid), stat.group == pid, stat.state != "Z" else { continue }
-            guard environment(of: pid).contains(marker) else { continue }
+            let variables = environment(of: pid)
+            guard markers.allSatisfy(variables.contains) else { continue }
             if found.map({ stat.startTicks < $0.startTicks }) ?? true { found = (pid, stat.startTicks) }
         }
         return found
