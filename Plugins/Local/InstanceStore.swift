@@ -14,6 +14,9 @@ struct InstanceStore {
 
     /// `$DSTACK_HOME/local/instances`
     let root: String
+    /// `$DSTACK_HOME/local/removing`: where a directory goes, in one rename, before it is
+    /// deleted, so that nobody reading `root` sees an instance half deleted.
+    let removingRoot: String
     /// Held while a launch checks its idempotency token and spawns, so two processes
     /// (the CLI and the server) asking with the same token never both launch.
     let lockPath: String
@@ -21,6 +24,7 @@ struct InstanceStore {
     init(home: URL) {
         let local = home.appendingPathComponent("local").path
         root = local + "/instances"
+        removingRoot = local + "/removing"
         lockPath = local + "/launch.lock"
     }
 
@@ -77,9 +81,35 @@ struct InstanceStore {
         LocalInstanceID.isValid(id) && FileManager.default.fileExists(atPath: directory(of: id))
     }
 
+    /// Takes the instance's directory out of `root` in one rename, then deletes it: a
+    /// list (or a look at the directory) sees the whole instance or none of it, never a
+    /// directory whose record is gone and whose files are still going.
     func remove(_ id: String) {
         guard LocalInstanceID.isValid(id) else { return }
-        try? FileManager.default.removeItem(atPath: directory(of: id))
+        try? FileManager.default.createDirectory(atPath: removingRoot, withIntermediateDirectories: true,
+                                                 attributes: [.posixPermissions: 0o700])
+        let doomed = "\(removingRoot)/\(id).\(UInt32.random(in: .min ... .max))"
+        guard rename(directory(of: id), doomed) == 0 else {
+            // Gone already (ENOENT), or no rename here: delete in place as before.
+            if errno != ENOENT { try? FileManager.default.removeItem(atPath: directory(of: id)) }
+            return
+        }
+        try? FileManager.default.removeItem(atPath: doomed)
+    }
+
+    /// What a launch that died midway left (call it holding the launch lock): instance
+    /// directories with no record, since a launch writes the record right after it makes
+    /// the directory and before it starts anything, so no process can belong to one; and
+    /// whatever a removal killed halfway left in `removingRoot`. Returns the IDs removed.
+    @discardableResult
+    func removeLaunchDebris() -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+        let debris = names.filter { LocalInstanceID.isValid($0) && !FileManager.default.fileExists(atPath: path(Self.recordFile, of: $0)) }
+        debris.forEach(remove)
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: removingRoot)) ?? [] {
+            try? FileManager.default.removeItem(atPath: "\(removingRoot)/\(name)")
+        }
+        return debris.sorted()
     }
 
     func withLaunchLock<T>(_ body: () throws -> T) throws -> T {

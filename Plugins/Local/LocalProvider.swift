@@ -60,18 +60,26 @@ public struct LocalProvider: CloudProvider {
         }
         let runner = simulated ? "" : try runner()
         let records: [InstanceRecord] = try store.withLaunchLock {
+            // Holding the lock, no launch is under way: what one left half done, it left
+            // because its process died (the server killed mid-launch). Nothing of it may
+            // stay unknown to `list`, or it would outlive every sweep.
+            store.removeLaunchDebris()
+            var earlier: [InstanceRecord] = []
             if !request.idempotencyToken.isEmpty {
-                let earlier = store.allRecords().filter { $0.idempotencyToken == request.idempotencyToken }
-                if !earlier.isEmpty { return earlier }
+                earlier = try store.allRecords().filter { $0.idempotencyToken == request.idempotencyToken }
+                    .compactMap { try completeInterrupted($0) }
+                if earlier.count >= request.count { return earlier }
             }
+            // The rest of the launch: all of it, or what a launch with this token that
+            // died midway did not get to (a resend completes it; it never doubles it).
             var launched: [InstanceRecord] = []
             do {
-                for _ in 0..<request.count { launched.append(try launch(request, runner: runner)) }
+                while earlier.count + launched.count < request.count { launched.append(try launch(request, runner: runner)) }
             } catch {
                 launched.forEach(discard)
                 throw error
             }
-            return launched
+            return earlier + launched
         }
         return SpotLaunch(spotRequestIDs: [], instances: records.map(managedInstance))
     }
@@ -79,7 +87,7 @@ public struct LocalProvider: CloudProvider {
     public func terminate(_ target: TerminationTarget) async throws {
         // Local instances have no spot requests; IDs that are not ours are already gone.
         let ids = Set(target.instanceIDs).filter(store.exists).sorted()
-        let groups = ids.compactMap { store.record($0) }.filter(isGroupAlive)
+        let groups = ids.compactMap { store.record($0).map(withFoundLeader) }.filter(isGroupAlive)
         groups.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGTERM) }
         let stubborn = await waitUntilGone(groups, for: terminationGrace)
         stubborn.forEach { ProcessProbe.signalGroup($0.pid!, startTicks: $0.pidStartTicks, SIGKILL) }
@@ -89,7 +97,7 @@ public struct LocalProvider: CloudProvider {
 
     public func list(known: KnownResources) async throws -> [ManagedInstance] {
         // The instance directories are the whole truth here; `known` adds nothing.
-        store.allRecords().map(managedInstance)
+        store.allRecords().map { managedInstance(withFoundLeader($0)) }
     }
 
     // MARK: - Launching
@@ -130,6 +138,35 @@ public struct LocalProvider: CloudProvider {
             discard(record)
             throw error
         }
+    }
+
+    /// A record from an earlier launch with the same token, as a resend returns it. One
+    /// without a pid is a launch that died between writing the record and writing the
+    /// pid (this runs under the launch lock, so none is under way): if its process was
+    /// started it is found and written down, so that it is running, not "pending" and
+    /// then "terminated" while its runner works, and terminate can stop it; if it never
+    /// was, the record is discarded (nil) and the caller launches in its place.
+    private func completeInterrupted(_ record: InstanceRecord) throws -> InstanceRecord? {
+        guard !record.simulated, record.pid == nil else { return record }
+        let found = withFoundLeader(record)
+        guard found.pid != nil else {
+            discard(record)
+            return nil
+        }
+        try store.write(found)
+        return found
+    }
+
+    /// The record with its process's pid filled in when the record lacks it and the
+    /// process can be found (ProcessProbe.instanceLeader); otherwise as it is.
+    private func withFoundLeader(_ record: InstanceRecord) -> InstanceRecord {
+        guard !record.simulated, record.pid == nil,
+              let leader = ProcessProbe.instanceLeader(instanceID: record.id, directory: store.directory(of: record.id))
+        else { return record }
+        var found = record
+        found.pid = leader.pid
+        found.pidStartTicks = leader.startTicks
+        return found
     }
 
     /// Undoes a launch that cannot be completed or reported.

@@ -50,6 +50,41 @@ enum ProcessProbe {
         _ = kill(-pgid, signal)
     }
 
+    /// The group leader of an instance whose record lost its pid (the launch died between
+    /// spawning and writing it down): the earliest living process that leads its own
+    /// group and was started with `DSTACK_INSTANCE_ID=<id>` and `DSTACK_INSTANCE_DIR=<its
+    /// directory>` (which names the home) in its environment, as only that instance's
+    /// bootstrap (or the runner it exec'd) is. Nil without /proc.
+    static func instanceLeader(instanceID: String, directory: String) -> (pid: pid_t, startTicks: UInt64)? {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: "/proc") else { return nil }
+        let markers = [Array("DSTACK_INSTANCE_ID=\(instanceID)".utf8), Array("DSTACK_INSTANCE_DIR=\(directory)".utf8)]
+        var found: (pid: pid_t, startTicks: UInt64)?
+        for entry in entries {
+            guard let pid = pid_t(entry), let stat = readStat(pid), stat.group == pid, stat.state != "Z" else { continue }
+            let variables = environment(of: pid)
+            guard markers.allSatisfy(variables.contains) else { continue }
+            if found.map({ stat.startTicks < $0.startTicks }) ?? true { found = (pid, stat.startTicks) }
+        }
+        return found
+    }
+
+    /// /proc/PID/environ as its NUL-separated entries; empty when unreadable (another
+    /// user's process, or one gone meanwhile). Read by hand: procfs reports size 0.
+    private static func environment(of pid: pid_t) -> [[UInt8]] {
+        let fd = open("/proc/\(pid)/environ", O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return [] }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count > 0 else { break }
+            bytes += chunk[0..<count]
+        }
+        return bytes.split(separator: 0, omittingEmptySubsequences: true).map(Array.init)
+    }
+
     /// The leader's start time in clock ticks since boot; nil where there is no /proc.
     static func startTicks(of pid: pid_t) -> UInt64? { readStat(pid)?.startTicks }
 
