@@ -22,4 +22,13 @@ public enum TestStateDatabase {
     public static func environment(_ url: String?) -> [String: String] {
         url.map { ["DSTACK_DATABASE_URL": $0] } ?? [:]
     }
+
+    /// Under Postgres, the state.db some server left in `home` anyway (one that was not
+    /// given DSTACK_DATABASE_URL, so the test ran on SQLite after all); nil otherwise.
+    /// A harness checks it at the end of each test.
+    public static func strayStateFile(home: URL, url: String?) -> String? {
+        let file = home.appendingPathComponent("state.db").path
+        guard url != nil, FileManager.default.fileExists(atPath: file) else { return nil }
+        return "under DSTACK_TEST_STATE=postgres a server kept its state in \(file) instead of the test's database"
+    }
 }

@@ -26,6 +26,7 @@ final class CLIEndToEndTests: XCTestCase {
         if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
         BackgroundServer.stop(home: home.appendingPathComponent("dstack"))
         moto?.stop()
+        XCTAssertNil(TestStateDatabase.strayStateFile(home: home.appendingPathComponent("dstack"), url: databaseURL))
         try? FileManager.default.removeItem(at: home)
     }
 

@@ -69,6 +69,7 @@ final class DstackServerOnMoto {
     func stop() {
         if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
         BackgroundServer.stop(home: dstackHome)
+        XCTAssertNil(TestStateDatabase.strayStateFile(home: dstackHome, url: databaseURL))
         try? FileManager.default.removeItem(at: home)
     }
 }

@@ -30,7 +30,10 @@ class EC2EndToEndTestCase: XCTestCase {
         stopServer()
         if let home { BackgroundServer.stop(home: home.appendingPathComponent("dstack")) }
         moto?.stop()
-        if let home { try? FileManager.default.removeItem(at: home) }
+        if let home {
+            XCTAssertNil(TestStateDatabase.strayStateFile(home: home.appendingPathComponent("dstack"), url: databaseURL))
+            try? FileManager.default.removeItem(at: home)
+        }
     }
 
     func stopServer() {

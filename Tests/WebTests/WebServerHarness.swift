@@ -114,6 +114,7 @@ final class WebServerHarness {
 
     /// Removes the home (call after `stop`).
     func removeHome() {
+        XCTAssertNil(TestStateDatabase.strayStateFile(home: home, url: databaseURL))
         try? FileManager.default.removeItem(at: home)
     }
 }
