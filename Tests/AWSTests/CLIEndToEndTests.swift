@@ -12,10 +12,13 @@ final class CLIEndToEndTests: XCTestCase {
     var home: URL!
 
     var server: Process?
+    /// The server's Postgres database under DSTACK_TEST_STATE=postgres; nil: state.db.
+    var databaseURL: String?
 
     override func setUpWithError() throws {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-e2e-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
+        databaseURL = try TestStateDatabase.makeURL()
         try startServer()
     }
 
@@ -23,6 +26,7 @@ final class CLIEndToEndTests: XCTestCase {
         if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
         BackgroundServer.stop(home: home.appendingPathComponent("dstack"))
         moto?.stop()
+        XCTAssertNil(TestStateDatabase.strayStateFile(home: home.appendingPathComponent("dstack"), url: databaseURL))
         try? FileManager.default.removeItem(at: home)
     }
 
@@ -35,6 +39,8 @@ final class CLIEndToEndTests: XCTestCase {
     func dstack(_ arguments: String..., input: String? = nil, extraEnvironment: [String: String] = [:]) throws -> Result {
         var environment = ProcessInfo.processInfo.environment.filter { $0.key.hasPrefix("AWS_") }.mapValues { _ in "" }
         environment.merge(extraEnvironment) { _, new in new }
+        // A server the CLI starts in the background keeps its state where the test's does.
+        environment.merge(TestStateDatabase.environment(databaseURL)) { _, new in new }
         environment["DSTACK_HOME"] = home.appendingPathComponent("dstack").path
         environment["HOME"] = home.path
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
@@ -55,6 +61,7 @@ final class CLIEndToEndTests: XCTestCase {
         environment["DSTACK_HOME"] = home.appendingPathComponent("dstack").path
         environment["HOME"] = home.path
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
+        environment.merge(TestStateDatabase.environment(databaseURL)) { _, new in new }
         process.environment = environment
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice

@@ -6,9 +6,12 @@ import XCTest
 /// A `dstack server` for one test, started with exactly the environment the test gives
 /// it (nothing of the machine's AWS_* or DSTACK_* variables), and the `dstack` CLI
 /// pointed at it with every AWS_* variable blanked: the server's environment is the one
-/// that counts. `stop()` ends the server by its PID.
+/// that counts; its state is state.db, or a Postgres database of its own under
+/// DSTACK_TEST_STATE=postgres. `stop()` ends the server by its PID.
 final class DstackServerOnMoto {
     let home: URL
+    /// The server's Postgres database under DSTACK_TEST_STATE=postgres; nil: state.db.
+    let databaseURL: String?
     /// The server's HOME (where its ~/.aws lives); the CLI gets another one.
     let serverHome: URL
     let cliHome: URL
@@ -18,6 +21,7 @@ final class DstackServerOnMoto {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-moto-\(UUID().uuidString)")
         serverHome = home.appendingPathComponent("server-home")
         cliHome = home.appendingPathComponent("cli-home")
+        databaseURL = try TestStateDatabase.makeURL()
         for directory in [serverHome, cliHome] {
             try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         }
@@ -36,6 +40,7 @@ final class DstackServerOnMoto {
         var environment = ProcessInfo.processInfo.environment.filter { !$0.key.hasPrefix("AWS_") && !$0.key.hasPrefix("DSTACK_") }
         environment["DSTACK_HOME"] = dstackHome.path
         environment["HOME"] = serverHome.path
+        environment.merge(TestStateDatabase.environment(databaseURL)) { _, new in new }
         if extra["AWS_EC2_METADATA_SERVICE_ENDPOINT"] == nil { environment["AWS_EC2_METADATA_DISABLED"] = "true" }
         environment.merge(extra) { _, new in new }
         process.environment = environment
@@ -56,12 +61,15 @@ final class DstackServerOnMoto {
         environment["DSTACK_HOME"] = dstackHome.path
         environment["HOME"] = cliHome.path
         environment["AWS_EC2_METADATA_DISABLED"] = "true"
+        // A server the CLI starts in the background keeps its state where the test's does.
+        environment.merge(TestStateDatabase.environment(databaseURL)) { _, new in new }
         return try runCommand(try CLIEndToEndTests.dstackBinary(), arguments, environment: environment, stdin: input)
     }
 
     func stop() {
         if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
         BackgroundServer.stop(home: dstackHome)
+        XCTAssertNil(TestStateDatabase.strayStateFile(home: dstackHome, url: databaseURL))
         try? FileManager.default.removeItem(at: home)
     }
 }

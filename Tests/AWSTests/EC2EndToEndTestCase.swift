@@ -6,9 +6,13 @@ import XCTest
 /// What every end-to-end test against moto shares: a moto server of its own, a scratch
 /// DSTACK_HOME that sees none of the caller's AWS settings, the built `dstack`, a
 /// `dstack server` with its output in a file, and boto3's view of what the emulator holds.
+/// The server keeps its state in the home's state.db, or in a Postgres database of the
+/// test's own under DSTACK_TEST_STATE=postgres (make test's second run).
 class EC2EndToEndTestCase: XCTestCase {
     var moto: MotoServer!
     var home: URL!
+    /// The test's Postgres database under DSTACK_TEST_STATE=postgres; nil: state.db.
+    var databaseURL: String?
     var server: Process?
     var serverLog: URL!
     let accessKey = "AKIDEC2E2E"
@@ -18,6 +22,7 @@ class EC2EndToEndTestCase: XCTestCase {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-ec2-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         serverLog = home.appendingPathComponent("server.log")
+        databaseURL = try TestStateDatabase.makeURL()
         moto = try MotoServer()
     }
 
@@ -25,16 +30,29 @@ class EC2EndToEndTestCase: XCTestCase {
         stopServer()
         if let home { BackgroundServer.stop(home: home.appendingPathComponent("dstack")) }
         moto?.stop()
-        if let home { try? FileManager.default.removeItem(at: home) }
+        if let home {
+            XCTAssertNil(TestStateDatabase.strayStateFile(home: home.appendingPathComponent("dstack"), url: databaseURL))
+            try? FileManager.default.removeItem(at: home)
+        }
     }
 
     func stopServer() {
         if let server, server.isRunning { server.terminate(); server.waitUntilExit() }
     }
 
+    /// The commands' and the server's: the server the CLI starts in the background keeps
+    /// its state where the test's own server does.
     var environment: [String: String] {
         ["DSTACK_HOME": home.appendingPathComponent("dstack").path, "HOME": home.path, "AWS_EC2_METADATA_DISABLED": "true",
          "AWS_ACCESS_KEY_ID": "", "AWS_SECRET_ACCESS_KEY": "", "AWS_PROFILE": "", "DSTACK_SERVER_URL": ""]
+            .merging(TestStateDatabase.environment(databaseURL)) { _, new in new }
+    }
+
+    /// The state the test's servers keep (state.db, or the test's Postgres database), for
+    /// what no command shows (a log line's time, a cooldown, a registration).
+    func openState() throws -> StateStore {
+        try StateStore(home: DstackHome(url: home.appendingPathComponent("dstack")),
+                       databaseURL: try databaseURL.map { try DatabaseURL(parsing: $0) })
     }
 
     /// Runs `dstack` and asserts that it succeeded.

@@ -35,10 +35,9 @@ final class InstanceImageBootTests: EC2EndToEndTestCase {
         return result
     }
 
+    /// Whether the server recorded the instance's runner as registered (no command shows it).
     private func registered(_ instanceID: String) throws -> Bool {
-        let state = home.appendingPathComponent("dstack/state.db").path
-        let result = try runCommand("/usr/bin/sqlite3", [state, "SELECT count(*) FROM instances WHERE id = '\(instanceID)' AND registered_at IS NOT NULL"])
-        return result.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1"
+        try openState().read { try $0.fleetInstance(instanceID) }?.registeredAt != nil
     }
 
     func testTheUserDataBootsAStockImageThatFetchesThePinnedRunnerRegistersAndRunsAndAWrongPinNeverRegisters() throws {

@@ -49,7 +49,7 @@ final class SpotLifecycleOnEC2Tests: EC2EndToEndTestCase {
         XCTAssertNotEqual(try run(id)?["instance_id"]?.stringValue, first)
         XCTAssertTrue(try run(id)?["interrupted_by"]?.stringValue?.hasPrefix("spot interruption notice, terminate at ") == true)
         XCTAssertLessThan(replacementSent.timeIntervalSince(announced), 10 + 1, "notice to replacement request (polled every 0.25 s)")
-        let state = try StateStore(path: home.appendingPathComponent("dstack/state.db").path)
+        let state = try openState()
         let requeuedAt = try XCTUnwrap(try state.read { try $0.logs(runID: id) }.first { $0.text.contains("interrupted: spot") }?.at)
         XCTAssertLessThan(requeuedAt.timeIntervalSince(announced), 10, "from the notice to the requeue, by the server's own clock")
         XCTAssertEqual(try state.read { try $0.offeringCooldowns() }.map(\.instanceType), ["m5.large"])

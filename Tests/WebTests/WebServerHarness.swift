@@ -5,9 +5,12 @@ import XCTest
 
 /// A real `dstack server` on a free loopback port, in a temporary DSTACK_HOME, with the
 /// local provider configured and allowed: what the page and /metrics are tested against.
-/// The server is stopped by its PID (SIGTERM, then SIGKILL) in `stop()`.
+/// Its state is the home's state.db, or a Postgres database of its own under
+/// DSTACK_TEST_STATE=postgres. The server is stopped by its PID (SIGTERM, then SIGKILL) in `stop()`.
 final class WebServerHarness {
     let home: URL
+    /// The server's Postgres database under DSTACK_TEST_STATE=postgres; nil: state.db.
+    let databaseURL: String?
     let port: Int
     let process = Process()
     let logFile: URL
@@ -17,12 +20,14 @@ final class WebServerHarness {
         home = FileManager.default.temporaryDirectory.appendingPathComponent("dstack-web-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: home, withIntermediateDirectories: true)
         port = try LocalPort.free()
+        databaseURL = try TestStateDatabase.makeURL()
         logFile = home.appendingPathComponent("server.log")
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         log = try FileHandle(forWritingTo: logFile)
         process.executableURL = URL(fileURLWithPath: BuiltProducts.path("dstack"))
         process.arguments = ["server", "--port", String(port), "--reconcile-interval", "1s", "--idle-timeout", "10m"] + arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(["DSTACK_HOME": home.path]) { _, new in new }
+        process.environment = ProcessInfo.processInfo.environment
+            .merging(TestStateDatabase.environment(databaseURL).merging(["DSTACK_HOME": home.path]) { _, new in new }) { _, new in new }
         process.standardOutput = log
         process.standardError = log
         try process.run()
@@ -109,6 +114,7 @@ final class WebServerHarness {
 
     /// Removes the home (call after `stop`).
     func removeHome() {
+        XCTAssertNil(TestStateDatabase.strayStateFile(home: home, url: databaseURL))
         try? FileManager.default.removeItem(at: home)
     }
 }
