@@ -85,22 +85,3 @@ func benchmarkAssignmentLatency(runs: Int, dstackOverride: String?, runnerOverri
     print(median(runnerFigures) < 100 ? "target < 100 ms (runner's figure): met" : "target < 100 ms (runner's figure): MISSED")
     print(median(journalToOutput) < 100 ? "target < 100 ms (journal → output): met" : "target < 100 ms (journal → output): MISSED")
 }
-
-/// The local instances' runner processes, stopped by the PIDs their instance records hold.
-func stopLocalRunners(home: URL) {
-    let instances = home.appendingPathComponent("local/instances")
-    for directory in (try? FileManager.default.contentsOfDirectory(atPath: instances.path)) ?? [] {
-        let record = instances.appendingPathComponent("\(directory)/instance.json")
-        guard let data = try? Data(contentsOf: record), let json = try? JSONValue.parse(String(decoding: data, as: UTF8.self)),
-              let pid = json["pid"]?.intValue, let ticks = json["pid_start_ticks"]?.intValue else { continue }
-        // Only the process the record names: its start time must match (a reused PID is left alone).
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-              let close = stat.lastIndex(of: ")"),
-              stat[stat.index(after: close)...].split(separator: " ").dropFirst(19).first.flatMap({ Int64($0) }) == ticks
-        else { continue }
-        if kill(pid_t(pid), 0) == 0 {
-            kill(pid_t(pid), SIGTERM)
-            for _ in 0..<100 where kill(pid_t(pid), 0) == 0 { Thread.sleep(forTimeInterval: 0.05) }
-        }
-    }
-}

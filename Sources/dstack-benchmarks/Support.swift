@@ -231,7 +231,7 @@ struct LocalServerFixture {
 
     func stop() {
         server.stop()
-        stopLocalRunners(home: home)
+        LocalInstanceProcesses.stopAll(home: home)
     }
 }
 

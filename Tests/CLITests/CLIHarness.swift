@@ -40,6 +40,8 @@ class CLITestCase: XCTestCase {
         servers.forEach { $0.stop(signal: SIGKILL) }
         servers = []
         stopBackgroundServer()
+        // What no server was left to terminate (a test killed its server on purpose).
+        LocalInstanceProcesses.stopAll(home: home)
         try? FileManager.default.removeItem(at: home)
         try? FileManager.default.removeItem(at: workingDirectory)
         super.tearDown()

@@ -110,6 +110,8 @@ final class WebServerHarness {
         }
         try? log.close()
         BackgroundServer.stop(home: home)
+        // A stopped server leaves its fleet running, as it should; a test's fleet goes with it.
+        LocalInstanceProcesses.stopAll(home: home)
     }
 
     /// Removes the home (call after `stop`).
