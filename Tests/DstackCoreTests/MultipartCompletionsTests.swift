@@ -92,7 +92,7 @@ final class MultipartCompletionsTests: XCTestCase {
     func testOnlyTheLatestFinishedUploadsAreRemembered() async throws {
         let completions = MultipartCompletions(remembered: 2)
         for id in ["a", "b", "c"] { try await completions.complete(id) {} }
-        let remembered = [await completions.hasFinished("a"), await completions.hasFinished("b"), await completions.hasFinished("c")]
-        XCTAssertEqual(remembered, [false, true, true])
+        let (a, b, c) = (await completions.hasFinished("a"), await completions.hasFinished("b"), await completions.hasFinished("c"))
+        XCTAssertEqual([a, b, c], [false, true, true], "the oldest finished upload was forgotten")
     }
 }

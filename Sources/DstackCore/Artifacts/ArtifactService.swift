@@ -137,11 +137,11 @@ public final class ArtifactService: Sendable {
         }
         let bucket = try self.bucket(for: open.location, runID: runID)
         let key = ArtifactBucketKey.key(runID: runID, path: completion.path)
-        let workspace = self.workspace
-        try await completions.complete(completion.uploadID) {
-            try await bucket.completeMultipartUpload(key: key, uploadID: completion.uploadID,
-                                                     parts: parts.map { ArtifactBucketPart(partNumber: $0.partNumber, etag: $0.etag) })
-            try workspace.state().write { try $0.removeArtifactUpload(runID: runID, path: completion.path) }
+        let (workspace, uploadID, path) = (self.workspace, completion.uploadID, completion.path)
+        let bucketParts = parts.map { ArtifactBucketPart(partNumber: $0.partNumber, etag: $0.etag) }
+        try await completions.complete(uploadID) {
+            try await bucket.completeMultipartUpload(key: key, uploadID: uploadID, parts: bucketParts)
+            try workspace.state().write { try $0.removeArtifactUpload(runID: runID, path: path) }
         }
     }
 
