@@ -37,7 +37,9 @@ public final class S3ArtifactBucket: ArtifactBucket {
         let endpoint = try S3Endpoint.resolve(settings: settings, environment: environment, files: files)
         let chain = CredentialsChain(settings: settings, environment: environment, files: files,
                                      imds: IMDSCredentials.fromEnvironment(environment, transport: options.metadataTransport))
-        let transport = options.transport ?? CurlHTTPClient(options: .init(proxy: .fromEnvironment(environment)))
+        // CompleteMultipartUpload answers once the bucket has joined the parts (minutes for a big
+        // object on S3): a client that gave up sooner would send it again while the first still runs.
+        let transport = options.transport ?? CurlHTTPClient(options: .init(totalTimeout: completionTimeout, proxy: .fromEnvironment(environment)))
         let credentials = CredentialsCache(chain: chain, now: options.now)
         if chain.staticCredentials() == nil {
             // An instance role: fetch its key now, so the first presigned URL need not wait.
@@ -65,6 +67,9 @@ public final class S3ArtifactBucket: ArtifactBucket {
         }
         return name
     }
+
+    /// How long one call to the bucket may take; CompleteMultipartUpload is the long one.
+    static let completionTimeout: TimeInterval = 900
 
     public var displayName: String { "s3://\(bucket)" }
     public var region: String { client.endpoint.region }

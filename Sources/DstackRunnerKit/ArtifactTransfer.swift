@@ -15,12 +15,20 @@ final class ArtifactTransfer: @unchecked Sendable { // immutable after init; Cur
     /// stalled transfer ends after a minute under 1 KiB/s. Keeps a connection for each
     /// part a multipart upload has in flight.
     private let transferHTTP: CurlHTTPClient
+    /// Completing a multipart upload joins its parts in the bucket while the call waits:
+    /// minutes for a big object on S3 (its documentation says so), tens of seconds on a
+    /// busy moto. The 20 s of the other calls would give up on a completion still under
+    /// way and send it again, which only makes the bucket do the work twice.
+    private let completionHTTP: CurlHTTPClient
+    static let completionTimeout: TimeInterval = 900
 
     init(client: RunnerAPIClient, connections: Int = 8) {
         self.client = client
-        transferHTTP = CurlHTTPClient(options: .init(connectTimeout: 10, totalTimeout: 0,
-                                                     proxy: ProxySettings.fromEnvironment(ProcessInfo.processInfo.environment),
+        let proxy = ProxySettings.fromEnvironment(ProcessInfo.processInfo.environment)
+        transferHTTP = CurlHTTPClient(options: .init(connectTimeout: 10, totalTimeout: 0, proxy: proxy,
                                                      maxIdlePerHost: connections, pinnedPublicKey: client.serverPin))
+        completionHTTP = CurlHTTPClient(options: .init(connectTimeout: 5, totalTimeout: Self.completionTimeout, proxy: proxy,
+                                                       maxIdlePerHost: 1, pinnedPublicKey: client.serverPin))
     }
 
     /// What one request came to.
@@ -41,7 +49,7 @@ final class ArtifactTransfer: @unchecked Sendable { // immutable after init; Cur
     }
 
     func complete(runID: String, _ completion: RunnerAPI.CompleteUpload) -> TransferOutcome {
-        post(RunnerAPI.artifactCompletePath(instance: client.instanceID, run: runID), completion.json)
+        post(RunnerAPI.artifactCompletePath(instance: client.instanceID, run: runID), completion.json, over: completionHTTP)
     }
 
     func manifest(runID: String, _ manifest: RunnerAPI.Manifest) -> TransferOutcome {
@@ -78,11 +86,11 @@ final class ArtifactTransfer: @unchecked Sendable { // immutable after init; Cur
         url.hasPrefix("/") ? (client.serverURL + url, false) : (url, true)
     }
 
-    private func post(_ path: String, _ body: JSONValue) -> TransferOutcome {
+    private func post(_ path: String, _ body: JSONValue, over http: CurlHTTPClient? = nil) -> TransferOutcome {
         let request = HTTPRequest(method: "POST", url: client.serverURL + path,
                                   headers: [HTTPHeader("Content-Type", "application/json")] + client.authorization(),
                                   body: body.serialized())
-        return send(request, streaming: nil, presigned: false)
+        return send(request, streaming: nil, presigned: false, over: http)
     }
 
     private func decode<T: RunnerAPIPayload>(_ outcome: TransferOutcome, _ type: T.Type) -> (TransferOutcome, T?) {
@@ -94,10 +102,10 @@ final class ArtifactTransfer: @unchecked Sendable { // immutable after init; Cur
         }
     }
 
-    private func send(_ request: HTTPRequest, streaming: HTTPStreaming?, presigned: Bool) -> TransferOutcome {
+    private func send(_ request: HTTPRequest, streaming: HTTPStreaming?, presigned: Bool, over http: CurlHTTPClient? = nil) -> TransferOutcome {
         let reply: HTTPResponse
         do {
-            reply = try (streaming == nil ? client.callHTTP : transferHTTP).sendBlocking(request, streaming: streaming)
+            reply = try (http ?? (streaming == nil ? client.callHTTP : transferHTTP)).sendBlocking(request, streaming: streaming)
         } catch {
             return .retry("\(error)")
         }

@@ -8,6 +8,8 @@ import Foundation
 public final class ArtifactService: Sendable {
     public let workspace: Workspace
     public let store: ArtifactStore
+    /// Completions under way or done, so that a runner asking again joins the same one.
+    let completions = MultipartCompletions()
     /// How long a presigned URL works. An upload that outlives it asks again.
     public static let urlLifetime = 3600
 
@@ -116,13 +118,16 @@ public final class ArtifactService: Sendable {
         }
     }
 
-    /// Joins a multipart upload's parts in the bucket.
+    /// Joins a multipart upload's parts in the bucket. Asked again for the same upload
+    /// (the runner's call gave up while the bucket was still at it), it waits for the
+    /// completion under way, or answers at once for one that finished.
     public func complete(instanceID: String, runID: String, _ completion: RunnerAPI.CompleteUpload) async throws {
         let open: ArtifactUploadRecord? = try workspace.state().read { tx in
             _ = try Self.assigned(tx, instanceID: instanceID, runID: runID, attempt: completion.attempt)
             return try tx.openArtifactUpload(runID: runID, path: completion.path)
         }
         guard let open, open.uploadID == completion.uploadID else {
+            if await completions.hasFinished(completion.uploadID) { return }
             throw ArtifactError.notFound("no upload \(completion.uploadID) of \(completion.path) is open for run \(runID)")
         }
         let expected = (open.size + Self.partSize(for: open.size) - 1) / Self.partSize(for: open.size)
@@ -131,10 +136,13 @@ public final class ArtifactService: Sendable {
             throw ArtifactError.badRequest("an upload of \(completion.path) needs parts 1 to \(expected), each once")
         }
         let bucket = try self.bucket(for: open.location, runID: runID)
-        try await bucket.completeMultipartUpload(key: ArtifactBucketKey.key(runID: runID, path: completion.path),
-                                                 uploadID: completion.uploadID,
-                                                 parts: parts.map { ArtifactBucketPart(partNumber: $0.partNumber, etag: $0.etag) })
-        try workspace.state().write { try $0.removeArtifactUpload(runID: runID, path: completion.path) }
+        let key = ArtifactBucketKey.key(runID: runID, path: completion.path)
+        let (workspace, uploadID, path) = (self.workspace, completion.uploadID, completion.path)
+        let bucketParts = parts.map { ArtifactBucketPart(partNumber: $0.partNumber, etag: $0.etag) }
+        try await completions.complete(uploadID) {
+            try await bucket.completeMultipartUpload(key: key, uploadID: uploadID, parts: bucketParts)
+            try workspace.state().write { try $0.removeArtifactUpload(runID: runID, path: path) }
+        }
     }
 
     /// Writes the manifest, last. A file the server cannot vouch for (missing from its
