@@ -9,7 +9,7 @@ import Glibc
 /// The runner API's artifact routes (`RunnerAPI+Artifacts.swift`): upload plans, the
 /// server's own store (uploads streamed to disk, dep files streamed from it), multipart
 /// completion and the manifest. Every route checks the per-instance token first.
-struct RunnerArtifactRoutes {
+struct RunnerArtifactRoutes: RunnerRouteGroup {
     let service: RunnerService
     let artifacts: ArtifactService
 
@@ -128,43 +128,11 @@ struct RunnerArtifactRoutes {
         kept = true
     }
 
-    private func authenticated(_ request: Request, _ context: BasicRequestContext) async throws -> String {
-        let instance = try parameter("instance", context)
-        let authorization = request.headers[.authorization]
-        try await BlockingWork.run { try service.authenticate(instanceID: instance, authorization: authorization) }
-        return instance
-    }
-
-    private func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
-        guard let value = context.parameters.get(name), !value.isEmpty else { throw ArtifactError.badRequest("missing \(name) in the path") }
-        return value
-    }
-
-    private func body(_ request: Request) async throws -> JSONValue {
-        var request = request
-        let buffer = try await request.collectBody(upTo: 4 << 20)
-        do {
-            return try JSONValue.parse(String(buffer: buffer))
-        } catch let error as JSONParseError {
-            throw ArtifactError.badRequest("the body is not valid JSON (\(error))")
-        }
-    }
-
     private func respond(_ body: () async throws -> Response) async -> Response {
         do {
             return try await body()
-        } catch let error as ArtifactError {
-            return RunnerRoutes.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
-        } catch let error as RunnerServiceError {
-            return RunnerRoutes.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
-        } catch let error as JSONDecodingError {
-            return RunnerRoutes.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
-        } catch let error as ProviderError {
-            return RunnerRoutes.json(.serviceUnavailable, RunnerAPI.errorBody(error.userMessage))
-        } catch let error as DstackWire.HTTPError {
-            return RunnerRoutes.json(.serviceUnavailable, RunnerAPI.errorBody("could not reach the bucket: \(error.description)"))
         } catch {
-            return RunnerRoutes.json(.internalServerError, RunnerAPI.errorBody(String(describing: error)))
+            return errorReply(error)
         }
     }
 }

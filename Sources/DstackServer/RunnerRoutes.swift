@@ -8,7 +8,7 @@ import ServiceLifecycle
 /// one-sentence `{"error": ...}` body. The service's state calls block (SQLite), so they
 /// run on NIO's thread pool (`BlockingWork`, `BlockingExecutor`), never on Swift's
 /// cooperative threads.
-struct RunnerRoutes {
+struct RunnerRoutes: RunnerRouteGroup {
     let service: RunnerService
     let wakeReconciler: @Sendable () -> Void
     /// The longest a runner's assignment poll may wait.
@@ -93,30 +93,6 @@ struct RunnerRoutes {
         }
     }
 
-    private func authenticated(_ request: Request, _ context: BasicRequestContext) async throws -> String {
-        let instance = try parameter("instance", context)
-        let authorization = request.headers[.authorization]
-        try await BlockingWork.run { try service.authenticate(instanceID: instance, authorization: authorization) }
-        return instance
-    }
-
-    private func parameter(_ name: String, _ context: BasicRequestContext) throws -> String {
-        guard let value = context.parameters.get(name), !value.isEmpty else {
-            throw RunnerServiceError.badRequest("missing \(name) in the path")
-        }
-        return value
-    }
-
-    private func body(_ request: Request) async throws -> JSONValue {
-        var request = request
-        let buffer = try await request.collectBody(upTo: 4 << 20)
-        do {
-            return try JSONValue.parse(String(buffer: buffer))
-        } catch let error as JSONParseError {
-            throw RunnerServiceError.badRequest("the body is not valid JSON (\(error))")
-        }
-    }
-
     private enum Reply {
         case json(JSONValue)
         case noContent
@@ -128,19 +104,8 @@ struct RunnerRoutes {
             case .json(let value): return Self.json(.ok, value)
             case .noContent: return Response(status: .noContent)
             }
-        } catch let error as RunnerServiceError {
-            return Self.json(HTTPResponse.Status(code: error.status), RunnerAPI.errorBody(error.description))
-        } catch let error as JSONDecodingError {
-            return Self.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
-        } catch let error as APIShapeError {
-            return Self.json(.badRequest, RunnerAPI.errorBody("malformed request: \(error.description)"))
-        } catch let error as ProviderError {
-            return Self.json(.serviceUnavailable, RunnerAPI.errorBody(error.userMessage))
-        } catch let error as StateError {
-            // The database is out of reach (or failed): the runner retries.
-            return Self.json(.serviceUnavailable, RunnerAPI.errorBody(error.description))
         } catch {
-            return Self.json(.internalServerError, RunnerAPI.errorBody(String(describing: error)))
+            return errorReply(error)
         }
     }
 
