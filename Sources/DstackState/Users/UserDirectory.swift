@@ -117,11 +117,19 @@ public struct UserDirectory: Sendable {
     /// that opens nothing is looked up every time.
     public func user(token: String) throws -> StoredUser? {
         guard !token.isEmpty else { return nil }
+        if let known = recentUser(token: token) { return known }
         let hash = TokenHash.sha256Hex(token)
-        if let known = recent.user(hash) { return known }
         let found = try state.statement { try $0.user(tokenHash: hash) }
         if let found { recent.remember(hash, found) }
         return found
+    }
+
+    /// The user of a token that opened an account within `TokenCache.lifetime`, without
+    /// touching state (so a caller on an event loop or a cooperative thread may ask);
+    /// nil: ask `user(token:)`.
+    public func recentUser(token: String) -> StoredUser? {
+        guard !token.isEmpty else { return nil }
+        return recent.user(TokenHash.sha256Hex(token))
     }
 
     /// Adds a user and returns its token (the only time it is seen).
