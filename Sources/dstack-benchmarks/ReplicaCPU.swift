@@ -19,7 +19,7 @@ struct CPUShares {
 }
 
 /// A snapshot of the CPU seconds used so far by the replicas, PostgreSQL and this process.
-struct CPUSnapshot {
+struct CPUSnapshot: Sendable {
     var byName: [(name: String, seconds: Double)]
 
     static func take(replicas: [(name: String, pid: Int32)], postgresPID: Int32) -> CPUSnapshot {

@@ -142,29 +142,36 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
         ("ps (GET /api/v1/runs)", .GET, 200, nil),
         ("run submission (POST /api/v1/runs)", .POST, 201, submission),
     ]
-    // Where the CPU goes during each load: the replicas (the leader marked), PostgreSQL, this process.
-    func cpuNow() -> CPUSnapshot {
-        CPUSnapshot.take(replicas: replicas.enumerated().map { index, replica in
-            ("replica \(index)\(replica.leads() == true ? " (leader)" : "")", replica.child.pid)
-        }, postgresPID: postgres.pid)
+    // Where the CPU goes while each load is recorded (after its warm-up second): the
+    // replicas (the leader marked), PostgreSQL, this process.
+    let processes = replicas.enumerated().map { index, replica in
+        ("replica \(index)\(replica.leads() == true ? " (leader)" : "")", replica.child.pid)
     }
+    let postgresPID = postgres.pid
+    func cpuAfterWarmUp() -> Task<CPUSnapshot, Error> {
+        Task {
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            return CPUSnapshot.take(replicas: processes, postgresPID: postgresPID)
+        }
+    }
+    func cpuNow() -> CPUSnapshot { CPUSnapshot.take(replicas: processes, postgresPID: postgresPID) }
     for (route, method, expected, body) in cases {
         say("replicas: \(route), \(clients) clients for \(seconds) s")
-        let before = cpuNow()
+        let warmedUp = cpuAfterWarmUp()
         let byReplica = try await closedLoop(ports: replicas.map(\.port), clients: clients, seconds: seconds, token: token,
                                              method: method, path: APIPaths.runs, body: body, expected: expected, group: group)
-        let cpu = before.until(cpuNow(), requests: byReplica.reduce(0) { $0 + $1.count })
+        let cpu = try await warmedUp.value.until(cpuNow(), requests: byReplica.reduce(0) { $0 + $1.count })
         routes.append(RouteLatencies(route: route, byReplica: byReplica, seconds: max(0.001, seconds - 1), cpu: cpu))
     }
     var openLoops: [OpenLoopLatencies] = []
     for rate in rates {
         let route = "run submission (POST /api/v1/runs)"
         say("replicas: \(route), open loop at \(Int(rate))/s over \(clients) connections for \(seconds) s")
-        let before = cpuNow()
+        let warmedUp = cpuAfterWarmUp()
         let latencies = try await openLoop(ports: replicas.map(\.port), connections: clients, rate: rate, seconds: seconds, token: token,
                                            method: .POST, path: APIPaths.runs, body: submission, expected: 201, group: group)
         openLoops.append(OpenLoopLatencies(route: route, offeredRate: rate, latencies: latencies, seconds: max(0.001, seconds - 1),
-                                           cpu: before.until(cpuNow(), requests: latencies.count)))
+                                           cpu: try await warmedUp.value.until(cpuNow(), requests: latencies.count)))
     }
 
     var failovers: [FailoverSample] = []
@@ -266,7 +273,7 @@ func printReplicas(_ result: ReplicasResult) {
     }
     printOpenLoop(result.openLoop, connections: result.clients)
     print("")
-    print("CPU during each load (the whole load, warm-up included; requests: those recorded):")
+    print("CPU while each load was recorded (after its warm-up second), by process:")
     for route in result.routes { if let cpu = route.cpu { print("- closed loop, \(route.route): \(cpu.summary)") } }
     for run in result.openLoop {
         if let cpu = run.cpu { print(String(format: "- open loop at %.0f/s, %@: %@", run.offeredRate, run.route, cpu.summary)) }
