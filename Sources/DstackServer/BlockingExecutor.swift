@@ -10,6 +10,7 @@ final class BlockingExecutor: TaskExecutor {
     /// stretches (on Postgres, reading a long queue is many milliseconds of waiting on the
     /// network); on the shared pool (as many threads as cores) every API request's state
     /// call on the leader queued behind it. Passes never overlap: two threads are plenty.
+    /// NIO names them "TP-#n" (the shared pool's are "SGLTN-TP-#n").
     static let reconciler: BlockingExecutor = {
         let pool = NIOThreadPool(numberOfThreads: 2)
         pool.start()
