@@ -6,7 +6,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 
-// dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--kills 3]
+// dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--rates 100,200] [--kills 3]
 //                            [--server PATH] [--dstack PATH]
 //
 // Several `dstack-server` processes (the release binary next to this one) on one
@@ -26,7 +26,11 @@ import NIOPosix
 //      leader, whose passes run meanwhile). Each request is timed in this process from
 //      its first byte written to its reply's last byte read; p50/p90/p99/max, overall and
 //      per replica.
-//   3. Failover, KILLS times: the leader (the replica whose `GET /api/v1/health` says
+//   3. Run submission, open loop, at each of RATES submissions a second (OpenLoopLoad.swift,
+//      as wrk2's -R): CLIENTS connections, each sending its share on a fixed schedule,
+//      each request timed from its scheduled send time, for SECONDS (first second a
+//      warm-up). An addition to step 2's closed-loop figure, which it does not replace.
+//   4. Failover, KILLS times: the leader (the replica whose `GET /api/v1/health` says
 //      `"leader": true`) is killed with SIGKILL; the others are polled every 10 ms:
 //      kill → a replica's health says it leads; kill → its reconcile pass count in
 //      `/metrics` (dstack_reconcile_pass_duration_seconds_count) goes up, i.e. its first
@@ -38,6 +42,7 @@ struct RouteLatencies {
     /// Latencies in ms, by replica.
     var byReplica: [[Double]]
     var seconds: Double
+    var cpu: CPUShares?
     var all: [Double] { byReplica.flatMap { $0 } }
 }
 
@@ -51,6 +56,7 @@ struct ReplicasResult {
     var runs: Int
     var clients: Int
     var routes: [RouteLatencies]
+    var openLoop: [OpenLoopLatencies]
     var failovers: [FailoverSample]
     var runsAtEnd: Int
 }
@@ -94,7 +100,7 @@ final class Replica {
     }
 }
 
-func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Double, kills: Int,
+func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Double, rates: [Double], kills: Int,
                        serverOverride: String?, dstackOverride: String?) async throws -> ReplicasResult {
     let server = try siblingBinary("dstack-server", override: serverOverride)
     let dstack = try siblingBinary("dstack", override: dstackOverride)
@@ -136,11 +142,36 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
         ("ps (GET /api/v1/runs)", .GET, 200, nil),
         ("run submission (POST /api/v1/runs)", .POST, 201, submission),
     ]
+    // Where the CPU goes while each load is recorded (after its warm-up second): the
+    // replicas (the leader marked), PostgreSQL, this process.
+    let processes = replicas.enumerated().map { index, replica in
+        ("replica \(index)\(replica.leads() == true ? " (leader)" : "")", replica.child.pid)
+    }
+    let postgresPID = postgres.pid
+    func cpuAfterWarmUp() -> Task<CPUSnapshot, Error> {
+        Task {
+            try await Task.sleep(nanoseconds: 1_000_000_000)
+            return CPUSnapshot.take(replicas: processes, postgresPID: postgresPID)
+        }
+    }
+    func cpuNow() -> CPUSnapshot { CPUSnapshot.take(replicas: processes, postgresPID: postgresPID) }
     for (route, method, expected, body) in cases {
         say("replicas: \(route), \(clients) clients for \(seconds) s")
+        let warmedUp = cpuAfterWarmUp()
         let byReplica = try await closedLoop(ports: replicas.map(\.port), clients: clients, seconds: seconds, token: token,
                                              method: method, path: APIPaths.runs, body: body, expected: expected, group: group)
-        routes.append(RouteLatencies(route: route, byReplica: byReplica, seconds: max(0.001, seconds - 1)))
+        let cpu = try await warmedUp.value.until(cpuNow(), requests: byReplica.reduce(0) { $0 + $1.count })
+        routes.append(RouteLatencies(route: route, byReplica: byReplica, seconds: max(0.001, seconds - 1), cpu: cpu))
+    }
+    var openLoops: [OpenLoopLatencies] = []
+    for rate in rates {
+        let route = "run submission (POST /api/v1/runs)"
+        say("replicas: \(route), open loop at \(Int(rate))/s over \(clients) connections for \(seconds) s")
+        let warmedUp = cpuAfterWarmUp()
+        let latencies = try await openLoop(ports: replicas.map(\.port), connections: clients, rate: rate, seconds: seconds, token: token,
+                                           method: .POST, path: APIPaths.runs, body: submission, expected: 201, group: group)
+        openLoops.append(OpenLoopLatencies(route: route, offeredRate: rate, latencies: latencies, seconds: max(0.001, seconds - 1),
+                                           cpu: try await warmedUp.value.until(cpuNow(), requests: latencies.count)))
     }
 
     var failovers: [FailoverSample] = []
@@ -179,7 +210,8 @@ func benchmarkReplicas(replicaCount: Int, runs: Int, clients: Int, seconds: Doub
     }
     let runsAtEnd = try mustRun(dstack, ["ps", "--all", "--json"], environment: cli)
     let count = (try JSONValue.parse(runsAtEnd).arrayValue ?? []).count
-    return ReplicasResult(replicas: replicaCount, runs: runs, clients: clients, routes: routes, failovers: failovers, runsAtEnd: count)
+    return ReplicasResult(replicas: replicaCount, runs: runs, clients: clients, routes: routes, openLoop: openLoops, failovers: failovers,
+                          runsAtEnd: count)
 }
 
 /// CLIENTS closed-loop clients, client i on a keep-alive connection to ports[i mod n]:
@@ -225,6 +257,8 @@ func printReplicas(_ result: ReplicasResult) {
     print("replicas: \(result.replicas) dstack-server on one PostgreSQL 15, \(result.runs) runs in state at the start, "
           + "\(result.clients) closed-loop clients spread over the replicas (\(result.runsAtEnd) runs at the end)")
     print("")
+    print("Closed loop (\(result.clients) clients, each sending its next request as soon as its last reply is read):")
+    print("")
     print("| route | requests/s | p50 | p90 | p99 | max | p99 per replica |")
     print("|---|---|---|---|---|---|---|")
     for route in result.routes {
@@ -236,6 +270,13 @@ func printReplicas(_ result: ReplicasResult) {
     for route in result.routes {
         let p99 = percentile(route.all, 0.99)
         print(p99 < 50 ? "goal p99 < 50 ms, \(route.route): met" : String(format: "goal p99 < 50 ms, %@: MISSED (%.1f ms)", route.route, p99))
+    }
+    printOpenLoop(result.openLoop, connections: result.clients)
+    print("")
+    print("CPU while each load was recorded (after its warm-up second), by process:")
+    for route in result.routes { if let cpu = route.cpu { print("- closed loop, \(route.route): \(cpu.summary)") } }
+    for run in result.openLoop {
+        if let cpu = run.cpu { print(String(format: "- open loop at %.0f/s, %@: %@", run.offeredRate, run.route, cpu.summary)) }
     }
     if !result.failovers.isEmpty {
         print("")

@@ -27,7 +27,7 @@ import Foundation
 //   dstack-benchmarks page-load [LOADS] [--dstack PATH]                      (PageLoadBenchmark.swift)
 // Issue 10's (a throwaway PostgreSQL 15 of their own):
 //   dstack-benchmarks pass-scale [--instances 10000] [--runs 100000] [--passes 5] (PassScaleBenchmark.swift)
-//   dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--kills 3] [--server PATH] [--dstack PATH]
+//   dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--rates 100,200] [--kills 3] [--server PATH] [--dstack PATH]
 //                                                                            (ReplicasBenchmark.swift)
 // run-latency and assignment-latency use the `dstack` and `dstack-runner` built next to
 // this binary unless given; build all three in release into the same scratch path.
@@ -210,11 +210,14 @@ do {
         let clients = option("--clients").flatMap { Int($0) } ?? 12
         let seconds = option("--seconds").flatMap { Double($0) } ?? 10
         let kills = option("--kills").flatMap { Int($0) } ?? 3
-        guard replicas > 1, runs >= 0, clients > 0, seconds > 1, kills >= 0 else {
-            throw BenchmarkError("--replicas must be at least 2, --clients positive and --seconds above 1 (the first second is a warm-up)")
+        let rateList = option("--rates") ?? "100,200"
+        let rates = rateList.split(separator: ",").compactMap { Double($0) }
+        guard replicas > 1, runs >= 0, clients > 0, seconds > 1, kills >= 0,
+              rates.count == rateList.split(separator: ",").count, rates.allSatisfy({ $0 > 0 }) else {
+            throw BenchmarkError("--replicas must be at least 2, --clients positive, --seconds above 1 (the first second is a warm-up) and --rates submissions a second above 0, comma-separated")
         }
         let result = try waitForDetached {
-            try await benchmarkReplicas(replicaCount: replicas, runs: runs, clients: clients, seconds: seconds, kills: kills,
+            try await benchmarkReplicas(replicaCount: replicas, runs: runs, clients: clients, seconds: seconds, rates: rates, kills: kills,
                                         serverOverride: option("--server"), dstackOverride: option("--dstack"))
         }
         printReplicas(result)
@@ -248,7 +251,7 @@ do {
                    dstack-benchmarks artifact-s3 [--megabytes 1024] [--repeat 1] [--dstack PATH]
                    dstack-benchmarks scale [--runners 1000] [--runs 10000] [--in-flight 16] [--timeout 900] [--dstack PATH]
                    dstack-benchmarks pass-scale [--instances 10000] [--runs 100000] [--passes 5]
-                   dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--kills 3] [--server PATH] [--dstack PATH]
+                   dstack-benchmarks replicas [--replicas 3] [--runs 1000] [--clients 12] [--seconds 10] [--rates 100,200] [--kills 3] [--server PATH] [--dstack PATH]
             """)
         exit(2)
     }

@@ -18,16 +18,21 @@ final class PostgresBenchmarkTests: XCTestCase {
         XCTAssertTrue(result.stdout.contains("every steady pass launched, assigned and terminated nothing (checked)"), result.stdout)
     }
 
-    /// `replicas`: three release-style servers on one database, both routes under load,
-    /// and one kill of the leader that another replica takes over from.
+    /// `replicas`: three release-style servers on one database, both routes under a
+    /// closed-loop load, run submission at a fixed rate (open loop), and one kill of the
+    /// leader that another replica takes over from.
     func testReplicasMeasuresBothRoutesAndAFailover() throws {
         let result = try runCommand(BuiltProducts.path("dstack-benchmarks"),
-                                    ["replicas", "--replicas", "3", "--runs", "10", "--clients", "3", "--seconds", "2", "--kills", "1",
+                                    ["replicas", "--replicas", "3", "--runs", "10", "--clients", "3", "--seconds", "2", "--rates", "20", "--kills", "1",
                                      "--server", BuiltProducts.path("dstack-server"), "--dstack", BuiltProducts.path("dstack")],
                                     timeout: 300)
         XCTAssertEqual(result.status, 0, "\(result)")
         XCTAssertTrue(result.stdout.contains("| ps (GET /api/v1/runs) | "), result.stdout)
         XCTAssertTrue(result.stdout.contains("| run submission (POST /api/v1/runs) | "), result.stdout)
+        // The open-loop figure is reported beside the closed-loop one, at the rate asked.
+        XCTAssertTrue(result.stdout.contains("Closed loop (3 clients"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("Open loop (fixed rate"), result.stdout)
+        XCTAssertTrue(result.stdout.contains("| run submission (POST /api/v1/runs) | 20/s | "), result.stdout)
         // The runs submitted under load are in state, read back through a replica.
         let atEnd = result.stdout.firstMatch(of: #/\((\d+) runs at the end\)/#).flatMap { Int($0.1) }
         XCTAssertGreaterThan(try XCTUnwrap(atEnd, result.stdout), 10)

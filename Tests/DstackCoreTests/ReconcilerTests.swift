@@ -94,6 +94,27 @@ final class ReconcilerTests: XCTestCase {
         }
     }
 
+    /// A pass that has nothing to change works it out in reads: it does not queue for
+    /// the write lock (SQLite's writer, Postgres's advisory lock) that another server's
+    /// write holds, so it holds up no run submission and waits on none.
+    func testASteadyPassWithAWaitingQueueCompletesWhileAnotherWriterHoldsTheWriteLock() async throws {
+        _ = try state.write { try $0.setRule("small", max: 1) }
+        for index in 0..<3 { try submit("r\(index)", ResourceRequirements(instanceType: "small")) }
+        _ = try await reconciler.reconcile()
+        try registerEveryLaunchedInstance()
+        for _ in 0..<2 { _ = try await reconciler.reconcile() } // r0 assigned; r1 and r2 wait at the max, with reasons
+        XCTAssertEqual(try state.read { try $0.waitingRuns().map(\.id) }, ["r1", "r2"])
+
+        let other = try StateStore(home: temp.home, databaseURL: workspace.databaseURL) // another server's connection
+        let holder = WriteLockHolder()
+        holder.hold(other)
+        let steady = try await reconciler.reconcile()
+        let waitedFor = holder.release()
+        XCTAssertFalse(waitedFor, "the steady pass waited for the write lock another writer held")
+        XCTAssertEqual(steady.assigned + steady.launched.count + steady.terminated.count, 0)
+        XCTAssertEqual(try state.read { try $0.waitingRuns().map(\.id) }, ["r1", "r2"])
+    }
+
     func testATypeWithoutCapacityIsSkippedForAnotherThatFits() async throws {
         try state.write { try $0.setRule("small", max: 1); try $0.setRule("big", max: 1) }
         cloud.noCapacity = ["small"]
@@ -151,5 +172,33 @@ extension ReconcilerTests {
         XCTAssertTrue(report.retried.contains("r1"))
         XCTAssertFalse(cloud.liveInstances.contains { $0.id == instance }, "the silent runner's machine is terminated")
         XCTAssertTrue(try state.read { try $0.logs(runID: "r1") }.map(\.text).joined().contains("stopped answering"))
+    }
+}
+
+/// Holds a write transaction open on a thread of its own until released, or for 30 s:
+/// whatever needs the write lock meanwhile waits for it.
+private final class WriteLockHolder: @unchecked Sendable { // the semaphores order every access to `timedOut`
+    private let holding = DispatchSemaphore(value: 0)
+    private let released = DispatchSemaphore(value: 0)
+    private let finished = DispatchSemaphore(value: 0)
+    private var timedOut = false
+
+    func hold(_ state: StateStore) {
+        Thread {
+            try? state.write { tx in
+                _ = try? tx.rules() // the lock is taken as the write begins, on either backend
+                self.holding.signal()
+                self.timedOut = self.released.wait(timeout: .now() + 30) == .timedOut
+            }
+            self.finished.signal()
+        }.start()
+        holding.wait()
+    }
+
+    /// Lets the write go; true when it had to give up waiting (something sat behind it).
+    func release() -> Bool {
+        released.signal()
+        finished.wait()
+        return timedOut
     }
 }

@@ -203,7 +203,10 @@ extension Reconciler {
     /// Waiting runs the user stopped end here; running ones end when their runner
     /// hears of it (the stop flag in its next heartbeat or log reply).
     func stopRequestedRuns(now: Date) throws {
-        try workspace.state().write { tx in
+        let state = try workspace.state()
+        // Looked for in a read: most passes find none and take no write lock.
+        guard try !state.read({ try $0.waitingRunSummaries(stopRequestedOnly: true) }).isEmpty else { return }
+        try state.write { tx in
             for run in try tx.waitingRunSummaries(stopRequestedOnly: true) {
                 try tx.setRunStatus(run.id, .stopped, reason: "stopped by the user before it started", at: now)
             }

@@ -9,6 +9,13 @@ extension Reconciler {
         let fleet = try workspace.state().read { try $0.fleet(vendor: active.vendor) }
         let listed = Dictionary(cloud.map { ($0.id, $0) }, uniquingKeysWith: { first, _ in first })
         var outcomes: [SpotInterruptions.Outcome] = []
+        // Most passes have no zone to note and no signal: they take no write lock.
+        let anything = fleet.contains { instance in
+            guard instance.registeredAt != nil, let item = listed[instance.id] else { return false }
+            return (item.availabilityZone != nil && item.availabilityZone != instance.zone)
+                || (instance.interruption == nil && item.interruptionSignal != nil)
+        }
+        guard anything else { return }
         try workspace.state().write { tx in
             for instance in fleet where instance.registeredAt != nil {
                 guard let item = listed[instance.id] else { continue }

@@ -201,24 +201,32 @@ extension Reconciler {
             for assignment in made { onAssignment?(assignment.instanceID) }
         }
 
-        try state.write { tx in
-            // Only the runs whose status or reason changed: with a long queue most keep
-            // theirs from pass to pass, and an update each would hold the write lock for long.
-            let current = Dictionary(try tx.waitingRunSummaries().map { ($0.id, ($0.status, $0.reason)) },
-                                     uniquingKeysWith: { first, _ in first })
-            // A note lasts while a launch is bringing its run up.
-            let notes = try tx.waitNotes()
-            for runID in notes.keys where plan.claimedProvisioning[runID] == nil { try tx.setWaitNote(runID, nil) }
-            // Grouped by what they change to: a queue's runs mostly wait for the same reason.
-            struct Change: Hashable { var status: RunStatus; var reason: String? }
-            var changes: [Change: [String]] = [:]
-            for (runID, planned) in plan.waiting where !failedLaunchRuns.contains(runID) {
-                let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
-                let reason = Self.waitingReason(planned: planned, note: notes[runID], claimed: status == .provisioning)
-                guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
-                changes[Change(status: status, reason: reason), default: []].append(runID)
+        // Only the runs whose status or reason changed: with a long queue most keep theirs
+        // from pass to pass. Worked out in a read, so the write lock is taken only when
+        // something changed, and only for the updates: with thousands of waiting runs,
+        // reading them under the lock would hold up every other writer. Each update
+        // checks again that its run still waits and differs (`setRunReasons`), and only
+        // a pass sets reasons and notes, so the read cannot be outdated in a way that matters.
+        let (current, notes) = try state.read { tx in
+            (Dictionary(try tx.waitingRunSummaries().map { ($0.id, ($0.status, $0.reason)) }, uniquingKeysWith: { first, _ in first }),
+             try tx.waitNotes())
+        }
+        // A note lasts while a launch is bringing its run up.
+        let endedNotes = notes.keys.filter { plan.claimedProvisioning[$0] == nil }
+        // Grouped by what they change to: a queue's runs mostly wait for the same reason.
+        struct Change: Hashable { var status: RunStatus; var reason: String? }
+        var changes: [Change: [String]] = [:]
+        for (runID, planned) in plan.waiting where !failedLaunchRuns.contains(runID) {
+            let status: RunStatus = plan.claimedProvisioning[runID] != nil ? .provisioning : .pending
+            let reason = Self.waitingReason(planned: planned, note: notes[runID], claimed: status == .provisioning)
+            guard let (was, wasReason) = current[runID], was != status || wasReason != reason else { continue }
+            changes[Change(status: status, reason: reason), default: []].append(runID)
+        }
+        if !endedNotes.isEmpty || !changes.isEmpty {
+            try state.write { tx in
+                for runID in endedNotes { try tx.setWaitNote(runID, nil) }
+                for (change, runIDs) in changes { try tx.setRunReasons(runIDs, status: change.status, reason: change.reason) }
             }
-            for (change, runIDs) in changes { try tx.setRunReasons(runIDs, status: change.status, reason: change.reason) }
         }
         try recordStages(plan: plan, cloud: cloud, vendor: vendor)
     }

@@ -124,7 +124,11 @@ public final class Reconciler: @unchecked Sendable {
         report.providerCalls += 1
         let cloud = try await active.provider.list(known: known)
         onCloudList?(cloud)
-        try state.write { try $0.recordInstanceLives(cloud, vendor: vendor, at: now) } // the cost model's lifetimes
+        // The cost model's lifetimes; checked in a read first, so that a pass whose list
+        // matches them (most passes) does not queue for the write lock.
+        if try state.read({ try $0.instanceLivesNeedRecording(cloud, vendor: vendor) }) {
+            try state.write { try $0.recordInstanceLives(cloud, vendor: vendor, at: now) }
+        }
 
         try noteSpotSignals(cloud, active: active, now: now, report: &report)
         try await settleHeldRequests(cloud, active: active, now: now, report: &report)

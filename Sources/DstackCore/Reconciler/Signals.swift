@@ -116,6 +116,10 @@ public final class ReconcileLoop: @unchecked Sendable {
 
     private var isStopping: Bool { stopLock.withLock { stopping } }
 
+    private static func seconds(_ duration: Duration) -> TimeInterval {
+        TimeInterval(duration.components.seconds) + TimeInterval(duration.components.attoseconds) / 1e18
+    }
+
     /// Loops until `stop()` (after the pass in flight) or until the task is cancelled.
     public func run() async {
         while !Task.isCancelled, !isStopping {
@@ -123,6 +127,7 @@ public final class ReconcileLoop: @unchecked Sendable {
                 _ = await signal.wait(Self.wakeKey, timeout: interval)
                 continue
             }
+            let started = ContinuousClock.now
             let result: Result<Reconciler.Report, Error>
             do {
                 result = .success(try await reconciler.reconcile())
@@ -130,7 +135,15 @@ public final class ReconcileLoop: @unchecked Sendable {
                 result = .failure(error)
             }
             onPass?(result)
-            _ = await signal.wait(Self.wakeKey, timeout: interval)
+            // A burst of submissions wakes the loop many times a pass, so the next pass
+            // would start at once, again and again, each reading the whole queue: on a
+            // long queue the passes would take a core from the API that stores the runs.
+            // The loop first rests as long as this pass took (never past the interval):
+            // passes take at most about half the time, and a woken pass starts at most
+            // one pass's duration later.
+            let rest = min(Self.seconds(ContinuousClock.now - started), interval)
+            if rest > 0 { try? await Task.sleep(nanoseconds: UInt64(rest * 1e9)) }
+            _ = await signal.wait(Self.wakeKey, timeout: interval - rest)
         }
     }
 }

@@ -40,22 +40,37 @@ extension ControlPlane {
             code = ShippedCode(sha256: sha, size: size)
         }
         let record = try await BlockingWork.run { [workspace, code] in
-            try workspace.state().write { tx in
-                // Eight hex digits read well in `ps`, but collide once runs number in the tens
-                // of thousands (about 1% at 10,000): a taken ID is drawn again, in the same
-                // transaction, rather than failing the submission.
-                var id = "run-\(SecureRandom.hex(4))"
-                while try tx.run(id) != nil { id = "run-\(SecureRandom.hex(4))" }
-                try tx.submitRun(id: id, workflow: submission.workflow, commands: submission.commands, requirements: requirements,
-                                 environment: submission.environment, code: code, submittedBy: caller.name)
-                try tx.setRunArtifacts(runID: id, paths: artifactPaths, deps: deps)
-                if let retry { try tx.setRunRetryPolicy(id, retry) }
-                return try tx.run(id)
+            let state = try workspace.state()
+            // Eight hex digits read well in `ps`, but collide once runs number in the tens
+            // of thousands (about 1% at 10,000): a taken ID is drawn again rather than
+            // failing the submission.
+            func insert(_ tx: StateTransaction) throws -> RunRecord? {
+                try tx.insertRun(id: "run-\(SecureRandom.hex(4))", workflow: submission.workflow, commands: submission.commands,
+                                 requirements: requirements, environment: submission.environment, code: code,
+                                 submittedBy: caller.name, retryPolicy: retry)
             }
+            // New rows under a fresh ID, so on Postgres neither waits on the write lock
+            // that the leader's passes and other writers take. A run alone is one
+            // statement (one round trip); one with artifacts or deps is stored with
+            // their declaration in one transaction, so no pass ever sees it without them.
+            for _ in 0..<8 {
+                if artifactPaths.isEmpty && deps.isEmpty {
+                    if let record = try state.statement(writing: true, insert) { return (record, nil as RunInfo?) }
+                    continue
+                }
+                let stored: (RunRecord, RunInfo)? = try state.insert { tx in
+                    guard let record = try insert(tx) else { return nil }
+                    try tx.setRunArtifacts(runID: record.id, paths: artifactPaths, deps: deps)
+                    return (record, try Self.infoWithArtifacts([record], tx: tx, now: Date())[0])
+                }
+                if let (record, info) = stored { return (record, info) }
+            }
+            throw APIRequestError.conflict("no free run ID was found in 8 draws; submit again")
         }
         loop.wake()
-        guard let record else { throw APIRequestError.notFound("the run vanished as it was stored") }
-        return try await infoWithArtifacts([record])[0]
+        // A run just stored has no usage (so no cost) and, without artifacts, no
+        // artifact summary: its info is the row itself.
+        return record.1 ?? Self.info(record.0)
     }
 
     /// A submission's `retry`, checked: known events, a duration above 0.
@@ -75,12 +90,26 @@ extension ControlPlane {
     }
 
     /// The core's fit check, with the allowed types described from the offerings cache
-    /// (as `allow` validated them) rather than by the cloud on every submission.
+    /// (as `allow` validated them) rather than by the cloud on every submission. The
+    /// rules and the enabled flag are one statement, read off the cooperative threads;
+    /// the configuration and the cloud are asked only when a rule could take the run.
     func reasonNothingFits(_ requirements: ResourceRequirements) async throws -> String? {
-        guard let active = try? workspace.activeProvider() else { return try await workspace.reasonNothingFits(requirements) }
-        return try await workspace.reasonNothingFits(requirements) { [offerings] type in
-            try await offerings.facts(vendor: active.vendor, instanceType: type, provider: active.provider)
+        let (rules, enabled) = try await BlockingWork.run { [workspace] in
+            try workspace.state().statement { try $0.rulesAndEnabled() }
         }
+        let limits = Dictionary(rules.map { ($0.instanceType, $0.max) }, uniquingKeysWith: { _, last in last })
+        var facts: [String: InstanceTypeFacts] = [:]
+        // A type that cannot be described now (no provider configured, the cloud not
+        // answering) counts as possibly fitting.
+        if enabled && requirements.instanceType == nil && limits.contains(where: { $0.value > 0 }),
+           let active = try? workspace.activeProvider() {
+            for (type, max) in limits where max > 0 {
+                if let known = try? await offerings.facts(vendor: active.vendor, instanceType: type, provider: active.provider) {
+                    facts[type] = known
+                }
+            }
+        }
+        return SubmissionFit.reason(for: requirements, rules: limits, enabled: enabled, facts: facts)
     }
 
     static func requirements(_ payload: RequirementsPayload) throws -> ResourceRequirements {

@@ -12,7 +12,7 @@ import PostgresNIO
 /// database), and another server's next try (every `renewInterval`) takes it. The same
 /// connection `LISTEN`s on `dstack_wake`; `publish` sends `pg_notify` from a pool
 /// connection, on a queue of its own, so a caller never waits on the network.
-public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards leading, connection, listener, stopped
+public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards leading, connection, listener, stopped, unsent
     public static let leaderLockKey: Int64 = 0x6473_7461_636c
     public static let wakeChannel = "dstack_wake"
     /// This server's identity in notifications (it ignores its own).
@@ -27,6 +27,8 @@ public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards l
     private let publishQueue = DispatchQueue(label: "dstack.state.notify")
     private var onLeadership: (@Sendable (Bool) -> Void)?
     private var onWake: (@Sendable (String) -> Void)?
+    /// Keys queued to publish and not yet sent: a key already waiting is not queued again.
+    private var unsent: Set<String> = []
 
     init(url: DatabaseURL?, pool: PostgresPool?, renewInterval: TimeInterval) {
         self.url = url
@@ -70,11 +72,16 @@ public final class ReplicaCoordination: @unchecked Sendable { // `lock` guards l
     }
 
     /// Tells every other server `key` (a run submitted: the leader's loop; a run
-    /// assigned: the instance's long poll). Never blocks.
+    /// assigned: the instance's long poll). Never blocks. A wake-up says "look again",
+    /// so a key published while the same key still waits in the queue rides on that
+    /// one, which is sent after it (under a burst of submissions, one NOTIFY for many).
     public func publish(_ key: String) {
         guard let pool else { return }
+        guard lock.withLock({ unsent.insert(key).inserted }) else { return }
         let payload = replicaID + "|" + key
-        publishQueue.async {
+        publishQueue.async { [weak self] in
+            // Out of the queue before it is sent: a publish from here on queues anew.
+            if let self { self.lock.withLock { _ = self.unsent.remove(key) } }
             guard let db = try? pool.borrow() else { return }
             defer { pool.giveBack(db) }
             _ = try? db.query("SELECT pg_notify(?, ?)", [.text(Self.wakeChannel), .text(payload)])

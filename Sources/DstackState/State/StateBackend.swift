@@ -5,12 +5,30 @@ import Foundation
 /// the rest the same way for both.
 protocol StateBackend: AnyObject, Sendable {
     var dialect: SQLDialect { get }
-    /// Runs `body` in one transaction (read-only unless `writing`): committed when it
-    /// returns, rolled back when it throws.
-    func transaction<T>(writing: Bool, _ body: (any StateConnection) throws -> T) throws -> T
+    /// Runs `body` in one transaction of that kind: committed when it returns, rolled
+    /// back when it throws.
+    func transaction<T>(_ kind: TransactionKind, _ body: (any StateConnection) throws -> T) throws -> T
+    /// Runs `body`, which sends at most one statement, as a transaction of its own (a
+    /// statement is atomic and reads one snapshot by itself): on Postgres no BEGIN and
+    /// COMMIT round trips and no write lock. A second statement is a programming error.
+    func statement<T>(writing: Bool, _ body: (any StateConnection) throws -> T) throws -> T
     /// The schema version the database is at (0: empty). Called inside a write.
     func schemaVersion(_ db: any StateConnection) throws -> Int
     func setSchemaVersion(_ version: Int, _ db: any StateConnection) throws
+}
+
+/// What a transaction may do, and so what it waits for.
+enum TransactionKind: Sendable {
+    /// A consistent read-only view.
+    case read
+    /// A change that serialises with every other `write` (SQLite's one writer; on
+    /// Postgres, the write lock every replica's writers take), as read-modify-write
+    /// cycles must.
+    case write
+    /// A change that only adds rows under keys nobody else can hold yet, and reads
+    /// nothing it decides on: no other writer can change what it does. SQLite keeps its
+    /// one writer; Postgres runs it beside other writers, without the write lock.
+    case insert
 }
 
 /// state.db: a writer connection and a read-only one, each behind its own lock.
@@ -39,7 +57,8 @@ final class SQLiteBackend: StateBackend, @unchecked Sendable { // `lock` guards 
         }
     }
 
-    func transaction<T>(writing: Bool, _ body: (any StateConnection) throws -> T) throws -> T {
+    func transaction<T>(_ kind: TransactionKind, _ body: (any StateConnection) throws -> T) throws -> T {
+        let writing = kind != .read
         let (db, lock) = writing ? (db, lock) : (reader, readLock)
         // One transaction at a time per connection: the server calls in from many tasks.
         lock.lock()
@@ -58,6 +77,12 @@ final class SQLiteBackend: StateBackend, @unchecked Sendable { // `lock` guards 
             if let sqlite = error as? SQLiteError { throw StateError.from(sqlite, path: path) }
             throw error
         }
+    }
+
+    /// Calls into the library cost no round trip: SQLite's statement is simply a
+    /// transaction of its usual kind (a write still goes through the one writer).
+    func statement<T>(writing: Bool, _ body: (any StateConnection) throws -> T) throws -> T {
+        try transaction(writing ? .write : .read) { try body(SingleStatementConnection($0)) }
     }
 
     func schemaVersion(_ db: any StateConnection) throws -> Int {
@@ -93,14 +118,20 @@ final class PostgresBackend: StateBackend, @unchecked Sendable { // immutable; t
 
     deinit { pool.shutdown() }
 
-    func transaction<T>(writing: Bool, _ body: (any StateConnection) throws -> T) throws -> T {
+    func transaction<T>(_ kind: TransactionKind, _ body: (any StateConnection) throws -> T) throws -> T {
         let db = try pool.borrow()
         defer { pool.giveBack(db) }
         do {
-            if writing {
+            switch kind {
+            case .write:
                 try db.query("BEGIN")
                 try db.query("SELECT pg_advisory_xact_lock(?)", [.integer(Self.writeLockKey)])
-            } else {
+            case .insert:
+                // READ COMMITTED, no write lock: new rows under fresh keys conflict with
+                // nothing (a key taken meanwhile waits for its writer, then fails or
+                // does nothing), and no statement of the others touches rows not yet made.
+                try db.query("BEGIN")
+            case .read:
                 try db.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             }
         } catch {
@@ -112,6 +143,19 @@ final class PostgresBackend: StateBackend, @unchecked Sendable { // immutable; t
             return result
         } catch {
             if !db.isClosed { _ = try? db.query("ROLLBACK") }
+            throw translate(error)
+        }
+    }
+
+    /// One round trip: the statement commits on its own (autocommit), and a read sees
+    /// one snapshot. A write here takes no write lock: only for a statement that is
+    /// safe beside any other writer (an insert under a fresh key).
+    func statement<T>(writing: Bool, _ body: (any StateConnection) throws -> T) throws -> T {
+        let db = try pool.borrow()
+        defer { pool.giveBack(db) }
+        do {
+            return try body(SingleStatementConnection(db))
+        } catch {
             throw translate(error)
         }
     }
@@ -130,5 +174,31 @@ final class PostgresBackend: StateBackend, @unchecked Sendable { // immutable; t
     func setSchemaVersion(_ version: Int, _ db: any StateConnection) throws {
         try db.query("DELETE FROM dstack_schema")
         try db.query("INSERT INTO dstack_schema(version) VALUES (?)", [.integer(Int64(version))])
+    }
+}
+
+
+/// A connection that lets one statement through (`StateBackend.statement`): a second
+/// would run in a transaction of its own, no longer atomic with the first.
+final class SingleStatementConnection: StateConnection {
+    private let db: any StateConnection
+    private var sent = false
+
+    init(_ db: any StateConnection) {
+        self.db = db
+    }
+
+    var dialect: SQLDialect { db.dialect }
+    var changes: Int { db.changes }
+
+    @discardableResult
+    func query(_ sql: String, _ values: [SQLValue]) throws -> [[SQLValue]] {
+        precondition(!sent, "a single-statement transaction sent a second statement: \(sql.prefix(80))")
+        sent = true
+        return try db.query(sql, values)
+    }
+
+    func execute(_ sql: String) throws {
+        try query(sql, [])
     }
 }

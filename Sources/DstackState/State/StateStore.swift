@@ -13,7 +13,10 @@ import Foundation
 /// Reads go through a second, read-only connection and run beside the writer.
 /// Postgres: every change takes one transaction-level advisory lock first, so writers on
 /// every replica serialise as SQLite's do; reads are REPEATABLE READ, READ ONLY, on any
-/// pooled connection. A database out of reach is `StateError.unavailable` (the API
+/// pooled connection. Two kinds of change skip that lock on Postgres, because no other
+/// writer can change what they do: `insert` (new rows under fresh keys, such as a run
+/// submitted) and a `statement` that writes (one statement, atomic by itself); on SQLite
+/// both still go through its one writer. A database out of reach is `StateError.unavailable` (the API
 /// answers 503) and is retried with backoff.
 ///
 /// Postgres blocks the calling thread on the network: call state from blocking threads
@@ -61,17 +64,34 @@ public final class StateStore: @unchecked Sendable { // the backend guards its o
 
     /// A read-only view of state, consistent for the whole closure.
     public func read<T>(_ body: (StateTransaction) throws -> T) throws -> T {
-        try backend.transaction(writing: false) { try body(StateTransaction(db: $0)) }
+        try backend.transaction(.read) { try body(StateTransaction(db: $0)) }
     }
 
     /// One atomic change. Other writers wait rather than interleave.
     public func write<T>(_ body: (StateTransaction) throws -> T) throws -> T {
-        try backend.transaction(writing: true) { try body(StateTransaction(db: $0)) }
+        try backend.transaction(.write) { try body(StateTransaction(db: $0)) }
+    }
+
+    /// One atomic change that only adds rows under keys nobody else can hold yet (a run
+    /// just submitted and what belongs to it) and decides nothing on what it reads. On
+    /// Postgres it runs beside other writers instead of queueing on the write lock
+    /// behind the leader's passes and every replica's writes; SQLite keeps one writer.
+    public func insert<T>(_ body: (StateTransaction) throws -> T) throws -> T {
+        try backend.transaction(.insert) { try body(StateTransaction(db: $0)) }
+    }
+
+    /// `body` sends exactly one statement, which is a transaction by itself: atomic, and
+    /// a read sees one snapshot. On Postgres that is one round trip instead of three
+    /// (no BEGIN, no COMMIT) and, for a write, no write lock: write here only what is
+    /// safe beside any other writer, such as an insert under a fresh key. A second
+    /// statement is a programming error (it stops the process).
+    public func statement<T>(writing: Bool = false, _ body: (StateTransaction) throws -> T) throws -> T {
+        try backend.statement(writing: writing) { try body(StateTransaction(db: $0)) }
     }
 
     /// Whether the database answers now (for `GET /api/v1/health`).
     public func isReachable() -> Bool {
-        (try? read { try $0.db.query("SELECT 1") }) != nil
+        (try? statement { try $0.db.query("SELECT 1") }) != nil
     }
 
     private func migrate() throws {

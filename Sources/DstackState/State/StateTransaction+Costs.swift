@@ -79,8 +79,7 @@ extension StateTransaction {
     /// first time starts its life at the cloud's launch time; one no longer listed live
     /// ends it now. Only what changed is written.
     public func recordInstanceLives(_ listed: [ManagedInstance], vendor: String, at now: Date) throws {
-        let open = Dictionary(try db.query("SELECT id, zone FROM instance_lives WHERE vendor = ? AND ended_at IS NULL", [.text(vendor)])
-            .map { ($0[0].text ?? "", $0[1].text) }, uniquingKeysWith: { first, _ in first })
+        let open = try openInstanceLives(vendor: vendor)
         var live = Set<String>()
         for instance in listed where instance.state.isLive && !instance.isUnfulfilledRequest {
             live.insert(instance.id)
@@ -100,6 +99,26 @@ extension StateTransaction {
         for id in open.keys where !live.contains(id) {
             try endInstanceLife(id, at: now)
         }
+    }
+
+    /// Whether `recordInstanceLives` would change anything: a life to open, end, or
+    /// give its zone. Read first, so that a pass whose cloud list matches the lives
+    /// already recorded (most passes) takes no write lock.
+    public func instanceLivesNeedRecording(_ listed: [ManagedInstance], vendor: String) throws -> Bool {
+        let open = try openInstanceLives(vendor: vendor)
+        var live = Set<String>()
+        for instance in listed where instance.state.isLive && !instance.isUnfulfilledRequest {
+            live.insert(instance.id)
+            guard let zone = open[instance.id] else { return true }
+            if zone == nil, instance.availabilityZone != nil { return true }
+        }
+        return open.keys.contains { !live.contains($0) }
+    }
+
+    /// The lives not ended, by instance ID, with their zones.
+    private func openInstanceLives(vendor: String) throws -> [String: String?] {
+        Dictionary(try db.query("SELECT id, zone FROM instance_lives WHERE vendor = ? AND ended_at IS NULL", [.text(vendor)])
+            .map { ($0[0].text ?? "", $0[1].text) }, uniquingKeysWith: { first, _ in first })
     }
 
     public func endInstanceLife(_ id: String, at now: Date) throws {

@@ -15,17 +15,41 @@ extension StateTransaction {
     public func submitRun(id: String, workflow: String?, commands: [String], requirements: ResourceRequirements,
                           environment: [String: String] = [:], code: ShippedCode? = nil, submittedBy: String? = nil,
                           at now: Date = Date()) throws {
+        try db.query(Self.runInsert(returning: false), Self.runInsertValues(
+            id: id, workflow: workflow, commands: commands, requirements: requirements, environment: environment, code: code,
+            submittedBy: submittedBy, retryPolicy: nil, at: now))
+    }
+
+    /// `submitRun` as one statement that also reads the run back: the stored run, or nil
+    /// when the ID is taken (nothing is written then; draw another). An insert under a
+    /// fresh key, it is safe outside the write lock (`StateStore.statement(writing:)`).
+    public func insertRun(id: String, workflow: String?, commands: [String], requirements: ResourceRequirements,
+                          environment: [String: String] = [:], code: ShippedCode? = nil, submittedBy: String? = nil,
+                          retryPolicy: RunRetryPolicy? = nil, at now: Date = Date()) throws -> RunRecord? {
+        try db.query(Self.runInsert(returning: true), Self.runInsertValues(
+            id: id, workflow: workflow, commands: commands, requirements: requirements, environment: environment, code: code,
+            submittedBy: submittedBy, retryPolicy: retryPolicy, at: now)).first.map(Self.runRecord)
+    }
+
+    private static func runInsert(returning: Bool) -> String {
+        """
+        INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at, env, code_sha256, code_size,
+                         submitted_by, retry_policy)
+        VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?, ?)
+        """ + (returning ? " ON CONFLICT(id) DO NOTHING RETURNING \(runColumns)" : "")
+    }
+
+    private static func runInsertValues(id: String, workflow: String?, commands: [String], requirements: ResourceRequirements,
+                                        environment: [String: String], code: ShippedCode?, submittedBy: String?,
+                                        retryPolicy: RunRetryPolicy?, at now: Date) -> [SQLValue] {
         var env = JSONObject()
         for (key, value) in environment.sorted(by: { $0.key < $1.key }) { env[key] = .string(value) }
-        try db.query("""
-            INSERT INTO runs(id, workflow, commands, requirements, status, submitted_at, updated_at, env, code_sha256, code_size,
-                             submitted_by)
-            VALUES (?, ?, ?, ?, 'submitted', ?, ?, ?, ?, ?, ?)
-            """, [.text(id), workflow.map(SQLiteValue.text) ?? .null,
-                  .text(JSONValue.array(commands.map(JSONValue.string)).serialized()),
-                  .text(requirements.json.serialized()), .real(now.timeIntervalSince1970), .real(now.timeIntervalSince1970),
-                  .text(JSONValue.object(env).serialized()), code.map { .text($0.sha256) } ?? .null,
-                  code.map { .integer(Int64($0.size)) } ?? .null, submittedBy.map(SQLiteValue.text) ?? .null])
+        return [.text(id), workflow.map(SQLiteValue.text) ?? .null,
+                .text(JSONValue.array(commands.map(JSONValue.string)).serialized()),
+                .text(requirements.json.serialized()), .real(now.timeIntervalSince1970), .real(now.timeIntervalSince1970),
+                .text(JSONValue.object(env).serialized()), code.map { .text($0.sha256) } ?? .null,
+                code.map { .integer(Int64($0.size)) } ?? .null, submittedBy.map(SQLiteValue.text) ?? .null,
+                retryPolicy.map { .text($0.storedText) } ?? .null]
     }
 
     public func run(_ id: String) throws -> RunRecord? {

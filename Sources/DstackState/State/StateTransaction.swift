@@ -27,6 +27,25 @@ public struct StateTransaction {
         }
     }
 
+    /// The rules and whether autoscaling is enabled, in one statement (a run's fit check
+    /// reads both on every submission; one statement is one round trip on Postgres).
+    public func rulesAndEnabled() throws -> (rules: [AutoscaleRule], enabled: Bool) {
+        let rows = try db.query("""
+            SELECT NULL, NULL, value FROM meta WHERE key = 'enabled'
+            UNION ALL SELECT instance_type, max_instances, NULL FROM rules
+            """)
+        var rules: [AutoscaleRule] = []
+        var enabled = true
+        for row in rows {
+            if let type = row[0].text {
+                rules.append(AutoscaleRule(instanceType: type, max: Int(row[1].integer ?? 0)))
+            } else {
+                enabled = row[2].text != "0"
+            }
+        }
+        return (rules.sorted { $0.instanceType < $1.instanceType }, enabled)
+    }
+
     public func rule(for instanceType: String) throws -> AutoscaleRule? {
         try db.query("SELECT instance_type, max_instances FROM rules WHERE instance_type = ?", [.text(instanceType)])
             .first.map { AutoscaleRule(instanceType: $0[0].text ?? "", max: Int($0[1].integer ?? 0)) }

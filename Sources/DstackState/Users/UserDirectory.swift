@@ -12,6 +12,9 @@ public struct UserDirectory: Sendable {
     public static let adminName = "admin"
     public let state: StateStore
     public let home: DstackHome
+    /// Tokens that opened an account in the last `TokenCache.lifetime`: most API calls
+    /// skip the users lookup (a round trip on Postgres).
+    private let recent = TokenCache()
 
     public init(state: StateStore, home: DstackHome) {
         self.state = state
@@ -103,13 +106,30 @@ public struct UserDirectory: Sendable {
             return true
         }
         if !made { try? FileManager.default.removeItem(at: file) }
+        recent.forgetAll()
         return made
     }
 
-    /// The user a bearer token belongs to, or nil.
+    /// The user a bearer token belongs to, or nil. A token that opened an account is
+    /// believed for `TokenCache.lifetime` (1 s) without asking state again: a token
+    /// revoked (its user removed, the admin token reset) stops working at once on this
+    /// server and within that second on every other server sharing the state. A token
+    /// that opens nothing is looked up every time.
     public func user(token: String) throws -> StoredUser? {
         guard !token.isEmpty else { return nil }
-        return try state.read { try $0.user(tokenHash: TokenHash.sha256Hex(token)) }
+        if let known = recentUser(token: token) { return known }
+        let hash = TokenHash.sha256Hex(token)
+        let found = try state.statement { try $0.user(tokenHash: hash) }
+        if let found { recent.remember(hash, found) }
+        return found
+    }
+
+    /// The user of a token that opened an account within `TokenCache.lifetime`, without
+    /// touching state (so a caller on an event loop or a cooperative thread may ask);
+    /// nil: ask `user(token:)`.
+    public func recentUser(token: String) -> StoredUser? {
+        guard !token.isEmpty else { return nil }
+        return recent.user(TokenHash.sha256Hex(token))
     }
 
     /// Adds a user and returns its token (the only time it is seen).
@@ -127,12 +147,47 @@ public struct UserDirectory: Sendable {
             if user.role == "admin", try tx.adminCount() == 1 { throw UserError.lastAdmin(name) }
             _ = try tx.removeUser(name: name)
         }
+        recent.forgetAll()
     }
 
     /// 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit.
     public static func isValidName(_ name: String) -> Bool {
         guard let first = name.first, first.isASCII, first.isLetter || first.isNumber, name.count <= 64 else { return false }
         return name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "._-".contains($0)) }
+    }
+}
+
+/// The accounts tokens opened lately, by token hash, each believed for `lifetime`.
+final class TokenCache: @unchecked Sendable { // `lock` guards `entries`
+    /// How long a token that opened an account is believed without asking state: the
+    /// longest a token revoked on another server sharing the state keeps working here.
+    static let lifetime: TimeInterval = 1
+    /// Past this many tokens the cache starts afresh (a server has a few users).
+    static let capacity = 1024
+    private let lock = NSLock()
+    private var entries: [String: (user: StoredUser, until: ContinuousClock.Instant)] = [:]
+
+    func user(_ hash: String, now: ContinuousClock.Instant = .now) -> StoredUser? {
+        lock.withLock {
+            guard let entry = entries[hash] else { return nil }
+            guard entry.until > now else {
+                entries[hash] = nil
+                return nil
+            }
+            return entry.user
+        }
+    }
+
+    func remember(_ hash: String, _ user: StoredUser, now: ContinuousClock.Instant = .now) {
+        lock.withLock {
+            if entries.count >= Self.capacity { entries.removeAll() }
+            entries[hash] = (user, now + .milliseconds(Int(Self.lifetime * 1000)))
+        }
+    }
+
+    /// A user removed or a token replaced here: nothing cached is believed any more.
+    func forgetAll() {
+        lock.withLock { entries.removeAll() }
     }
 }
 
