@@ -37,11 +37,14 @@ struct ArtifactBenchmarkRuns {
     }
 
     /// The run that writes MEGABYTES of random bytes to big.bin (then `then`, a shell
-    /// command), prints the time it finished, and declares big.bin its artifact.
+    /// command), prints the time it finished, and declares big.bin its artifact. It
+    /// syncs before it prints: else the kernel writes the file's gigabyte of dirty pages
+    /// back during the runner's upload (timed from the print), and not during the
+    /// `aws s3 cp` of the same file that follows it.
     func submitBigFile(megabytes: Int, then: String? = nil) throws -> String {
         let after = then.map { " && \($0)" } ?? ""
         return try submit(["--artifact", "big.bin", "--", "sh", "-c",
-                           "dd if=/dev/urandom of=big.bin bs=1M count=\(megabytes) status=none\(after) && date +%s.%N"])
+                           "dd if=/dev/urandom of=big.bin bs=1M count=\(megabytes) status=none\(after) && sync && date +%s.%N"])
     }
 
     /// Seconds from the time the run printed to its `artifacts: complete` log line.
