@@ -21,8 +21,10 @@ struct ArtifactUploader {
     /// Failed requests in a row a file (or a multipart upload's part) may have before
     /// the file is given up.
     var maxFailures = 10
-    /// A multipart upload's parts sent at once.
-    var partsInFlight = 8
+    /// A multipart upload's parts sent at once. Each is streamed from disk, so more cost
+    /// sockets, not memory (runner peak RSS 34 MiB at 16); against moto on the quiet
+    /// machine 16 brought the 1 GiB upload from 1.02x `aws s3 cp`'s time to 0.99x.
+    var partsInFlight = 16
     var backoff = Backoff(base: 0.5, cap: 15)
 
     struct Failure: Error, CustomStringConvertible {
