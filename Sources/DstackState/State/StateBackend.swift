@@ -177,7 +177,6 @@ final class PostgresBackend: StateBackend, @unchecked Sendable { // immutable; t
     }
 }
 
-
 /// A connection that lets one statement through (`StateBackend.statement`): a second
 /// would run in a transaction of its own, no longer atomic with the first.
 final class SingleStatementConnection: StateConnection {

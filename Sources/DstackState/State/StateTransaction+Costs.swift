@@ -79,16 +79,11 @@ extension StateTransaction {
     /// first time starts its life at the cloud's launch time; one no longer listed live
     /// ends it now. Only what changed is written.
     public func recordInstanceLives(_ listed: [ManagedInstance], vendor: String, at now: Date) throws {
-        let open = try openInstanceLives(vendor: vendor)
-        var live = Set<String>()
-        for instance in listed where instance.state.isLive && !instance.isUnfulfilledRequest {
-            live.insert(instance.id)
-            if let zone = open[instance.id] {
-                if zone == nil, let listedZone = instance.availabilityZone {
-                    try db.query("UPDATE instance_lives SET zone = ? WHERE id = ?", [.text(listedZone), .text(instance.id)])
-                }
-                continue
-            }
+        let changes = InstanceLifeChanges(listed: listed, open: try openInstanceLives(vendor: vendor))
+        for (id, zone) in changes.zonesLearned {
+            try db.query("UPDATE instance_lives SET zone = ? WHERE id = ?", [.text(zone), .text(id)])
+        }
+        for instance in changes.started {
             let started = Swift.min(instance.launchTime ?? now, now)
             try db.query("""
                 INSERT INTO instance_lives(id, vendor, instance_type, zone, started_at, ended_at) VALUES (?, ?, ?, ?, ?, NULL)
@@ -96,7 +91,7 @@ extension StateTransaction {
                 """, [.text(instance.id), .text(vendor), .text(instance.instanceType),
                       instance.availabilityZone.map { .text($0) } ?? .null, .real(started.timeIntervalSince1970)])
         }
-        for id in open.keys where !live.contains(id) {
+        for id in changes.ended {
             try endInstanceLife(id, at: now)
         }
     }
@@ -105,14 +100,7 @@ extension StateTransaction {
     /// give its zone. Read first, so that a pass whose cloud list matches the lives
     /// already recorded (most passes) takes no write lock.
     public func instanceLivesNeedRecording(_ listed: [ManagedInstance], vendor: String) throws -> Bool {
-        let open = try openInstanceLives(vendor: vendor)
-        var live = Set<String>()
-        for instance in listed where instance.state.isLive && !instance.isUnfulfilledRequest {
-            live.insert(instance.id)
-            guard let zone = open[instance.id] else { return true }
-            if zone == nil, instance.availabilityZone != nil { return true }
-        }
-        return open.keys.contains { !live.contains($0) }
+        !InstanceLifeChanges(listed: listed, open: try openInstanceLives(vendor: vendor)).isEmpty
     }
 
     /// The lives not ended, by instance ID, with their zones.
@@ -193,4 +181,30 @@ extension StateTransaction {
     }
 
     private static func marks(_ values: [String]) -> String { Array(repeating: "?", count: values.count).joined(separator: ", ") }
+}
+
+/// What the cloud's list changes in the open lives: the one decision behind both
+/// `recordInstanceLives` and `instanceLivesNeedRecording`.
+struct InstanceLifeChanges {
+    /// Listed live, with no open life: a life starts.
+    var started: [ManagedInstance] = []
+    /// Open lives that had no zone, and the zone the list now gives.
+    var zonesLearned: [(id: String, zone: String)] = []
+    /// Open lives no longer listed live: they end.
+    var ended: [String] = []
+
+    init(listed: [ManagedInstance], open: [String: String?]) {
+        var live = Set<String>()
+        for instance in listed where instance.state.isLive && !instance.isUnfulfilledRequest {
+            live.insert(instance.id)
+            guard let zone = open[instance.id] else {
+                started.append(instance)
+                continue
+            }
+            if zone == nil, let listedZone = instance.availabilityZone { zonesLearned.append((instance.id, listedZone)) }
+        }
+        ended = open.keys.filter { !live.contains($0) }.sorted()
+    }
+
+    var isEmpty: Bool { started.isEmpty && zonesLearned.isEmpty && ended.isEmpty }
 }
